@@ -1,0 +1,222 @@
+"""The ``studybot`` command line: everything StudyBot does, with no Discord needed.
+
+Heavy imports (NumPy, FAISS, the model) happen inside commands so ``--help`` is instant and
+``studybot ask`` starts answering quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from bot.domain.answering import Answer
+    from bot.indexing import IndexService
+    from bot.settings import Settings
+
+app = typer.Typer(
+    help="StudyBot: a study assistant for aspiring ML engineers. Ask questions, practise, track streaks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Build and inspect the search index.", no_args_is_help=True)
+kb_app = typer.Typer(help="Check and manage the knowledge base.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+app.add_typer(kb_app, name="kb")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = "STUDYBOT_" + "__".join(str(p) for p in e["loc"]).upper()
+            err.print(f"[red]Configuration error:[/] {name}: {e['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _setup_logging(settings: Settings) -> None:
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, quiet=True)
+
+
+def _service(settings: Settings) -> IndexService:
+    from bot.indexing import IndexService
+
+    return IndexService(settings)
+
+
+def _progress_bar() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=False,
+    )
+
+
+def _knowledge_failure(exc: Exception) -> typer.Exit:
+    from bot.domain.errors import KnowledgeError
+
+    if isinstance(exc, KnowledgeError):
+        err.print(f"[red]{exc.message}[/]")
+        for problem in exc.problems[:50]:
+            err.print(f"  {problem}", markup=False, highlight=False)
+    return typer.Exit(2)
+
+
+@index_app.command("build")
+def index_build(
+    force: Annotated[bool, typer.Option("--force", help="Re-embed everything instead of only what changed.")] = False,
+) -> None:
+    """Embed the knowledge base into the on-disk index (only changed chunks are re-embedded)."""
+    from bot.domain.errors import KnowledgeError
+
+    settings = _settings()
+    _setup_logging(settings)
+    service = _service(settings)
+    tasks: dict[str, Any] = {}
+    with _progress_bar() as bar:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage == "done":
+                return
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"Embedding {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            report = service.build(force=force, progress=progress)
+        except KnowledgeError as exc:
+            raise _knowledge_failure(exc) from None
+    out.print(
+        f"Built index [bold]{report.build_id}[/]: {report.chunks} chunks, "
+        f"{report.embedded} embedded, {report.reused} reused, "
+        f"{report.sentences_embedded} sentences embedded, in {report.seconds:.1f}s."
+    )
+
+
+@index_app.command("status")
+def index_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as one JSON object.")] = False,
+) -> None:
+    """Show the live index: chunk count, model, last build, and whether it is stale."""
+    from rich.table import Table
+
+    settings = _settings()
+    status = _service(settings).status()
+    if as_json:
+        out.print_json(json.dumps(status.__dict__))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("Index", str(settings.index_dir))
+    table.add_row("Built", "yes" if status.built else "[red]no[/] (run `studybot index build`)")
+    table.add_row("Chunks", str(status.chunks))
+    table.add_row("Model", status.model_id or "-")
+    table.add_row("Dense index", status.dense_index or "-")
+    table.add_row("Last build", status.built_at or "-")
+    table.add_row("Stale", "[yellow]yes[/]" if status.stale else "no")
+    out.print(table)
+
+
+def _print_answer(answer: Answer) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    style = "yellow" if answer.abstained else "green"
+    title = "Not in my notes yet" if answer.abstained else f"Answer · confidence {answer.confidence:.0%}"
+    out.print(Panel(escape(answer.answer), title=title, border_style=style, title_align="left"))
+    if answer.sources:
+        table = Table(title="Sources", title_justify="left", show_lines=False)
+        table.add_column("#", justify="right")
+        table.add_column("Source")
+        table.add_column("Where")
+        table.add_column("Score", justify="right")
+        for i, s in enumerate(answer.sources, 1):
+            table.add_row(str(i), escape(s.title), escape(s.url or s.path), f"{s.score:.2f}")
+        out.print(table)
+    if answer.related_resources:
+        out.print("[bold]Learn more:[/]")
+        for r in answer.related_resources:
+            out.print(f"  • {escape(r.title)} — {escape(r.url or r.path)}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="Your question. With --json and no question, read one per line from stdin.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
+) -> None:
+    """Answer a question from the knowledge base, with its sources."""
+    from bot.domain.errors import InvalidQuestion, KnowledgeError
+
+    settings = _settings()
+    _setup_logging(settings)
+    if question is None and not as_json:
+        err.print('Ask a question, e.g. [bold]studybot ask "What is overfitting?"[/] (or use --json to read stdin).')
+        raise typer.Exit(2)
+    try:
+        service = _service(settings).answer_service(lambda msg: err.print(f"[dim]{msg}[/]"))
+    except KnowledgeError as exc:
+        raise _knowledge_failure(exc) from None
+
+    def answer_json(text: str) -> dict[str, Any]:
+        try:
+            return service.ask(text).to_json()
+        except InvalidQuestion as exc:
+            return {"question": text, "abstained": True, "confidence": 0.0, "answer": exc.message,
+                    "sources": [], "latency_ms": 0.0}
+
+    if question is not None:
+        if as_json:
+            sys.stdout.write(json.dumps(answer_json(question), ensure_ascii=False) + "\n")
+            return
+        try:
+            _print_answer(service.ask(question))
+        except InvalidQuestion as exc:
+            err.print(exc.message)
+            raise typer.Exit(2) from None
+        return
+    for line in sys.stdin:
+        sys.stdout.write(json.dumps(answer_json(line.rstrip("\r\n")), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+@kb_app.command("validate")
+def kb_validate() -> None:
+    """Check every knowledge file; print each problem as file:line: what is wrong."""
+    from bot.domain.content import load_knowledge
+
+    settings = _settings()
+    kb = load_knowledge(settings.knowledge_dir)
+    for problem in kb.problems:
+        out.print(problem, markup=False, highlight=False)
+    summary = (
+        f"{len(kb.entries)} entries, {len(kb.resources)} resources, {len(kb.quiz)} quiz items: "
+        + (f"{len(kb.problems)} problem(s)." if kb.problems else "all valid.")
+    )
+    (err if kb.problems else out).print(summary)
+    if kb.problems:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The pure core of StudyBot. Nothing here imports discord."""

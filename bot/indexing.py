@@ -1,0 +1,124 @@
+"""Keeps the on-disk index in step with the knowledge folder and opens the answering service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.domain.answering import AnswerService
+from bot.domain.content import fingerprint, load_knowledge
+from bot.domain.errors import KnowledgeError
+from bot.settings import Settings
+from index.chunking import Chunk, chunk_document
+from index.confidence import Calibration
+from index.embedder import MODEL_ID, Embedder, NumpyMiniLM, SentenceTransformerEmbedder
+from index.retriever import HybridRetriever
+from index.store import BuildReport, IndexCorrupt, IndexMissing, IndexStore, LoadedIndex, ModelMismatch, Progress
+
+log = logging.getLogger(__name__)
+Notify = Callable[[str], None]
+
+# Below this many texts the NumPy runtime (0.2 s to load) beats importing torch (~5 s).
+SMALL_BATCH = 400
+
+
+def build_embedder(count: int) -> Embedder:
+    return NumpyMiniLM() if count <= SMALL_BATCH else SentenceTransformerEmbedder()
+
+
+@dataclass
+class IndexStatus:
+    built: bool
+    stale: bool
+    chunks: int
+    model_id: str | None
+    built_at: str | None
+    dense_index: str | None
+    build_id: str | None
+
+
+class IndexService:
+    def __init__(self, settings: Settings, embedder_factory: Callable[[int], Embedder] = build_embedder) -> None:
+        self.settings = settings
+        self.store = IndexStore(settings.index_dir)
+        self.embedder_factory = embedder_factory
+        self._query_embedder: Embedder | None = None
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.settings.knowledge_dir
+
+    def chunks(self) -> tuple[list[Chunk], str]:
+        if not self.knowledge_dir.is_dir():
+            raise KnowledgeError(
+                f"The knowledge folder {self.knowledge_dir} does not exist. "
+                "Run StudyBot from the project folder or set STUDYBOT_KNOWLEDGE_DIR."
+            )
+        stamp = fingerprint(self.knowledge_dir)
+        kb = load_knowledge(self.knowledge_dir)
+        if kb.problems:
+            raise KnowledgeError(
+                f"The knowledge base has {len(kb.problems)} problem(s); run `studybot kb validate`.", kb.problems
+            )
+        return [c for doc in kb.documents() for c in chunk_document(doc)], stamp
+
+    def status(self) -> IndexStatus:
+        manifest = self.store.manifest()
+        if manifest is None:
+            return IndexStatus(False, True, 0, None, None, None, None)
+        stale = (
+            manifest.get("model_id") != MODEL_ID
+            or not self.knowledge_dir.is_dir()
+            or manifest.get("sources_fingerprint") != fingerprint(self.knowledge_dir)
+        )
+        return IndexStatus(
+            True, stale, len(manifest.get("chunks", [])), manifest.get("model_id"), manifest.get("built_at"),
+            manifest.get("dense_index"), manifest.get("build_id"),
+        )
+
+    def build(self, *, force: bool = False, progress: Progress | None = None) -> BuildReport:
+        chunks, stamp = self.chunks()
+        return self.store.build(
+            chunks, self.embedder_factory, MODEL_ID, sources_fingerprint=stamp, progress=progress, force=force
+        )
+
+    def ensure(self, notify: Notify, progress: Progress | None = None) -> LoadedIndex:
+        """Open the live index, (re)building it first if it is missing, stale, damaged or foreign."""
+        reason: str | None = None
+        force = False
+        try:
+            loaded = self.store.open(MODEL_ID)
+        except IndexMissing:
+            reason = "No index yet: building it now (first run takes a minute)."
+        except ModelMismatch as exc:
+            reason, force = f"Refusing the existing index because {exc}; rebuilding it from scratch.", True
+        except IndexCorrupt as exc:
+            reason, force = f"The index is damaged ({exc}); rebuilding it from scratch.", True
+        else:
+            if self.knowledge_dir.is_dir() and loaded.manifest.get("sources_fingerprint") == fingerprint(self.knowledge_dir):
+                return loaded
+            if not self.knowledge_dir.is_dir():
+                return loaded  # nothing to rebuild from: the last good index still answers
+            reason = "The knowledge base changed since the last build: updating the index."
+        notify(reason)
+        log.info("index rebuild: %s", reason)
+        report = self.build(force=force, progress=progress)
+        notify(f"Index ready: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s.")
+        return self.store.open(MODEL_ID)
+
+    def query_embedder(self) -> Embedder:
+        if self._query_embedder is None:
+            self._query_embedder = NumpyMiniLM()
+        return self._query_embedder
+
+    def answer_service(self, notify: Notify, progress: Progress | None = None) -> AnswerService:
+        loaded = self.ensure(notify, progress)
+        retriever = HybridRetriever(loaded, self.query_embedder())
+        return AnswerService(retriever, Calibration.load(), self.settings.abstain_threshold)
+
+
+def status_dict(status: IndexStatus) -> dict[str, Any]:
+    return status.__dict__.copy()

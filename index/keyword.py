@@ -1,0 +1,73 @@
+"""BM25 keyword search (bm25s) with stemming and cheap typo tolerance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from index.text import words
+
+_STOP = frozenset(STOPWORDS_EN) | {"what", "whats", "how", "why", "when", "which", "who", "does", "do", "can", "i", "me", "my"}
+
+
+class KeywordIndex:
+    """BM25 over stemmed words; query words not in the corpus are snapped to a close corpus word."""
+
+    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str]) -> None:
+        self.bm25 = bm25
+        self.vocabulary = vocabulary  # surface words of the corpus, for typo correction
+        self._known = frozenset(vocabulary)
+        self._stemmer = Stemmer.Stemmer("english")
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        stemmer = Stemmer.Stemmer("english")
+        corpus = [stemmer.stemWords([w for w in words(t) if w not in _STOP]) for t in texts]
+        bm25 = bm25s.BM25()
+        bm25.index(corpus, show_progress=False)
+        vocabulary = sorted({w for t in texts for w in words(t) if w not in _STOP and len(w) > 2})
+        return cls(bm25, vocabulary)
+
+    def save(self, directory: Path) -> None:
+        self.bm25.save(str(directory), show_progress=False)
+        (directory / "vocabulary.json").write_text(json.dumps(self.vocabulary))
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex:
+        bm25 = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0)
+        vocabulary = json.loads((directory / "vocabulary.json").read_text())
+        return cls(bm25, vocabulary)
+
+    def correct(self, word: str) -> str | None:
+        """The corpus word this query word was probably meant to be, or None if it is not close to any."""
+        if word in self._known:
+            return word
+        if len(word) < 4 or word.isdigit():
+            return None
+        budget = 1 if len(word) < 7 else 2
+        match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=budget)
+        return match[0] if match else None
+
+    def query_terms(self, text: str) -> list[str]:
+        """Stemmed query terms that exist in the index, after typo correction."""
+        corrected = [self.correct(w) for w in words(text) if w not in _STOP]
+        stems = self._stemmer.stemWords([w for w in corrected if w])
+        vocab = self.bm25.vocab_dict
+        return [s for s in dict.fromkeys(stems) if s in vocab]
+
+    def content_words(self, text: str) -> list[str]:
+        return [w for w in dict.fromkeys(words(text)) if w not in _STOP and len(w) > 1]
+
+    def scores(self, text: str) -> tuple[np.ndarray, list[str]]:
+        terms = self.query_terms(text)
+        n_docs = int(self.bm25.scores["num_docs"])
+        if not terms:
+            return np.zeros(n_docs, dtype=np.float32), terms
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32), terms

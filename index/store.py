@@ -1,0 +1,304 @@
+"""The on-disk index: versioned builds, a manifest of content hashes, atomic swaps.
+
+Layout under ``root``::
+
+    CURRENT                 name of the live build (replaced atomically with os.replace)
+    builds/<build id>/      manifest.json, chunks.json, vectors.npy, sentences.npy, dense.faiss, keyword/
+    builds/.tmp-*/          a build in progress; never read, removed by the next build
+
+A build never touches the live one: it writes a new directory, then flips CURRENT. A crash at any
+point leaves CURRENT naming the previous, complete build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import dense
+from index.chunking import Chunk
+from index.embedder import Embedder
+from index.keyword import KeywordIndex
+
+FORMAT = 1
+Progress = Callable[[str, int, int], None]
+
+
+class StoreError(Exception):
+    """Base for index problems the caller can act on."""
+
+
+class IndexMissing(StoreError):
+    pass
+
+
+class IndexCorrupt(StoreError):
+    pass
+
+
+class ModelMismatch(StoreError):
+    def __init__(self, found: str, expected: str) -> None:
+        super().__init__(f"the index was built with {found!r}, but this process embeds with {expected!r}")
+        self.found = found
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    build_id: str
+    chunks: int
+    embedded: int  # chunks whose vectors were computed in this build
+    reused: int  # chunks whose vectors came from the previous build
+    sentences_embedded: int
+    seconds: float
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with open(tmp, "w") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _sentence_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class IndexStore:
+    """Builds and opens indexes under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.builds = root / "builds"
+
+    # -- reading ---------------------------------------------------------------------------------
+    def current_dir(self) -> Path | None:
+        pointer = self.root / "CURRENT"
+        if not pointer.exists():
+            return None
+        name = pointer.read_text().strip()
+        path = self.builds / name
+        return path if name and path.is_dir() else None
+
+    def manifest(self) -> dict[str, Any] | None:
+        path = self.current_dir()
+        if path is None:
+            return None
+        try:
+            data: dict[str, Any] = json.loads((path / "manifest.json").read_text())
+            return data
+        except (OSError, ValueError):
+            return None
+
+    def open(self, model_id: str) -> LoadedIndex:
+        path = self.current_dir()
+        if path is None:
+            raise IndexMissing(f"no index has been built under {self.root}")
+        try:
+            manifest = json.loads((path / "manifest.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"the index manifest is unreadable: {exc}") from exc
+        if manifest.get("model_id") != model_id:
+            raise ModelMismatch(str(manifest.get("model_id")), model_id)
+        try:
+            return LoadedIndex.read(path, manifest)
+        except Exception as exc:  # any unreadable part means the build cannot be trusted
+            raise IndexCorrupt(f"the index files under {path} are damaged: {exc}") from exc
+
+    # -- writing ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # two builders at once would race on CURRENT
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _previous(self, model_id: str) -> LoadedIndex | None:
+        with contextlib.suppress(StoreError):
+            return self.open(model_id)
+        return None
+
+    def build(
+        self,
+        chunks: list[Chunk],
+        embedder: Callable[[int], Embedder],
+        model_id: str,
+        *,
+        sources_fingerprint: str = "",
+        progress: Progress | None = None,
+        force: bool = False,
+        approximate_above: int = dense.APPROXIMATE_ABOVE,
+    ) -> BuildReport:
+        """Embed what changed since the live build, write a new build, and swap it in."""
+        started = time.perf_counter()
+        with self._lock():
+            self.builds.mkdir(parents=True, exist_ok=True)
+            for stale in self.builds.glob(".tmp-*"):  # left behind by a crashed build
+                shutil.rmtree(stale, ignore_errors=True)
+            previous = None if force else self._previous(model_id)
+            chunk_cache: dict[str, np.ndarray] = {}
+            sentence_cache: dict[str, np.ndarray] = {}
+            if previous is not None:
+                for row, meta in enumerate(previous.chunks):
+                    chunk_cache[meta["hash"]] = previous.vectors[row]
+                for row, text in enumerate(previous.sentence_texts):
+                    sentence_cache[_sentence_hash(text)] = previous.sentence_vectors[row]
+
+            todo = [c for c in chunks if c.content_hash not in chunk_cache]
+            sentences = [s for c in chunks for s in c.sentences]
+            todo_sent = list(dict.fromkeys(s for s in sentences if _sentence_hash(s) not in sentence_cache))
+            # The embedder is created only when something changed, and told how much work there is,
+            # so a small edit can use a quick-loading runtime.
+            model = embedder(len(todo) + len(todo_sent)) if todo or todo_sent else None
+
+            def encode(texts: list[str], stage: str) -> np.ndarray:
+                out = [np.zeros((0, model.dim if model else 0), dtype=np.float32)]
+                for i in range(0, len(texts), 64):
+                    assert model is not None
+                    out.append(model.encode(texts[i : i + 64]))
+                    if progress:
+                        progress(stage, min(i + 64, len(texts)), len(texts))
+                return np.vstack(out)
+
+            for c, vec in zip(todo, encode([c.embed_text for c in todo], "chunks"), strict=True):
+                chunk_cache[c.content_hash] = vec
+            for s, vec in zip(todo_sent, encode(todo_sent, "sentences"), strict=True):
+                sentence_cache[_sentence_hash(s)] = vec
+
+            dim = model.dim if model else (previous.vectors.shape[1] if previous is not None else 0)
+            vectors = np.vstack([chunk_cache[c.content_hash] for c in chunks]) if chunks else np.zeros((0, dim))
+            sent_vectors = (
+                np.vstack([sentence_cache[_sentence_hash(s)] for s in sentences]) if sentences else np.zeros((0, dim))
+            )
+            build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+            tmp = self.builds / f".tmp-{build_id}"
+            tmp.mkdir()
+            try:
+                self._write(tmp, chunks, vectors.astype(np.float32), sent_vectors.astype(np.float32),
+                            model_id, build_id, sources_fingerprint, approximate_above)
+                final = self.builds / build_id
+                os.replace(tmp, final)
+                _fsync_dir(self.builds)
+                _write_atomic(self.root / "CURRENT", build_id)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            self._prune(keep={build_id, previous.build_id if previous else ""})
+            if progress:
+                progress("done", 1, 1)
+            return BuildReport(
+                build_id=build_id,
+                chunks=len(chunks),
+                embedded=len(todo),
+                reused=len(chunks) - len(todo),
+                sentences_embedded=len(todo_sent),
+                seconds=time.perf_counter() - started,
+            )
+
+    def _write(
+        self,
+        path: Path,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        sent_vectors: np.ndarray,
+        model_id: str,
+        build_id: str,
+        sources_fingerprint: str,
+        approximate_above: int,
+    ) -> None:
+        np.save(path / "vectors.npy", vectors)
+        np.save(path / "sentences.npy", sent_vectors)
+        faiss_index = dense.build_index(vectors, approximate_above)
+        dense.save_index(faiss_index, path / "dense.faiss")
+        keyword_dir = path / "keyword"
+        keyword_dir.mkdir()
+        KeywordIndex.build([c.embed_text for c in chunks]).save(keyword_dir)
+        records = [
+            {**asdict(c), "heading_path": list(c.heading_path), "sentences": list(c.sentences), "hash": c.content_hash}
+            for c in chunks
+        ]
+        (path / "chunks.json").write_text(json.dumps(records))
+        manifest = {
+            "format": FORMAT,
+            "build_id": build_id,
+            "model_id": model_id,
+            "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
+            "built_at": datetime.now(UTC).isoformat(),
+            "dense_index": dense.kind_of(faiss_index),
+            "sources_fingerprint": sources_fingerprint,
+            "chunks": [{"id": c.id, "hash": c.content_hash} for c in chunks],
+        }
+        (path / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        for item in path.rglob("*"):
+            if item.is_file():
+                with open(item, "rb") as fh:
+                    os.fsync(fh.fileno())
+
+    def _prune(self, keep: set[str]) -> None:
+        for old in self.builds.iterdir():
+            if old.name not in keep and not old.name.startswith(".tmp-"):
+                shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class LoadedIndex:
+    build_id: str
+    manifest: dict[str, Any]
+    chunks: list[dict[str, Any]]
+    vectors: np.ndarray
+    sentence_texts: list[str]
+    sentence_owner: np.ndarray  # chunk row of each sentence
+    sentence_vectors: np.ndarray
+    faiss: Any
+    keyword: KeywordIndex
+
+    @classmethod
+    def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:
+        chunks = json.loads((path / "chunks.json").read_text())
+        vectors = np.load(path / "vectors.npy")
+        sentence_vectors = np.load(path / "sentences.npy")
+        texts = [s for c in chunks for s in c["sentences"]]
+        owner = np.asarray([row for row, c in enumerate(chunks) for _ in c["sentences"]], dtype=np.int64)
+        faiss_index = dense.load_index(path / "dense.faiss")
+        if len(chunks) != len(vectors) or len(texts) != len(sentence_vectors) or faiss_index.ntotal != len(chunks):
+            raise IndexCorrupt("the index files disagree on how many chunks there are")
+        if [c["hash"] for c in chunks] != [c["hash"] for c in manifest["chunks"]]:
+            raise IndexCorrupt("the chunk list does not match the manifest")
+        return cls(
+            build_id=manifest["build_id"],
+            manifest=manifest,
+            chunks=chunks,
+            vectors=vectors,
+            sentence_texts=texts,
+            sentence_owner=owner,
+            sentence_vectors=sentence_vectors,
+            faiss=faiss_index,
+            keyword=KeywordIndex.load(path / "keyword"),
+        )
