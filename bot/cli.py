@@ -75,7 +75,7 @@ def _knowledge_failure(exc: Exception) -> typer.Exit:
     if isinstance(exc, KnowledgeError):
         err.print(f"[red]{exc.message}[/]")
         for problem in exc.problems[:50]:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            typer.echo(f"  {problem}", err=True)
     return typer.Exit(2)
 
 
@@ -204,7 +204,7 @@ def kb_validate() -> None:
     settings = _settings()
     kb = load_knowledge(settings.knowledge_dir)
     for problem in kb.problems:
-        out.print(problem, markup=False, highlight=False)
+        typer.echo(problem)  # plain lines: editors and CI parse file:line
     summary = (
         f"{len(kb.entries)} entries, {len(kb.resources)} resources, {len(kb.quiz)} quiz items: "
         + (f"{len(kb.problems)} problem(s)." if kb.problems else "all valid.")

@@ -1,0 +1,52 @@
+"""The retrieval dev set and the quality metrics computed on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from index.retriever import HybridRetriever, Mode, SearchResult
+
+DEVSET = Path(__file__).with_name("devset.yaml")
+
+
+@dataclass(frozen=True)
+class DevQuestion:
+    text: str
+    expect: tuple[str, ...]  # entry ids, or "resources:<skill>"; empty means out of scope
+
+
+def load(path: Path = DEVSET) -> list[DevQuestion]:
+    data = yaml.safe_load(path.read_text())
+    questions = [DevQuestion(q["q"], tuple(q["expect"])) for q in data["in_scope"]]
+    questions += [DevQuestion(q, ()) for q in data["out_of_scope"]]
+    return questions
+
+
+def is_match(chunk: dict[str, Any], expect: tuple[str, ...]) -> bool:
+    return chunk["doc_id"] in expect or (chunk["kind"] == "resource" and f"resources:{chunk['skill']}" in expect)
+
+
+def first_hit_rank(result: SearchResult, expect: tuple[str, ...], depth: int = 5) -> int | None:
+    for rank, hit in enumerate(result.by_document(depth), 1):
+        if is_match(hit.chunk, expect):
+            return rank
+    return None
+
+
+def quality(retriever: HybridRetriever, questions: list[DevQuestion], mode: Mode) -> dict[str, float]:
+    """hit@1, hit@3 and MRR@5 over the in-scope questions, at document level."""
+    ranks = []
+    for q in questions:
+        if q.expect:
+            ranks.append(first_hit_rank(retriever.search(q.text, mode=mode), q.expect))
+    n = len(ranks)
+    return {
+        "hit@1": sum(r == 1 for r in ranks) / n,
+        "hit@3": sum(r is not None and r <= 3 for r in ranks) / n,
+        "mrr@5": sum(1 / r for r in ranks if r) / n,
+        "n": float(n),
+    }
