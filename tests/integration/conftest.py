@@ -1,0 +1,40 @@
+"""Real-model fixtures: the model is loaded once per test session, the shipped index built once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.indexing import IndexService
+from bot.settings import Settings
+from index.embedder import NumpyMiniLM, SentenceTransformerEmbedder
+
+ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def numpy_model() -> NumpyMiniLM:
+    return NumpyMiniLM()
+
+
+@pytest.fixture(scope="session")
+def st_model() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def shipped_settings(tmp_path_factory) -> Settings:
+    data = tmp_path_factory.mktemp("data")
+    return Settings(_env_file=None, data_dir=data, knowledge_dir=ROOT / "knowledge")  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def shipped_service(shipped_settings, st_model, numpy_model) -> IndexService:
+    """An index of the shipped knowledge base, built once with the session's model."""
+    service = IndexService(shipped_settings, embedder_factory=lambda n: st_model)
+    service._query_embedder = numpy_model
+    service.build()
+    return service

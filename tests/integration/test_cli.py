@@ -1,0 +1,150 @@
+"""The studybot CLI, run as a real subprocess on the shipped knowledge base."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"question", "abstained", "confidence", "answer", "sources", "latency_ms"}
+
+
+def run(args: list[str], settings, stdin: str | None = None, env: dict[str, str] | None = None, timeout: int = 300):
+    environ = {**os.environ, "STUDYBOT_DATA_DIR": str(settings.data_dir), "STUDYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
+               "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          env=environ, cwd=ROOT, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def ready(shipped_service):
+    """Settings whose data dir already holds a fresh index (built once per session)."""
+    return shipped_service.settings
+
+
+def test_ask_json_prints_exactly_one_object(ready):
+    """`ask --json QUESTION` prints one JSON object with the documented keys and best-first sources."""
+    proc = run(["ask", "--json", "What is overfitting?"], ready)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert set(data) == KEYS
+    assert not data["abstained"]
+    assert 1 <= len(data["sources"]) <= 5
+    scores = [s["score"] for s in data["sources"]]
+    assert scores == sorted(scores, reverse=True)
+    assert "overfitting" in data["sources"][0]["path"]
+    assert all(len(s["text"].split()) <= 300 for s in data["sources"])
+
+
+def test_ask_json_stdin_answers_each_line_in_order(ready):
+    """With no question, --json answers one line at a time, coping with empty lines, '??' and a 3,000-char paste."""
+    paste = ("I keep reading about overfitting and regularization and I want to understand it properly. " * 40)[:3000]
+    questions = ["What is a tuple in Python?", "", "??", paste, "how do I care for my ball python?"]
+    proc = run(["ask", "--json"], ready, stdin="\n".join(questions) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == len(questions)
+    assert all(set(r) == KEYS for r in rows)
+    assert not rows[0]["abstained"] and "python" in rows[0]["sources"][0]["path"]
+    assert rows[1]["abstained"] and rows[2]["abstained"]
+    assert not rows[3]["abstained"]
+    assert rows[4]["abstained"] and rows[4]["sources"] == []
+    assert all(r["latency_ms"] >= 0 for r in rows)
+
+
+def test_ask_pretty_prints_sources(ready):
+    """Plain `ask` prints the answer and a sources table."""
+    proc = run(["ask", "How do I choose a learning rate?"], ready)
+    assert proc.returncode == 0, proc.stderr
+    assert "Sources" in proc.stdout
+    assert "learning" in proc.stdout.lower()
+
+
+def test_empty_question_is_a_clear_error(ready):
+    """An empty question exits 2 with a message saying what to type."""
+    proc = run(["ask", "   "], ready)
+    assert proc.returncode == 2
+    assert "type a question" in proc.stderr.lower()
+
+
+def test_missing_knowledge_folder_is_a_clear_error(tmp_path):
+    """Without a knowledge folder or an index, ask explains what is missing instead of a traceback."""
+
+    class S:
+        data_dir = tmp_path / "data"
+        knowledge_dir = tmp_path / "nowhere"
+
+    proc = run(["ask", "What is overfitting?"], S)
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_first_use_builds_the_index_and_says_so(tmp_path, shipped_service):
+    """ask with no index builds one first and reports that on stderr, not stdout."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(shipped_service.settings.data_dir, data)
+    kb = tmp_path / "knowledge"
+    shutil.copytree(shipped_service.settings.knowledge_dir, kb)
+    entry = kb / "concepts" / "overfitting.md"
+    entry.write_text(entry.read_text() + "\nOverfitting also shows up as a widening gap between curves.\n")
+
+    class S:
+        data_dir = data
+        knowledge_dir = kb
+
+    proc = run(["ask", "--json", "What is overfitting?"], S)
+    assert proc.returncode == 0, proc.stderr
+    assert "changed since the last build" in proc.stderr
+    assert json.loads(proc.stdout)["abstained"] is False
+
+
+def test_corrupt_index_is_rebuilt_not_crashed(tmp_path, shipped_service):
+    """A damaged vectors file is detected, rebuilt, and the question still answered."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(shipped_service.settings.data_dir, data)
+    current = (data / "index" / "CURRENT").read_text().strip()
+    (data / "index" / "builds" / current / "vectors.npy").write_bytes(b"\x00junk")
+
+    class S:
+        data_dir = data
+        knowledge_dir = shipped_service.settings.knowledge_dir
+
+    proc = run(["ask", "--json", "What is cross-validation?"], S)
+    assert proc.returncode == 0, proc.stderr
+    assert "damaged" in proc.stderr
+    assert json.loads(proc.stdout)["sources"]
+
+
+def test_validate_reports_file_and_line(tmp_path):
+    """kb validate exits non-zero and prints file:line: reason for a broken file."""
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "x.md").write_text("---\nid: concept-x\ntitle: X\nskill: cooking\nlevel: beginner\n---\n# X\n")
+
+    class S:
+        data_dir = tmp_path / "data"
+        knowledge_dir = tmp_path
+
+    proc = run(["kb", "validate"], S)
+    assert proc.returncode == 1
+    assert "concepts/x.md:4: skill:" in proc.stdout
+
+
+def test_index_status_reports_chunks_and_staleness(ready):
+    """index status --json shows the chunk count, model and a fresh (not stale) index."""
+    proc = run(["index", "status", "--json"], ready)
+    data = json.loads(proc.stdout)
+    assert data["built"] and not data["stale"]
+    assert data["chunks"] > 400
+    assert data["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
