@@ -64,8 +64,12 @@ def _progress_bar() -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
     )
 
 
@@ -158,7 +162,9 @@ def _print_answer(answer: Answer) -> None:
 
 @app.command()
 def ask(
-    question: Annotated[str | None, typer.Argument(help="Your question. With --json and no question, read one per line from stdin.")] = None,
+    question: Annotated[
+        str | None, typer.Argument(help="Your question. With --json and no question, read one per line from stdin.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
 ) -> None:
     """Answer a question from the knowledge base, with its sources."""
@@ -178,8 +184,14 @@ def ask(
         try:
             return service.ask(text).to_json()
         except InvalidQuestion as exc:
-            return {"question": text, "abstained": True, "confidence": 0.0, "answer": exc.message,
-                    "sources": [], "latency_ms": 0.0}
+            return {
+                "question": text,
+                "abstained": True,
+                "confidence": 0.0,
+                "answer": exc.message,
+                "sources": [],
+                "latency_ms": 0.0,
+            }
 
     if question is not None:
         if as_json:
@@ -205,9 +217,8 @@ def kb_validate() -> None:
     kb = load_knowledge(settings.knowledge_dir)
     for problem in kb.problems:
         typer.echo(problem)  # plain lines: editors and CI parse file:line
-    summary = (
-        f"{len(kb.entries)} entries, {len(kb.resources)} resources, {len(kb.quiz)} quiz items: "
-        + (f"{len(kb.problems)} problem(s)." if kb.problems else "all valid.")
+    summary = f"{len(kb.entries)} entries, {len(kb.resources)} resources, {len(kb.quiz)} quiz items: " + (
+        f"{len(kb.problems)} problem(s)." if kb.problems else "all valid."
     )
     (err if kb.problems else out).print(summary)
     if kb.problems:

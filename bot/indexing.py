@@ -75,8 +75,13 @@ class IndexService:
             or manifest.get("sources_fingerprint") != fingerprint(self.knowledge_dir)
         )
         return IndexStatus(
-            True, stale, len(manifest.get("chunks", [])), manifest.get("model_id"), manifest.get("built_at"),
-            manifest.get("dense_index"), manifest.get("build_id"),
+            True,
+            stale,
+            len(manifest.get("chunks", [])),
+            manifest.get("model_id"),
+            manifest.get("built_at"),
+            manifest.get("dense_index"),
+            manifest.get("build_id"),
         )
 
     def build(self, *, force: bool = False, progress: Progress | None = None) -> BuildReport:
@@ -98,7 +103,9 @@ class IndexService:
         except IndexCorrupt as exc:
             reason, force = f"The index is damaged ({exc}); rebuilding it from scratch.", True
         else:
-            if self.knowledge_dir.is_dir() and loaded.manifest.get("sources_fingerprint") == fingerprint(self.knowledge_dir):
+            if self.knowledge_dir.is_dir() and loaded.manifest.get("sources_fingerprint") == fingerprint(
+                self.knowledge_dir
+            ):
                 return loaded
             if not self.knowledge_dir.is_dir():
                 return loaded  # nothing to rebuild from: the last good index still answers
@@ -106,7 +113,9 @@ class IndexService:
         notify(reason)
         log.info("index rebuild: %s", reason)
         report = self.build(force=force, progress=progress)
-        notify(f"Index ready: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s.")
+        notify(
+            f"Index ready: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s."
+        )
         return self.store.open(MODEL_ID)
 
     def query_embedder(self) -> Embedder:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-_SECRET = re.compile(r"([MN][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40})|((?:token|password)=)[^\s&]+", re.I)
+_SECRET = re.compile(
+    r"([MN][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40})|((?:token|password)=)[^\s&]+", re.I
+)
 
 
 class RedactSecrets(logging.Filter):

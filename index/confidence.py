@@ -35,11 +35,18 @@ class Calibration:
         return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data["threshold"]))
 
     def save(self, path: Path = DEFAULT_PATH) -> None:
-        data = {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold}
+        data = {
+            "features": list(FEATURES),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "threshold": self.threshold,
+        }
         path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def fit(rows: list[dict[str, float]], labels: list[int], l2: float = 1.0, steps: int = 50) -> tuple[tuple[float, ...], float]:
+def fit(
+    rows: list[dict[str, float]], labels: list[int], l2: float = 1.0, steps: int = 50
+) -> tuple[tuple[float, ...], float]:
     """Logistic regression by Newton's method with a small L2 penalty (few features, so it can't overfit much)."""
     x = np.array([[r[f] for f in FEATURES] for r in rows], dtype=np.float64)
     x = np.hstack([x, np.ones((len(x), 1))])

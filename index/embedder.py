@@ -134,7 +134,9 @@ class NumpyMiniLM:
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
         for qkv_w, qkv_b, ao_w, ao_b, ln1_w, ln1_b, in_w, in_b, out_w, out_b, ln2_w, ln2_b in self.blocks:
             qkv = x @ qkv_w + qkv_b
-            q, k, v = (qkv[..., i * h * d : (i + 1) * h * d].reshape(b, n, h, d).transpose(0, 2, 1, 3) for i in range(3))
+            q, k, v = (
+                qkv[..., i * h * d : (i + 1) * h * d].reshape(b, n, h, d).transpose(0, 2, 1, 3) for i in range(3)
+            )
             scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(d)) + bias
             scores = scores - scores.max(axis=-1, keepdims=True)
             probs = np.exp(scores)

@@ -8,13 +8,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from index.text import words
+from index.text import STOPWORDS, keyword_tokens
 
-_STOP = frozenset(STOPWORDS_EN) | {"what", "whats", "how", "why", "when", "which", "who", "does", "do", "can", "i", "me", "my"}
+_STOP = STOPWORDS
 
 
 class KeywordIndex:
@@ -29,10 +28,10 @@ class KeywordIndex:
     @classmethod
     def build(cls, texts: list[str]) -> KeywordIndex:
         stemmer = Stemmer.Stemmer("english")
-        corpus = [stemmer.stemWords([w for w in words(t) if w not in _STOP]) for t in texts]
+        corpus = [stemmer.stemWords([w for w in keyword_tokens(t) if w not in _STOP]) for t in texts]
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
-        vocabulary = sorted({w for t in texts for w in words(t) if w not in _STOP and len(w) > 2})
+        vocabulary = sorted({w for t in texts for w in keyword_tokens(t) if w not in _STOP and len(w) > 1})
         return cls(bm25, vocabulary)
 
     def save(self, directory: Path) -> None:
@@ -46,24 +45,41 @@ class KeywordIndex:
         return cls(bm25, vocabulary)
 
     def correct(self, word: str) -> str | None:
-        """The corpus word this query word was probably meant to be, or None if it is not close to any."""
+        """The corpus word this query word was probably meant to be, or None if it is not close to any.
+
+        Only words of 5+ letters are corrected (one edit, two from 8 letters): short words have too
+        many near neighbours ("tank" is one edit from "rank"), so correcting them invents topics.
+        """
         if word in self._known:
             return word
-        if len(word) < 4 or word.isdigit():
+        if len(word) < 5 or not word.isalpha():
             return None
-        budget = 1 if len(word) < 7 else 2
+        budget = 1 if len(word) < 8 else 2
         match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=budget)
         return match[0] if match else None
 
+    def normalize(self, text: str) -> str:
+        """The question with its typos fixed, for both the embedder and BM25 ("precison" -> "precision")."""
+        fixed = []
+        for word in text.split():
+            bare = word.strip(".,;:!?()[]\"'").lower()
+            corrected = self.correct(bare) if bare and bare not in _STOP else None
+            fixed.append(corrected if corrected and corrected != bare else word)
+        return " ".join(fixed)
+
     def query_terms(self, text: str) -> list[str]:
-        """Stemmed query terms that exist in the index, after typo correction."""
-        corrected = [self.correct(w) for w in words(text) if w not in _STOP]
-        stems = self._stemmer.stemWords([w for w in corrected if w])
+        """Stemmed query terms that exist in the index."""
+        stems = self._stemmer.stemWords([w for w in keyword_tokens(text) if w not in _STOP])
         vocab = self.bm25.vocab_dict
         return [s for s in dict.fromkeys(stems) if s in vocab]
 
     def content_words(self, text: str) -> list[str]:
-        return [w for w in dict.fromkeys(words(text)) if w not in _STOP and len(w) > 1]
+        return [w for w in dict.fromkeys(keyword_tokens(text)) if w not in _STOP and len(w) > 1]
+
+    def known_fraction(self, text: str) -> float:
+        """Share of the question's content words that occur in the knowledge base exactly."""
+        content = self.content_words(text)
+        return sum(w in self._known for w in content) / len(content) if content else 0.0
 
     def scores(self, text: str) -> tuple[np.ndarray, list[str]]:
         terms = self.query_terms(text)

@@ -201,8 +201,16 @@ class IndexStore:
             tmp = self.builds / f".tmp-{build_id}"
             tmp.mkdir()
             try:
-                self._write(tmp, chunks, vectors.astype(np.float32), sent_vectors.astype(np.float32),
-                            model_id, build_id, sources_fingerprint, approximate_above)
+                self._write(
+                    tmp,
+                    chunks,
+                    vectors.astype(np.float32),
+                    sent_vectors.astype(np.float32),
+                    model_id,
+                    build_id,
+                    sources_fingerprint,
+                    approximate_above,
+                )
                 final = self.builds / build_id
                 os.replace(tmp, final)
                 _fsync_dir(self.builds)
@@ -274,8 +282,8 @@ class LoadedIndex:
     chunks: list[dict[str, Any]]
     vectors: np.ndarray
     sentence_texts: list[str]
-    sentence_owner: np.ndarray  # chunk row of each sentence
     sentence_vectors: np.ndarray
+    sentence_spans: list[tuple[int, int]]  # [start, end) rows of each chunk's sentences
     faiss: Any
     keyword: KeywordIndex
 
@@ -285,8 +293,12 @@ class LoadedIndex:
         vectors = np.load(path / "vectors.npy")
         sentence_vectors = np.load(path / "sentences.npy")
         texts = [s for c in chunks for s in c["sentences"]]
-        owner = np.asarray([row for row, c in enumerate(chunks) for _ in c["sentences"]], dtype=np.int64)
+        spans, start = [], 0
+        for c in chunks:
+            spans.append((start, start + len(c["sentences"])))
+            start += len(c["sentences"])
         faiss_index = dense.load_index(path / "dense.faiss")
+
         if len(chunks) != len(vectors) or len(texts) != len(sentence_vectors) or faiss_index.ntotal != len(chunks):
             raise IndexCorrupt("the index files disagree on how many chunks there are")
         if [c["hash"] for c in chunks] != [c["hash"] for c in manifest["chunks"]]:
@@ -297,8 +309,8 @@ class LoadedIndex:
             chunks=chunks,
             vectors=vectors,
             sentence_texts=texts,
-            sentence_owner=owner,
             sentence_vectors=sentence_vectors,
+            sentence_spans=spans,
             faiss=faiss_index,
             keyword=KeywordIndex.load(path / "keyword"),
         )

@@ -24,6 +24,35 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def keyword_tokens(text: str) -> list[str]:
+    """Words for keyword search: "k-NN" also yields "knn", "k" and "nn", so every spelling matches."""
+    out: list[str] = []
+    for word in words(text):
+        if "-" in word or "'" in word:
+            parts = [p for p in re.split(r"[-']", word) if p]
+            out.extend(parts)
+            if "-" in word:
+                out.append("".join(parts))
+        else:
+            out.append(word)
+    return out
+
+
+# Function words and chat filler that carry no topic. bm25s ships only 33 stopwords.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each even ever every few for from further get gets
+    getting got had has have having he her here hers herself him himself his how i if in into is it its itself just
+    let like lot lots me might more most much must my myself no nor not now of off on once only or other our ours
+    ourselves out over own really same shall she should so some such than that the their theirs them themselves
+    then there these they thing things this those through to too under until up us very was we were what whats
+    when where which while who whom why will with without would you your yours yourself yourselves im ive dont
+    doesnt isnt cant wont shud u ur pls plz please thanks thx lol hey hi hello ok okay want wanna gonna know tell
+    explain mean means actually basically kind sort way ways use using used one ones something anything someone
+    need needs still always never many much new good best better""".split()
+)
+
+
 def strip_markdown(text: str) -> str:
     return _MD_INLINE.sub("", text)
 

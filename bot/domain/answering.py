@@ -71,7 +71,9 @@ def check_question(raw: str) -> str:
     if not text:
         raise InvalidQuestion("Please type a question, for example: *What is overfitting?*")
     if sum(ch.isalpha() for ch in text) < 2:
-        raise InvalidQuestion("I couldn't find a question in that. Try asking in words, like *How do I choose a learning rate?*")
+        raise InvalidQuestion(
+            "I couldn't find a question in that. Try asking in words, like *How do I choose a learning rate?*"
+        )
     return text[:MAX_QUESTION]
 
 
@@ -122,7 +124,8 @@ class AnswerService:
                 question=text,
                 abstained=True,
                 confidence=confidence,
-                answer="That's not in my notes yet, so I won't guess." + where
+                answer="That's not in my notes yet, so I won't guess."
+                + where
                 + " For more, browse the curated resources or ask a moderator to add it.",
                 sources=[],
                 latency_ms=(time.perf_counter() - started) * 1000,
@@ -132,13 +135,11 @@ class AnswerService:
         sentences = self.retriever.best_sentences(best, result.query_vector, ANSWER_LIMIT)
         answer = " ".join(sentences)
         skill = best.chunk["skill"]
-        related = [
-            _source(h) for h in result.hits if h.chunk["kind"] == "resource" and h.chunk["skill"] == skill
-        ][:3]
+        related = [_source(h) for h in result.hits if h.chunk["kind"] == "resource" and h.chunk["skill"] == skill][:3]
         if len(related) < 3:
-            related += [
-                s for s in self._resources(skill) if s.doc_id not in {r.doc_id for r in related}
-            ][: 3 - len(related)]
+            related += [s for s in self._resources(skill) if s.doc_id not in {r.doc_id for r in related}][
+                : 3 - len(related)
+            ]
         return Answer(
             question=text,
             abstained=False,
@@ -152,8 +153,15 @@ class AnswerService:
 
     def _resources(self, skill: str) -> list[Source]:
         return [
-            Source(title=c["title"], path=c["path"], url=c.get("url"), text=c["text"], score=0.0,
-                   doc_id=c["doc_id"], skill=c["skill"])
+            Source(
+                title=c["title"],
+                path=c["path"],
+                url=c.get("url"),
+                text=c["text"],
+                score=0.0,
+                doc_id=c["doc_id"],
+                skill=c["skill"],
+            )
             for c in self.retriever.index.chunks
             if c["kind"] == "resource" and c["skill"] == skill
         ]

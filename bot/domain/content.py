@@ -133,17 +133,33 @@ class KnowledgeBase:
     def documents(self) -> list[Document]:
         """What the index searches: every entry, and every resource as a short document of its own."""
         docs = [
-            Document(id=e.id, title=e.title, path=e.path, body=e.body, skill=e.skill.value,
-                     tags=tuple(e.tags), body_line=e.body_line)
+            Document(
+                id=e.id,
+                title=e.title,
+                path=e.path,
+                body=e.body,
+                skill=e.skill.value,
+                tags=tuple(e.tags),
+                body_line=e.body_line,
+            )
             for e in self.entries.values()
         ]
         for r in self.resources.values():
-            body = (
-                f"{r.title}: a {r.cost} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}"
-                + (f" Topics: {', '.join(r.tags)}." if r.tags else "")
+            body = f"{r.title}: a {r.cost} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}" + (
+                f" Topics: {', '.join(r.tags)}." if r.tags else ""
             )
-            docs.append(Document(id=r.id, title=r.title, path=self.resource_paths[r.id], body=body,
-                                 skill=r.skill.value, kind="resource", url=str(r.url), tags=tuple(r.tags)))
+            docs.append(
+                Document(
+                    id=r.id,
+                    title=r.title,
+                    path=self.resource_paths[r.id],
+                    body=body,
+                    skill=r.skill.value,
+                    kind="resource",
+                    url=str(r.url),
+                    tags=tuple(r.tags),
+                )
+            )
         return docs
 
     def resources_for(self, skill: str) -> list[Resource]:
@@ -236,7 +252,7 @@ def parse_entry(text: str, where: str, folder: str, problems: list[str]) -> Entr
     before = len(problems)
     meta = _validate(FrontMatter, data, where, 1, problems)
     body_line = text[: match.end()].count("\n") + 1
-    body = text[match.end():]
+    body = text[match.end() :]
     sections: list[str] = []
     titles = 0
     current_has_text = True
