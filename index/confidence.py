@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("top_cosine", "max_cosine", "known_fraction", "top_term_coverage", "agree")
+FEATURES = ("top_cosine", "max_cosine", "known_fraction", "top_term_coverage", "agree", "topic_margin")
 DEFAULT_PATH = Path(__file__).with_name("calibration.json")
 
 

@@ -77,9 +77,12 @@ class HybridRetriever:
             for i in order
         ]
         dense_order = [int(candidates[i]) for i in np.argsort(-cosines, kind="stable")]
-        return SearchResult(
-            hits=hits, query_vector=query, features=self._features(text, terms, hits, dense_order, bm25_ids)
-        )
+        features = self._features(text, terms, hits, dense_order, bm25_ids)
+        # How much closer the question is to the notes than to everyday off-topic subjects: words like
+        # "python" or "train" match the notes, but "ball python care" is nearer to "pets".
+        off = float((idx.offtopic_vectors @ query).max()) if len(idx.offtopic_vectors) else 0.0
+        features["topic_margin"] = features["max_cosine"] - off
+        return SearchResult(hits=hits, query_vector=query, features=features)
 
     def _features(
         self, text: str, terms: list[str], hits: list[Hit], dense_ids: list[int], bm25_ids: list[int]

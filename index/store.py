@@ -33,7 +33,7 @@ from index.chunking import Chunk
 from index.embedder import Embedder
 from index.keyword import KeywordIndex
 
-FORMAT = 1
+FORMAT = 2  # bumped whenever the files of a build change; older builds are rebuilt
 Progress = Callable[[str, int, int], None]
 
 
@@ -84,6 +84,11 @@ def _write_atomic(path: Path, data: str) -> None:
     _fsync_dir(path.parent)
 
 
+def offtopic_topics() -> list[str]:
+    path = Path(__file__).with_name("offtopic.txt")
+    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
 def _sentence_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -122,6 +127,8 @@ class IndexStore:
             manifest = json.loads((path / "manifest.json").read_text())
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"the index manifest is unreadable: {exc}") from exc
+        if manifest.get("format") != FORMAT:
+            raise IndexCorrupt(f"the index was written in format {manifest.get('format')}, this version reads {FORMAT}")
         if manifest.get("model_id") != model_id:
             raise ModelMismatch(str(manifest.get("model_id")), model_id)
         try:
@@ -170,13 +177,18 @@ class IndexStore:
                     chunk_cache[meta["hash"]] = previous.vectors[row]
                 for row, text in enumerate(previous.sentence_texts):
                     sentence_cache[_sentence_hash(text)] = previous.sentence_vectors[row]
+                for row, text in enumerate(previous.offtopic_texts):
+                    sentence_cache[_sentence_hash(text)] = previous.offtopic_vectors[row]
 
             todo = [c for c in chunks if c.content_hash not in chunk_cache]
+            offtopic = offtopic_topics()
+            todo_off = [t for t in offtopic if _sentence_hash(t) not in sentence_cache]
             sentences = [s for c in chunks for s in c.sentences]
             todo_sent = list(dict.fromkeys(s for s in sentences if _sentence_hash(s) not in sentence_cache))
             # The embedder is created only when something changed, and told how much work there is,
             # so a small edit can use a quick-loading runtime.
-            model = embedder(len(todo) + len(todo_sent)) if todo or todo_sent else None
+            pending = len(todo) + len(todo_sent) + len(todo_off)
+            model = embedder(pending) if pending else None
 
             def encode(texts: list[str], stage: str) -> np.ndarray:
                 out = [np.zeros((0, model.dim if model else 0), dtype=np.float32)]
@@ -189,8 +201,9 @@ class IndexStore:
 
             for c, vec in zip(todo, encode([c.embed_text for c in todo], "chunks"), strict=True):
                 chunk_cache[c.content_hash] = vec
-            for s, vec in zip(todo_sent, encode(todo_sent, "sentences"), strict=True):
+            for s, vec in zip(todo_sent + todo_off, encode(todo_sent + todo_off, "sentences"), strict=True):
                 sentence_cache[_sentence_hash(s)] = vec
+            off_vectors = np.vstack([sentence_cache[_sentence_hash(t)] for t in offtopic])
 
             dim = model.dim if model else (previous.vectors.shape[1] if previous is not None else 0)
             vectors = np.vstack([chunk_cache[c.content_hash] for c in chunks]) if chunks else np.zeros((0, dim))
@@ -201,6 +214,8 @@ class IndexStore:
             tmp = self.builds / f".tmp-{build_id}"
             tmp.mkdir()
             try:
+                np.save(tmp / "offtopic.npy", off_vectors.astype(np.float32))
+                (tmp / "offtopic.json").write_text(json.dumps(offtopic))
                 self._write(
                     tmp,
                     chunks,
@@ -286,6 +301,8 @@ class LoadedIndex:
     sentence_spans: list[tuple[int, int]]  # [start, end) rows of each chunk's sentences
     faiss: Any
     keyword: KeywordIndex
+    offtopic_texts: list[str]
+    offtopic_vectors: np.ndarray
 
     @classmethod
     def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:
@@ -313,4 +330,6 @@ class LoadedIndex:
             sentence_spans=spans,
             faiss=faiss_index,
             keyword=KeywordIndex.load(path / "keyword"),
+            offtopic_texts=json.loads((path / "offtopic.json").read_text()),
+            offtopic_vectors=np.load(path / "offtopic.npy"),
         )
