@@ -7,7 +7,6 @@ Heavy imports (NumPy, FAISS, the model) happen inside commands so ``--help`` is 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,7 +30,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(kb_app, name="kb")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never wrap messages: tools and tests grep them
 
 
 def _settings() -> Settings:

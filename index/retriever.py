@@ -91,13 +91,14 @@ class HybridRetriever:
         kw = self.index.keyword
         top = hits[0] if hits else None
         top_terms = set(kw.query_terms(" ".join(top.chunk["heading_path"]) + " " + top.chunk["text"])) if top else set()
-        doc_of = lambda row: self.index.chunks[row]["doc_id"]  # noqa: E731
+        chunks = self.index.chunks
+        agree = bool(dense_ids and bm25_ids and chunks[dense_ids[0]]["doc_id"] == chunks[bm25_ids[0]]["doc_id"])
         return {
             "top_cosine": top.cosine if top else 0.0,
             "max_cosine": max((h.cosine for h in hits), default=0.0),
             "known_fraction": kw.known_fraction(text),
             "top_term_coverage": len(top_terms & set(terms)) / len(terms) if terms and top else 0.0,
-            "agree": float(bool(dense_ids and bm25_ids and doc_of(dense_ids[0]) == doc_of(bm25_ids[0]))),
+            "agree": float(agree),
         }
 
     def best_sentences(self, hit: Hit, query: np.ndarray, budget: int) -> list[str]:

@@ -34,7 +34,8 @@ def write_concept(root: Path, slug: str, title: str, body: str) -> Path:
 def write_resources(root: Path) -> Path:
     path = root / "resources" / "math.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         id: resources-math
         title: Math resources
         skill: math
@@ -51,16 +52,25 @@ def write_resources(root: Path) -> Path:
             cost: free
             why: A classic course on vectors, matrices and eigenvalues.
             tags: [linear algebra]
-        """))
+        """)
+    )
     return path
 
 
 def small_kb(root: Path) -> Path:
-    write_concept(root, "overfitting", "Overfitting",
-                  "Overfitting happens when a model memorises training data and fails on new data. "
-                  "Regularization and more data reduce overfitting.")
-    write_concept(root, "gradient-descent", "Gradient descent",
-                  "Gradient descent updates parameters step by step against the gradient of the loss. "
-                  "The learning rate sets the step size.")
+    write_concept(
+        root,
+        "overfitting",
+        "Overfitting",
+        "Overfitting happens when a model memorises training data and fails on new data. "
+        "Regularization and more data reduce overfitting.",
+    )
+    write_concept(
+        root,
+        "gradient-descent",
+        "Gradient descent",
+        "Gradient descent updates parameters step by step against the gradient of the loss. "
+        "The learning rate sets the step size.",
+    )
     write_resources(root)
     return root

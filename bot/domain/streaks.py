@@ -239,7 +239,7 @@ class _Ledger:
             return
         if not self.cover_gap(day, activity.tz):
             self.run = 0
-        self.skipped.clear()
+        self.skipped.clear()  # every skipped date is now either bridged or behind a restart
         self._append(DayRecord(day, activity.tz, activity.kind))
 
     def _attribute_to_last(self, kind: ActivityKind) -> None:
@@ -264,8 +264,9 @@ class _Ledger:
 def _next_day_start(now: datetime, zone: ZoneInfo, day_start_hour: int, today: date) -> datetime:
     """The first instant after ``now`` that belongs to a later local day than ``today``.
 
-    Usually that is tomorrow's ``day_start_hour``:00 on the wall clock. When a DST gap swallows that wall
-    time the day begins at the transition instead, which can be earlier, so we bisect back to it.
+    Usually that is tomorrow's ``day_start_hour``:00 on the wall clock. When a jump of the clock (DST, or a
+    zone moving across the date line) swallows that wall time mid-jump, the day begins at the jump, which is
+    earlier, so we bisect back to it.
     """
 
     def later(at: datetime) -> bool:
@@ -277,12 +278,8 @@ def _next_day_start(now: datetime, zone: ZoneInfo, day_start_hour: int, today: d
         for fold in (0, 1)
         if (start := wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)) > now and later(start)
     ]
-    if candidates:
-        hi = min(candidates)
-    else:  # only zones whose history skips a whole calendar day get here; walk forward to any later instant
-        hi = now + timedelta(hours=1)
-        while not later(hi):
-            hi += timedelta(hours=1)
+    # Two days always move the wall clock into a later date, even across the date line.
+    hi = min(candidates, default=now + 2 * _ONE_DAY)
     if not later(hi - _TICK):
         return hi
     lo = now

@@ -53,8 +53,15 @@ def test_subsections_keep_their_parent_in_the_path():
 
 def test_resource_is_one_chunk_with_url():
     """A resource document is indexed as one chunk that keeps its URL."""
-    doc = Document(id="res-a", title="A course", path="r.yaml", body="A course. Good.", skill="math",
-                   kind="resource", url="https://example.org/")
+    doc = Document(
+        id="res-a",
+        title="A course",
+        path="r.yaml",
+        body="A course. Good.",
+        skill="math",
+        kind="resource",
+        url="https://example.org/",
+    )
     (chunk,) = chunk_document(doc)
     assert chunk.url == "https://example.org/"
     assert chunk.id == "res-a"

@@ -18,7 +18,11 @@ def test_front_matter_errors_name_file_and_line(tmp_path):
     """A bad skill and an unknown related id are reported as file:line: reason."""
     small_kb(tmp_path)
     path = tmp_path / "concepts" / "overfitting.md"
-    text = path.read_text().replace("skill: machine-learning", "skill: cooking").replace("related: []", "related: [concept-nope]")
+    text = (
+        path.read_text()
+        .replace("skill: machine-learning", "skill: cooking")
+        .replace("related: []", "related: [concept-nope]")
+    )
     path.write_text(text)
     problems = load_knowledge(tmp_path).problems
     assert any(p.startswith(f"{path.relative_to(tmp_path.parent)}:4: skill:") for p in problems), problems
@@ -58,8 +62,11 @@ def test_resource_field_errors_use_the_field_line(tmp_path):
     """A resource with a bad URL and cost names the line of each bad field."""
     small_kb(tmp_path)
     path = tmp_path / "resources" / "math.yaml"
-    path.write_text(path.read_text().replace("https://ocw.mit.edu/courses/18-06-linear-algebra-spring-2010/", "not a url")
-                    .replace("cost: free", "cost: cheap"))
+    path.write_text(
+        path.read_text()
+        .replace("https://ocw.mit.edu/courses/18-06-linear-algebra-spring-2010/", "not a url")
+        .replace("cost: free", "cost: cheap")
+    )
     problems = load_knowledge(tmp_path).problems
     assert any(":10: url:" in p for p in problems), problems
     assert any(":14: cost:" in p for p in problems), problems
@@ -82,7 +89,9 @@ def test_quiz_checks_options_answer_source_and_duplicates(tmp_path):
 """
     (tmp_path / "quiz" / "math.yaml").write_text(
         "id: quiz-math\ntitle: Q\nskill: math\nlevel: beginner\nitems:\n"
-        + item.format(n=1, options="chain rule, product rule, sum rule, power rule", answer=0, source="concept-gradient-descent")
+        + item.format(
+            n=1, options="chain rule, product rule, sum rule, power rule", answer=0, source="concept-gradient-descent"
+        )
         + item.format(n=2, options="a, a, b, c", answer=7, source="concept-missing")
     )
     problems = load_knowledge(tmp_path).problems
@@ -91,7 +100,9 @@ def test_quiz_checks_options_answer_source_and_duplicates(tmp_path):
     (tmp_path / "quiz" / "math.yaml").write_text(
         "id: quiz-math\ntitle: Q\nskill: math\nlevel: beginner\nitems:\n"
         + item.format(n=1, options="chain rule, product rule, sum rule, power rule", answer=0, source="concept-missing")
-        + item.format(n=2, options="chain rule, product rule, sum rule, power rule", answer=0, source="concept-overfitting")
+        + item.format(
+            n=2, options="chain rule, product rule, sum rule, power rule", answer=0, source="concept-overfitting"
+        )
     )
     problems = load_knowledge(tmp_path).problems
     assert any("source: unknown id 'concept-missing'" in p for p in problems), problems

@@ -24,7 +24,7 @@ def test_weighted_without_keyword_matches_is_pure_cosine():
 
 def test_confidence_is_a_probability_and_monotone():
     """Confidence lies in [0, 1] and rises with the top cosine when weights are positive."""
-    cal = Calibration(weights=(5.0, 0.0, 0.0, 0.0, 0.0), bias=-2.0, threshold=0.5)
+    cal = Calibration(weights=(5.0, 0.0, 0.0, 0.0, 0.0, 0.0), bias=-2.0, threshold=0.5)
     low = cal.confidence(dict.fromkeys(FEATURES, 0.0))
     high = cal.confidence({**dict.fromkeys(FEATURES, 0.0), "top_cosine": 1.0})
     assert 0.0 <= low < high <= 1.0
@@ -41,7 +41,7 @@ def test_fit_separates_clear_classes():
 def test_calibration_roundtrip(tmp_path):
     """A saved calibration loads back identically; one fitted on other features is refused."""
     path = tmp_path / "c.json"
-    cal = Calibration((1.0, 2.0, 3.0, 4.0, 5.0), -1.0, 0.4)
+    cal = Calibration((1.0, 2.0, 3.0, 4.0, 5.0, 6.0), -1.0, 0.4)
     cal.save(path)
     assert Calibration.load(path) == cal
     path.write_text('{"features": ["x"], "weights": [1], "bias": 0, "threshold": 0.5}')

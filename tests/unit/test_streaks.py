@@ -192,6 +192,14 @@ def test_new_york_fall_back_day_lasts_25_hours():
     assert compute_streak(events, local("2024-11-05T02:00", "America/New_York"), "America/New_York").current == 5
 
 
+def test_day_start_inside_a_skipped_date_begins_at_the_jump():
+    """Kiritimati skipped 1994-12-31; with 02:00 day starts, Dec 30 ends at the jump itself, not two hours later."""
+    now = local("1994-12-30T12:00", KIRI)
+    state = compute_streak([], now, KIRI, 2)
+    assert state.resets_at == utc("1994-12-31T10:00")  # 23:59 -10:00 became 00:00 +14:00
+    assert local_day(state.resets_at, KIRI, 2) == date(1994, 12, 31)
+
+
 # --- examples: timezone changes ---------------------------------------------------------------------------
 
 
@@ -223,6 +231,14 @@ def test_without_a_change_event_the_change_is_dated_by_the_first_new_activity():
     assert compute_streak([monday, at_once], at_once.at, KIRI).current == 3
     next_morning = Activity(local("2024-06-04T07:00", PAGO), KIRI)
     assert compute_streak([monday, next_morning], next_morning.at, KIRI).current == 1
+
+
+def test_an_unlogged_new_setting_is_dated_at_now():
+    """Asked for the streak in a new zone that no event mentions, the engine dates the change at ``now``."""
+    monday = Activity(local("2024-06-03T10:00", PAGO), PAGO)
+    state = compute_streak([monday], local("2024-06-03T23:30", PAGO), KIRI)
+    assert (state.today, state.current) == (date(2024, 6, 5), 2)
+    assert kinds(state)[-1] == ("2024-06-04", "bridge")
 
 
 def test_the_date_left_by_an_eastward_change_still_needs_practice():
@@ -343,7 +359,7 @@ SETTINGS = st.tuples(st.sampled_from(ZONES), HOURS)
 STEP_MINUTES = st.one_of(
     st.integers(0, 8 * 60), st.integers(20 * 60, 28 * 60), st.integers(20 * 60, 28 * 60), st.integers(0, 4 * 24 * 60)
 )
-STEP_KIND = st.sampled_from(["practice"] * 4 + ["qotd", "change", "move", "dateline"])
+STEP_KIND = st.sampled_from(["practice"] * 4 + ["qotd", "week", "change", "move", "dateline"])
 
 
 def dateline_hop(when: datetime, tz: str, minute: int) -> tuple[datetime, str, int]:
@@ -373,7 +389,11 @@ def logs(draw: st.DrawFn, *, strictly_increasing: bool = False) -> tuple[list[Ev
             when, tz, hour = dateline_hop(when, tz, minutes % 60)
         elif kind in ("change", "move"):
             tz, hour = draw(SETTINGS)
-        if kind == "change" or (kind == "dateline" and logged):
+        if kind == "week":  # seven daily sessions at once, so runs reach the multiples of 7 that earn freezes
+            for _ in range(7):
+                events.append(Activity(when, tz, hour))
+                when += timedelta(days=1)
+        elif kind == "change" or (kind == "dateline" and logged):
             events.append(TimezoneChange(when, tz, hour))
         else:
             events.append(Activity(when, tz, hour, "qotd" if kind == "qotd" else "practice"))
@@ -443,16 +463,26 @@ def test_freezes_stay_in_range_and_are_earned_before_use(log):
     assert state.freezes == held
 
 
+SAME_INSTANT = st.lists(
+    st.tuples(st.integers(0, 99), SETTINGS, st.sampled_from(["practice", "qotd", "change"])), max_size=8
+)
+
+
 @PROPERTY
-@given(logs(), st.randoms(use_true_random=False))
-def test_replay_is_deterministic_whatever_the_input_order(log, rng):
-    """Replaying the same log, in any iteration order (same-timestamp events included), gives the same state."""
+@given(logs(), SAME_INSTANT, st.randoms(use_true_random=False))
+def test_replay_is_deterministic_whatever_the_input_order(log, extras, rng):
+    """Replaying the same log in any iteration order, with extra events sharing timestamps, gives the same state."""
     events, now, tz, hour = log
+    for index, (other_tz, other_hour), kind in extras if events else ():
+        at = events[index % len(events)].at
+        events.append(
+            TimezoneChange(at, other_tz, other_hour) if kind == "change" else Activity(at, other_tz, other_hour, kind)
+        )
     shuffled = list(events)
     rng.shuffle(shuffled)
     first = compute_streak(events, now, tz, hour)
     assert compute_streak(iter(shuffled), now, tz, hour) == first
-    assert compute_streak(events, now, tz, hour) == first
+    assert compute_streak(list(reversed(events)), now, tz, hour) == first
 
 
 @PROPERTY
