@@ -36,13 +36,23 @@ def quality(rows: list[tuple[str, str]]) -> AnswerService:
     questions = devset.load()
     for mode in ("hybrid", "keyword", "dense"):
         m = devset.quality(retriever, questions, mode)  # type: ignore[arg-type]
-        rows.append((f"quality {mode}", f"hit@1 {m['hit@1']:.3f} · hit@3 {m['hit@3']:.3f} · MRR@5 {m['mrr@5']:.3f} (n={int(m['n'])})"))
+        rows.append(
+            (
+                f"quality {mode}",
+                f"hit@1 {m['hit@1']:.3f} · hit@3 {m['hit@3']:.3f} · MRR@5 {m['mrr@5']:.3f} (n={int(m['n'])})",
+            )
+        )
     service = AnswerService(retriever, Calibration.load())
     inside = [q for q in questions if q.expect]
     outside = [q for q in questions if not q.expect]
     declined = sum(service.ask(q.text).abstained for q in outside) / len(outside)
     false_abstain = sum(service.ask(q.text).abstained for q in inside) / len(inside)
-    rows.append(("abstention", f"out-of-scope declined {declined:.3f} (n={len(outside)}) · in-scope falsely declined {false_abstain:.3f}"))
+    rows.append(
+        (
+            "abstention",
+            f"out-of-scope declined {declined:.3f} (n={len(outside)}) · in-scope falsely declined {false_abstain:.3f}",
+        )
+    )
     return service
 
 
@@ -70,7 +80,9 @@ def latency(service: AnswerService, rows: list[tuple[str, str]]) -> None:
     rows.append(("one model forward (sentence-transformers)", f"p50 {st50:.2f} ms"))
     rows.append(("one model forward (NumPy runtime)", f"p50 {np50:.2f} ms"))
     rows.append(("warm ask, whole pipeline", f"p50 {p50:.2f} ms · p95 {p95:.2f} ms"))
-    rows.append(("warm ask p50 / one forward", f"{p50 / st50:.2f}× sentence-transformers · {p50 / np50:.2f}× NumPy runtime"))
+    rows.append(
+        ("warm ask p50 / one forward", f"{p50 / st50:.2f}× sentence-transformers · {p50 / np50:.2f}× NumPy runtime")
+    )
 
 
 def rebuild(rows: list[tuple[str, str]]) -> None:
@@ -83,12 +95,22 @@ def rebuild(rows: list[tuple[str, str]]) -> None:
         full = service.build()
         full_s = time.perf_counter() - t
         entry = knowledge / "concepts" / "dropout.md"
-        entry.write_text(entry.read_text().replace("## Where should I use dropout", "Dropout rates of 0.1 to 0.5 are common.\n\n## Where should I use dropout"))
+        entry.write_text(
+            entry.read_text().replace(
+                "## Where should I use dropout",
+                "Dropout rates of 0.1 to 0.5 are common.\n\n## Where should I use dropout",
+            )
+        )
         t = time.perf_counter()
         inc = service.build()
         inc_s = time.perf_counter() - t
     rows.append(("full build", f"{full_s:.1f} s ({full.chunks} chunks, {full.sentences_embedded} sentences)"))
-    rows.append(("incremental rebuild after a one-entry edit", f"{inc_s:.2f} s ({inc.embedded} chunk, {inc.sentences_embedded} sentence re-embedded)"))
+    rows.append(
+        (
+            "incremental rebuild after a one-entry edit",
+            f"{inc_s:.2f} s ({inc.embedded} chunk, {inc.sentences_embedded} sentence re-embedded)",
+        )
+    )
     rows.append(("incremental / full", f"{inc_s / full_s:.1%}"))
 
 
@@ -106,5 +128,10 @@ def cold_start(rows: list[tuple[str, str]]) -> None:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     bare = time.perf_counter() - t
-    rows.append(("cold start: `studybot ask --json` (index built)", f"median {statistics.median(walls):.2f} s over 5 runs (bare python: {bare:.2f} s)"))
+    rows.append(
+        (
+            "cold start: `studybot ask --json` (index built)",
+            f"median {statistics.median(walls):.2f} s over 5 runs (bare python: {bare:.2f} s)",
+        )
+    )
     rows.append(("peak RSS of that process", f"median {statistics.median(rss):.0f} MB"))
