@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot.domain.answering import AnswerService
 from bot.domain.content import fingerprint, load_knowledge
@@ -128,6 +127,3 @@ class IndexService:
         retriever = HybridRetriever(loaded, self.query_embedder())
         return AnswerService(retriever, Calibration.load(), self.settings.abstain_threshold)
 
-
-def status_dict(status: IndexStatus) -> dict[str, Any]:
-    return status.__dict__.copy()
