@@ -28,6 +28,8 @@ index_app = typer.Typer(help="Build and inspect the search index.", no_args_is_h
 kb_app = typer.Typer(help="Check and manage the knowledge base.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(kb_app, name="kb")
+db_app = typer.Typer(help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).")
+app.add_typer(db_app, name="db")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # never wrap messages: tools and tests grep them
@@ -222,6 +224,57 @@ def kb_validate() -> None:
     (err if kb.problems else out).print(summary)
     if kb.problems:
         raise typer.Exit(1)
+
+
+def _backend(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite at {parsed.database}"
+    return f"PostgreSQL at {parsed.host}:{parsed.port or 5432}/{parsed.database}"  # never the password
+
+
+def _run_db(action: str, settings: Settings) -> str:
+    import asyncio
+
+    from bot.domain.errors import StudyBotError
+    from bot.storage.engine import create_engine
+    from bot.storage.migrate import current, head, upgrade
+
+    async def go() -> str:
+        engine = create_engine(settings.database)
+        try:
+            if action == "upgrade":
+                await upgrade(engine)
+            revision = await current(engine)
+        finally:
+            await engine.dispose()
+        latest = head()
+        state = "up to date" if revision == latest else f"behind (latest is {latest}; run `studybot db upgrade`)"
+        return f"{_backend(settings.database)}: schema revision {revision or 'none'}, {state}."
+
+    try:
+        return asyncio.run(go())
+    except StudyBotError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration. StudyBot also does this itself at start-up."""
+    settings = _settings()
+    _setup_logging(settings)
+    out.print(_run_db("upgrade", settings))
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show which database is in use and whether its schema is up to date."""
+    settings = _settings()
+    _setup_logging(settings)
+    out.print(_run_db("status", settings))
 
 
 def main() -> None:

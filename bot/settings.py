@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     discord_token: SecretStr | None = None
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:pass@host/db to use PostgreSQL; default: SQLite at DATA_DIR/studybot.db.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -32,3 +36,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy async URL; a secret, because it may hold a password: never log it."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'studybot.db').resolve()}"
+        return self.database_url.get_secret_value()

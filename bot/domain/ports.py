@@ -1,0 +1,156 @@
+"""What the domain needs from storage and time, as small Protocols, and the plain records that cross them.
+
+The services in this package only ever see these types, so the same engine runs on SQLite, PostgreSQL or an
+in-memory fake, and never learns which. Every datetime here is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol
+
+from bot.domain.streaks import Event
+
+Clock = Callable[[], datetime]
+SessionKind = Literal["daily", "targeted", "qotd"]
+
+LOCAL_GUILD = 0  # the console and DMs: not a server, so never on a server's leaderboard
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Learner:
+    user_id: int
+    name: str
+    created_at: datetime
+    timezone: str = "UTC"
+    day_start_hour: int = 0
+    leaderboard_hidden: bool = False
+    reminder_hour: int | None = None  # local hour for the opt-in reminder; None means off
+    last_reminder_day: date | None = None  # the learner's local date of the last reminder sent
+
+
+@dataclass
+class CardRecord:
+    """One learner's memory of one quiz item: FSRS state plus plain counts for accuracy."""
+
+    user_id: int
+    item_id: str
+    state: int
+    due: datetime
+    step: int | None = None
+    stability: float | None = None
+    difficulty: float | None = None
+    last_review: datetime | None = None
+    reps: int = 0
+    correct: int = 0
+
+
+@dataclass
+class SessionRecord:
+    id: str
+    user_id: int
+    guild_id: int
+    kind: SessionKind
+    local_day: date
+    item_ids: tuple[str, ...]
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+@dataclass
+class AnswerRecord:
+    session_id: str
+    position: int
+    user_id: int
+    guild_id: int
+    item_id: str
+    choice: int
+    correct: bool
+    points: int
+    rating: int
+    answered_at: datetime
+    elapsed_ms: int | None = None
+
+
+@dataclass
+class PointsRow:
+    user_id: int
+    name: str
+    points: int
+    correct: int
+
+
+@dataclass
+class ExportedData:
+    """Everything stored about one learner, table by table, as JSON-ready rows."""
+
+    user_id: int
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class LearnerRepo(Protocol):
+    async def get_learner(self, user_id: int) -> Learner | None: ...
+    async def save_learner(self, learner: Learner) -> None: ...
+    async def learners_with_reminders(self) -> list[Learner]: ...
+
+
+class CardRepo(Protocol):
+    async def cards(
+        self, user_id: int, item_ids: Collection[str] | None = None, *, lock: bool = False
+    ) -> dict[str, CardRecord]: ...
+    async def save_card(self, card: CardRecord) -> None: ...
+
+
+class SessionRepo(Protocol):
+    async def open_session(self, user_id: int, kind: SessionKind, local_day: date) -> SessionRecord | None:
+        """The learner's unfinished session of this kind for that day, if any."""
+        ...
+
+    async def add_session(self, session: SessionRecord) -> None: ...
+    async def get_session(self, session_id: str, *, lock: bool = False) -> SessionRecord | None: ...
+    async def finish_session(self, session_id: str, at: datetime) -> None: ...
+    async def answers(self, session_id: str) -> list[AnswerRecord]: ...
+    async def add_answer(self, answer: AnswerRecord) -> None: ...
+
+
+class StreakRepo(Protocol):
+    async def add_event(self, user_id: int, event: Event) -> None: ...
+    async def events(self, user_ids: Collection[int]) -> dict[int, list[Event]]: ...
+
+
+class StatsRepo(Protocol):
+    async def points(self, guild_id: int, since: datetime | None, limit: int) -> list[PointsRow]:
+        """Visible learners of a server by points, best first."""
+        ...
+
+    async def points_of(self, guild_id: int, user_id: int, since: datetime | None) -> tuple[int, int] | None:
+        """(points, rank) of one learner among the visible ones, or None when they have no points there."""
+        ...
+
+    async def answer_times(self, user_id: int, since: datetime) -> list[datetime]: ...
+
+
+class PrivacyRepo(Protocol):
+    async def export_user(self, user_id: int) -> ExportedData: ...
+    async def delete_user(self, user_id: int) -> dict[str, int]:
+        """Delete every row about the learner; returns rows deleted per table."""
+        ...
+
+
+class Repos(LearnerRepo, CardRepo, SessionRepo, StreakRepo, StatsRepo, PrivacyRepo, Protocol):
+    """Every repository, bound to one transaction."""
+
+
+class StateStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Repos]:
+        """All-or-nothing: commits when the block ends, rolls back when it raises."""
+        ...
+
+    async def close(self) -> None: ...

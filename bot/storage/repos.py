@@ -1,0 +1,268 @@
+"""The repositories: one SQL implementation of every domain port, identical on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, Table, and_, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.domain.errors import StudyBotError
+from bot.domain.ports import (
+    AnswerRecord,
+    CardRecord,
+    ExportedData,
+    Learner,
+    PointsRow,
+    Repos,
+    SessionKind,
+    SessionRecord,
+)
+from bot.domain.streaks import Activity, Event, TimezoneChange
+from bot.storage.tables import answers, cards, learners, metadata, quiz_sessions, streak_events
+
+log = logging.getLogger(__name__)
+
+
+class StorageUnavailable(StudyBotError):
+    def __init__(self) -> None:
+        super().__init__("I can't reach my database right now, so nothing was saved. Please try again in a minute.")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """A locked, missing or unreachable database becomes one friendly error; the details go to the log."""
+    try:
+        yield
+    except (OperationalError, OSError, ConnectionError) as exc:
+        _log_unavailable(exc)
+        raise StorageUnavailable() from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            _log_unavailable(exc)
+            raise StorageUnavailable() from exc
+        raise
+
+
+def _log_unavailable(exc: BaseException) -> None:
+    cause = getattr(exc, "orig", None) or exc
+    first_line = str(cause).splitlines()[0] if str(cause) else ""
+    log.warning("database unavailable: %s: %s", type(cause).__name__, first_line[:200])
+    log.debug("database error detail", exc_info=exc)
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repos]:
+        with translate_errors():
+            async with self.engine.begin() as conn:
+                yield SqlRepos(conn)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _learner(row: Row[Any]) -> Learner:
+    return Learner(
+        user_id=row.user_id,
+        name=row.name,
+        created_at=row.created_at,
+        timezone=row.timezone,
+        day_start_hour=row.day_start_hour,
+        leaderboard_hidden=row.leaderboard_hidden,
+        reminder_hour=row.reminder_hour,
+        last_reminder_day=row.last_reminder_day,
+    )
+
+
+def _card(row: Row[Any]) -> CardRecord:
+    return CardRecord(**row._asdict())
+
+
+def _session(row: Row[Any]) -> SessionRecord:
+    data = row._asdict()
+    data["item_ids"] = tuple(data["item_ids"])
+    return SessionRecord(**data)
+
+
+def _event(row: Row[Any]) -> Event:
+    if row.kind == "timezone":
+        return TimezoneChange(at=row.at, tz=row.timezone, day_start_hour=row.day_start_hour)
+    return Activity(at=row.at, tz=row.timezone, day_start_hour=row.day_start_hour, kind=row.kind)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, int) and abs(value) > 2**53:
+        return str(value)  # Discord snowflakes lose precision as JSON numbers in JavaScript
+    return value
+
+
+class SqlRepos:
+    """All repositories over one connection inside one transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    def _upsert(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table).values(**values)
+        changed = {k: v for k, v in values.items() if k not in keys}
+        return stmt.on_conflict_do_update(index_elements=keys, set_=changed)
+
+    # learners ---------------------------------------------------------------------------------------------
+
+    async def get_learner(self, user_id: int) -> Learner | None:
+        row = (await self.conn.execute(select(learners).where(learners.c.user_id == user_id))).first()
+        return None if row is None else _learner(row)
+
+    async def save_learner(self, learner: Learner) -> None:
+        await self.conn.execute(self._upsert(learners, vars(learner).copy(), ["user_id"]))
+
+    async def learners_with_reminders(self) -> list[Learner]:
+        rows = await self.conn.execute(select(learners).where(learners.c.reminder_hour.is_not(None)))
+        return [_learner(r) for r in rows]
+
+    # cards ------------------------------------------------------------------------------------------------
+
+    async def cards(
+        self, user_id: int, item_ids: Collection[str] | None = None, *, lock: bool = False
+    ) -> dict[str, CardRecord]:
+        query = select(cards).where(cards.c.user_id == user_id)
+        if item_ids is not None:
+            query = query.where(cards.c.item_id.in_(list(item_ids)))
+        if lock:
+            query = query.with_for_update()
+        return {r.item_id: _card(r) for r in await self.conn.execute(query)}
+
+    async def save_card(self, card: CardRecord) -> None:
+        await self.conn.execute(self._upsert(cards, vars(card).copy(), ["user_id", "item_id"]))
+
+    # sessions and answers ---------------------------------------------------------------------------------
+
+    async def open_session(self, user_id: int, kind: SessionKind, local_day: date) -> SessionRecord | None:
+        query = (
+            select(quiz_sessions)
+            .where(
+                quiz_sessions.c.user_id == user_id,
+                quiz_sessions.c.kind == kind,
+                quiz_sessions.c.local_day == local_day,
+                quiz_sessions.c.finished_at.is_(None),
+            )
+            .order_by(quiz_sessions.c.created_at.desc())
+            .limit(1)
+        )
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else _session(row)
+
+    async def add_session(self, session: SessionRecord) -> None:
+        values = vars(session).copy()
+        values["item_ids"] = list(session.item_ids)
+        await self.conn.execute(insert(quiz_sessions).values(**values))
+
+    async def get_session(self, session_id: str, *, lock: bool = False) -> SessionRecord | None:
+        query = select(quiz_sessions).where(quiz_sessions.c.id == session_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else _session(row)
+
+    async def finish_session(self, session_id: str, at: datetime) -> None:
+        await self.conn.execute(update(quiz_sessions).where(quiz_sessions.c.id == session_id).values(finished_at=at))
+
+    async def answers(self, session_id: str) -> list[AnswerRecord]:
+        query = select(answers).where(answers.c.session_id == session_id).order_by(answers.c.position)
+        return [AnswerRecord(**r._asdict()) for r in await self.conn.execute(query)]
+
+    async def add_answer(self, answer: AnswerRecord) -> None:
+        await self.conn.execute(insert(answers).values(**vars(answer)))
+
+    # streaks ----------------------------------------------------------------------------------------------
+
+    async def add_event(self, user_id: int, event: Event) -> None:
+        kind = event.kind if isinstance(event, Activity) else "timezone"
+        await self.conn.execute(
+            insert(streak_events).values(
+                user_id=user_id, kind=kind, at=event.at, timezone=event.tz, day_start_hour=event.day_start_hour
+            )
+        )
+
+    async def events(self, user_ids: Collection[int]) -> dict[int, list[Event]]:
+        found: dict[int, list[Event]] = {u: [] for u in user_ids}
+        if not found:
+            return found
+        query = select(streak_events).where(streak_events.c.user_id.in_(list(found))).order_by(streak_events.c.id)
+        for row in await self.conn.execute(query):
+            found[row.user_id].append(_event(row))
+        return found
+
+    # stats ------------------------------------------------------------------------------------------------
+
+    def _points_query(self, guild_id: int, since: datetime | None) -> Any:
+        conditions = [answers.c.guild_id == guild_id, learners.c.leaderboard_hidden.is_(False)]
+        if since is not None:
+            conditions.append(answers.c.answered_at >= since)
+        points = func.sum(answers.c.points).label("points")
+        return (
+            select(
+                answers.c.user_id,
+                learners.c.name,
+                points,
+                func.sum(case((answers.c.correct, 1), else_=0)).label("correct"),
+            )
+            .join(learners, learners.c.user_id == answers.c.user_id)
+            .where(and_(*conditions))
+            .group_by(answers.c.user_id, learners.c.name)
+            .having(points > 0)
+        )
+
+    async def points(self, guild_id: int, since: datetime | None, limit: int) -> list[PointsRow]:
+        query = self._points_query(guild_id, since).order_by(func.sum(answers.c.points).desc(), answers.c.user_id)
+        rows = await self.conn.execute(query.limit(limit))
+        return [PointsRow(r.user_id, r.name, int(r.points), int(r.correct)) for r in rows]
+
+    async def points_of(self, guild_id: int, user_id: int, since: datetime | None) -> tuple[int, int] | None:
+        board = self._points_query(guild_id, since).subquery()
+        mine = (await self.conn.execute(select(board.c.points).where(board.c.user_id == user_id))).scalar()
+        if mine is None:
+            return None
+        above = (await self.conn.execute(select(func.count()).where(board.c.points > mine))).scalar_one()
+        return int(mine), int(above) + 1
+
+    async def answer_times(self, user_id: int, since: datetime) -> list[datetime]:
+        query = select(answers.c.answered_at).where(answers.c.user_id == user_id, answers.c.answered_at >= since)
+        return list((await self.conn.execute(query)).scalars())
+
+    # privacy ----------------------------------------------------------------------------------------------
+
+    def _personal_tables(self) -> list[Table]:
+        """Every table with a user_id column, children before parents (so deletes respect foreign keys)."""
+        return [t for t in reversed(metadata.sorted_tables) if "user_id" in t.c]
+
+    async def export_user(self, user_id: int) -> ExportedData:
+        data = ExportedData(user_id=user_id)
+        for table in reversed(self._personal_tables()):
+            rows = await self.conn.execute(select(table).where(table.c.user_id == user_id))
+            data.tables[table.name] = [{k: _jsonable(v) for k, v in r._asdict().items()} for r in rows]
+        return data
+
+    async def delete_user(self, user_id: int) -> dict[str, int]:
+        deleted = {}
+        for table in self._personal_tables():
+            result = await self.conn.execute(delete(table).where(table.c.user_id == user_id))
+            deleted[table.name] = result.rowcount
+        return deleted
