@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.asking import AskLog
 from bot.domain.content import KnowledgeBase, load_knowledge
+from bot.domain.daily import DailyService
 from bot.domain.errors import KnowledgeError
 from bot.domain.learners import LearnerService
 from bot.domain.ports import Clock, utc_now
@@ -41,6 +43,8 @@ class State:
     bank: QuizBank
     quiz: QuizService
     learners: LearnerService
+    asks: AskLog
+    daily: DailyService
 
     async def close(self) -> None:
         await self.store.close()
@@ -51,4 +55,13 @@ async def open_state(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBa
     kb = kb if kb is not None else load_kb(settings)
     bank = quiz_bank(kb)
     store = await open_store(settings.database)
-    return State(store, kb, bank, QuizService(store, bank, clock), LearnerService(store, bank, clock))
+    quiz = QuizService(store, bank, clock)
+    return State(
+        store,
+        kb,
+        bank,
+        quiz,
+        LearnerService(store, bank, clock),
+        AskLog(store, clock),
+        DailyService(store, bank, quiz, clock),
+    )

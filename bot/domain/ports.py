@@ -80,6 +80,33 @@ class AnswerRecord:
 
 
 @dataclass
+class AskedRecord:
+    """A question asked in a server, kept for feedback, thread follow-ups and the moderators' gap queue."""
+
+    user_id: int
+    guild_id: int
+    channel_id: int
+    question: str
+    abstained: bool
+    confidence: float
+    sources: tuple[str, ...]
+    created_at: datetime
+    thread_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class QotdPost:
+    guild_id: int
+    channel_id: int
+    day: date
+    item_id: str
+    posted_at: datetime
+    message_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
 class PointsRow:
     user_id: int
     name: str
@@ -99,6 +126,9 @@ class LearnerRepo(Protocol):
     async def get_learner(self, user_id: int) -> Learner | None: ...
     async def save_learner(self, learner: Learner) -> None: ...
     async def learners_with_reminders(self) -> list[Learner]: ...
+    async def claim_reminder(self, user_id: int, day: date) -> bool:
+        """Mark today's reminder as sent unless it already was; True for the one caller that may send it."""
+        ...
 
 
 class CardRepo(Protocol):
@@ -114,6 +144,7 @@ class SessionRepo(Protocol):
         ...
 
     async def add_session(self, session: SessionRecord) -> None: ...
+    async def add_session_if_absent(self, session: SessionRecord) -> bool: ...
     async def get_session(self, session_id: str, *, lock: bool = False) -> SessionRecord | None: ...
     async def finish_session(self, session_id: str, at: datetime) -> None: ...
     async def answers(self, session_id: str) -> list[AnswerRecord]: ...
@@ -137,6 +168,26 @@ class StatsRepo(Protocol):
     async def answer_times(self, user_id: int, since: datetime) -> list[datetime]: ...
 
 
+class AskRepo(Protocol):
+    async def add_asked(self, asked: AskedRecord) -> int: ...
+    async def get_asked(self, asked_id: int) -> AskedRecord | None: ...
+    async def first_asked_in_thread(self, thread_id: int) -> AskedRecord | None: ...
+    async def set_thread(self, asked_id: int, thread_id: int) -> None: ...
+    async def set_feedback(
+        self, asked_id: int, user_id: int, guild_id: int, helpful: bool, comment: str | None, at: datetime
+    ) -> None: ...
+
+
+class QotdRepo(Protocol):
+    async def add_qotd(self, post: QotdPost) -> int | None:
+        """Insert the server's question of the day unless one exists for that day; the new id, or None."""
+        ...
+
+    async def get_qotd(self, post_id: int) -> QotdPost | None: ...
+    async def set_qotd_message(self, post_id: int, message_id: int) -> None: ...
+    async def recent_qotd_items(self, guild_id: int, limit: int) -> list[str]: ...
+
+
 class PrivacyRepo(Protocol):
     async def export_user(self, user_id: int) -> ExportedData: ...
     async def delete_user(self, user_id: int) -> dict[str, int]:
@@ -144,7 +195,7 @@ class PrivacyRepo(Protocol):
         ...
 
 
-class Repos(LearnerRepo, CardRepo, SessionRepo, StreakRepo, StatsRepo, PrivacyRepo, Protocol):
+class Repos(LearnerRepo, CardRepo, SessionRepo, StreakRepo, StatsRepo, AskRepo, QotdRepo, PrivacyRepo, Protocol):
     """Every repository, bound to one transaction."""
 
 

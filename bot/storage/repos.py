@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,16 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import (
     AnswerRecord,
+    AskedRecord,
     CardRecord,
     ExportedData,
     Learner,
     PointsRow,
+    QotdPost,
     Repos,
     SessionKind,
     SessionRecord,
 )
 from bot.domain.streaks import Activity, Event, TimezoneChange
-from bot.storage.tables import answers, cards, learners, metadata, quiz_sessions, streak_events
+from bot.storage.tables import (
+    answers,
+    asked_questions,
+    cards,
+    feedback,
+    learners,
+    metadata,
+    qotd_posts,
+    quiz_sessions,
+    streak_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +110,12 @@ def _session(row: Row[Any]) -> SessionRecord:
     return SessionRecord(**data)
 
 
+def _asked(row: Row[Any]) -> AskedRecord:
+    data = row._asdict()
+    data["sources"] = tuple(data["sources"])
+    return AskedRecord(**data)
+
+
 def _event(row: Row[Any]) -> Event:
     if row.kind == "timezone":
         return TimezoneChange(at=row.at, tz=row.timezone, day_start_hour=row.day_start_hour)
@@ -134,8 +152,21 @@ class SqlRepos:
         await self.conn.execute(self._upsert(learners, vars(learner).copy(), ["user_id"]))
 
     async def learners_with_reminders(self) -> list[Learner]:
-        rows = await self.conn.execute(select(learners).where(learners.c.reminder_hour.is_not(None)))
+        query = select(learners).where(learners.c.reminder_hour.is_not(None)).order_by(learners.c.user_id)
+        rows = await self.conn.execute(query)
         return [_learner(r) for r in rows]
+
+    async def claim_reminder(self, user_id: int, day: date) -> bool:
+        # One conditional UPDATE: of two processes racing for the same reminder, exactly one sees a row change.
+        result = await self.conn.execute(
+            update(learners)
+            .where(
+                learners.c.user_id == user_id,
+                or_(learners.c.last_reminder_day.is_(None), learners.c.last_reminder_day != day),
+            )
+            .values(last_reminder_day=day)
+        )
+        return bool(result.rowcount)
 
     # cards ------------------------------------------------------------------------------------------------
 
@@ -173,6 +204,13 @@ class SqlRepos:
         values = vars(session).copy()
         values["item_ids"] = list(session.item_ids)
         await self.conn.execute(insert(quiz_sessions).values(**values))
+
+    async def add_session_if_absent(self, session: SessionRecord) -> bool:
+        values = vars(session).copy()
+        values["item_ids"] = list(session.item_ids)
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        result = await self.conn.execute(dialect.insert(quiz_sessions).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)
 
     async def get_session(self, session_id: str, *, lock: bool = False) -> SessionRecord | None:
         query = select(quiz_sessions).where(quiz_sessions.c.id == session_id)
@@ -245,6 +283,70 @@ class SqlRepos:
 
     async def answer_times(self, user_id: int, since: datetime) -> list[datetime]:
         query = select(answers.c.answered_at).where(answers.c.user_id == user_id, answers.c.answered_at >= since)
+        return list((await self.conn.execute(query)).scalars())
+
+    # asked questions and feedback -------------------------------------------------------------------------
+
+    async def add_asked(self, asked: AskedRecord) -> int:
+        values = {k: v for k, v in vars(asked).items() if k != "id"}
+        values["sources"] = list(asked.sources)
+        result = await self.conn.execute(insert(asked_questions).values(**values).returning(asked_questions.c.id))
+        return int(result.scalar_one())
+
+    async def get_asked(self, asked_id: int) -> AskedRecord | None:
+        row = (await self.conn.execute(select(asked_questions).where(asked_questions.c.id == asked_id))).first()
+        return None if row is None else _asked(row)
+
+    async def first_asked_in_thread(self, thread_id: int) -> AskedRecord | None:
+        query = (
+            select(asked_questions)
+            .where(asked_questions.c.thread_id == thread_id)
+            .order_by(asked_questions.c.id)
+            .limit(1)
+        )
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else _asked(row)
+
+    async def set_thread(self, asked_id: int, thread_id: int) -> None:
+        await self.conn.execute(
+            update(asked_questions).where(asked_questions.c.id == asked_id).values(thread_id=thread_id)
+        )
+
+    async def set_feedback(
+        self, asked_id: int, user_id: int, guild_id: int, helpful: bool, comment: str | None, at: datetime
+    ) -> None:
+        values = {
+            "asked_id": asked_id,
+            "user_id": user_id,
+            "guild_id": guild_id,
+            "helpful": helpful,
+            "comment": comment,
+            "created_at": at,
+        }
+        await self.conn.execute(self._upsert(feedback, values, ["asked_id", "user_id"]))
+
+    # questions of the day ---------------------------------------------------------------------------------
+
+    async def add_qotd(self, post: QotdPost) -> int | None:
+        values = {k: v for k, v in vars(post).items() if k != "id"}
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(qotd_posts).values(**values).on_conflict_do_nothing().returning(qotd_posts.c.id)
+        return (await self.conn.execute(stmt)).scalar()
+
+    async def get_qotd(self, post_id: int) -> QotdPost | None:
+        row = (await self.conn.execute(select(qotd_posts).where(qotd_posts.c.id == post_id))).first()
+        return None if row is None else QotdPost(**row._asdict())
+
+    async def set_qotd_message(self, post_id: int, message_id: int) -> None:
+        await self.conn.execute(update(qotd_posts).where(qotd_posts.c.id == post_id).values(message_id=message_id))
+
+    async def recent_qotd_items(self, guild_id: int, limit: int) -> list[str]:
+        query = (
+            select(qotd_posts.c.item_id)
+            .where(qotd_posts.c.guild_id == guild_id)
+            .order_by(qotd_posts.c.day.desc())
+            .limit(limit)
+        )
         return list((await self.conn.execute(query)).scalars())
 
     # privacy ----------------------------------------------------------------------------------------------

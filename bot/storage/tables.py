@@ -22,7 +22,9 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -133,6 +135,50 @@ streak_events = Table(
     Index(None, "user_id", "at"),
 )
 
+asked_questions = Table(
+    "asked_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _user(),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("thread_id", BigInteger, nullable=True),  # the thread the answer went to, for follow-up context
+    Column("question", Text, nullable=False),
+    Column("abstained", Boolean, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("sources", JSON, nullable=False),  # cited entry ids, for "Quiz me on this"
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "guild_id", "abstained", "created_at"),
+    Index(None, "thread_id"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asked_id", Integer, ForeignKey("asked_questions.id", ondelete="CASCADE"), nullable=False),
+    _user(),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("helpful", Boolean, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("asked_id", "user_id"),  # one vote per learner per answer; voting again changes it
+    Index(None, "guild_id", "helpful", "created_at"),
+)
+
+qotd_posts = Table(
+    "qotd_posts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("day", Date, nullable=False),  # UTC date: one question of the day per server per day
+    Column("item_id", String(80), nullable=False),
+    Column("message_id", BigInteger, nullable=True),
+    Column("posted_at", UTCDateTime, nullable=False),
+    UniqueConstraint("guild_id", "day"),
+)
+
 # Tables that hold no personal data. Every other table must have a user_id column, so /forget-me can find it:
 # tests/integration/test_storage.py fails when a new table is neither.
-IMPERSONAL_TABLES: frozenset[str] = frozenset()
+IMPERSONAL_TABLES: frozenset[str] = frozenset({"qotd_posts"})

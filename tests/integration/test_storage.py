@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
-from bot.domain.ports import AnswerRecord, CardRecord, Learner, SessionRecord
+from bot.domain.ports import AnswerRecord, AskedRecord, CardRecord, Learner, QotdPost, SessionRecord
 from bot.domain.streaks import Activity, TimezoneChange
 from bot.storage import SqlStore, open_store
 from bot.storage import engine as engine_module
@@ -184,6 +184,8 @@ async def test_delete_user_empties_every_table_and_spares_others(db_url: str) ->
                 await repos.add_answer(AnswerRecord(f"s{uid}", 0, uid, 5, "q", 0, True, 1, 3, T0))
                 await repos.save_card(CardRecord(uid, "q", 2, T0, reps=1, correct=1, last_review=T0))
                 await repos.add_event(uid, Activity(at=T0, tz="UTC"))
+                asked = await repos.add_asked(AskedRecord(uid, 5, 6, "what?", False, 0.9, ("e",), T0))
+                await repos.set_feedback(asked, uid, 5, False, "wrong", T0)
         async with store.transaction() as repos:
             exported = await repos.export_user(1)
             deleted = await repos.delete_user(1)
@@ -250,4 +252,52 @@ async def test_locked_sqlite_is_a_friendly_error_and_loses_nothing(
             assert await repos.get_learner(2) is None
     finally:
         await other.dispose()
+        await store.close()
+
+
+async def test_asked_questions_feedback_and_qotd_round_trip(db_url: str) -> None:
+    """Asked questions keep their thread and sources, feedback upserts per learner, one QOTD per server-day."""
+    store = await open_store(db_url)
+    try:
+        async with store.transaction() as repos:
+            await repos.save_learner(learner(1))
+            first = await repos.add_asked(AskedRecord(1, 5, 6, "what is bias?", False, 0.8, ("concept-bias",), T0))
+            second = await repos.add_asked(AskedRecord(1, 5, 6, "and variance?", False, 0.7, (), T0))
+            await repos.set_thread(first, 77)
+            await repos.set_thread(second, 77)
+            await repos.set_feedback(first, 1, 5, True, None, T0)
+            await repos.set_feedback(first, 1, 5, False, "too vague", T0)
+            post = QotdPost(5, 6, T0.date(), "q-a", T0)
+            post_id = await repos.add_qotd(post)
+            assert post_id is not None
+            assert await repos.add_qotd(QotdPost(5, 6, T0.date(), "q-b", T0)) is None
+            assert await repos.add_qotd(QotdPost(8, 6, T0.date(), "q-b", T0)) is not None
+            await repos.set_qotd_message(post_id, 4242)
+        async with store.transaction() as repos:
+            opened = await repos.first_asked_in_thread(77)
+            assert opened is not None and opened.id == first and opened.sources == ("concept-bias",)
+            assert await repos.first_asked_in_thread(78) is None
+            got = await repos.get_qotd(post_id)
+            assert got is not None and got.message_id == 4242 and got.item_id == "q-a"
+            assert await repos.recent_qotd_items(5, 10) == ["q-a"]
+            exported = await repos.export_user(1)
+        assert [(f["helpful"], f["comment"]) for f in exported.tables["feedback"]] == [(False, "too vague")]
+    finally:
+        await store.close()
+
+
+async def test_reminder_claim_is_exactly_once_per_day(db_url: str) -> None:
+    """Of several claims for the same learner and day only the first succeeds; the next day claims again."""
+    store = await open_store(db_url)
+    try:
+        async with store.transaction() as repos:
+            await repos.save_learner(learner(1, reminder_hour=8))
+        results = []
+        for _ in range(3):
+            async with store.transaction() as repos:
+                results.append(await repos.claim_reminder(1, date(2026, 3, 2)))
+        async with store.transaction() as repos:
+            results.append(await repos.claim_reminder(1, date(2026, 3, 3)))
+        assert results == [True, False, False, True]
+    finally:
         await store.close()

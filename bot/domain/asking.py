@@ -1,0 +1,114 @@
+"""What happens around an answer: the per-user rate limit, the question log, thread context and feedback."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.answering import Answer
+from bot.domain.errors import StudyBotError
+from bot.domain.ports import AskedRecord, Clock, StateStore, utc_now
+from bot.domain.quiz import ensure_learner
+
+MAX_COMMENT = 1000  # Discord's modal paragraph fields allow up to 4000; moderators read these in embeds
+
+
+class RateLimited(StudyBotError):
+    def __init__(self, retry_after: timedelta) -> None:
+        seconds = max(1, int(retry_after.total_seconds() + 0.999))
+        super().__init__(f"You're asking quickly! Please wait {seconds} s before your next question.")
+        self.retry_after = retry_after
+
+
+class UnknownAnswer(StudyBotError):
+    def __init__(self) -> None:
+        super().__init__("I can't find that answer any more; ask the question again with /ask.")
+
+
+@dataclass
+class RateLimiter:
+    """A sliding window per user: at most ``limit`` questions in any ``window``.
+
+    It lives in memory: a restart forgets it, which only ever errs on the generous side.
+    """
+
+    limit: int
+    window: timedelta
+    clock: Clock = utc_now
+    _hits: dict[int, deque[datetime]] = field(default_factory=dict)
+
+    def check(self, user_id: int) -> None:
+        """Count one question for the user, or raise RateLimited without counting it."""
+        now = self.clock()
+        hits = self._hits.setdefault(user_id, deque())
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            raise RateLimited(hits[0] + self.window - now)
+        hits.append(now)
+        if len(self._hits) > 10_000:  # forget idle users so memory stays bounded on big servers
+            for user in [u for u, h in self._hits.items() if not h or now - h[-1] >= self.window]:
+                del self._hits[user]
+
+
+class AskLog:
+    def __init__(self, store: StateStore, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def record(
+        self,
+        answer: Answer,
+        *,
+        user_id: int,
+        name: str | None,
+        guild_id: int,
+        channel_id: int,
+        thread_id: int | None = None,
+    ) -> int:
+        now = self.clock()
+        sources = tuple(dict.fromkeys(s.doc_id for s in answer.sources if s.doc_id))
+        async with self.store.transaction() as repos:
+            await ensure_learner(repos, user_id, name, now)
+            return await repos.add_asked(
+                AskedRecord(
+                    user_id=user_id,
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    thread_id=thread_id,
+                    question=answer.question,
+                    abstained=answer.abstained,
+                    confidence=answer.confidence,
+                    sources=sources,
+                    created_at=now,
+                )
+            )
+
+    async def attach_thread(self, asked_id: int, thread_id: int) -> None:
+        async with self.store.transaction() as repos:
+            await repos.set_thread(asked_id, thread_id)
+
+    async def thread_context(self, thread_id: int) -> str | None:
+        """The question that opened a thread, so a short follow-up ("and for images?") is understood."""
+        async with self.store.transaction() as repos:
+            first = await repos.first_asked_in_thread(thread_id)
+        return None if first is None else first.question
+
+    async def get(self, asked_id: int, guild_id: int) -> AskedRecord:
+        async with self.store.transaction() as repos:
+            asked = await repos.get_asked(asked_id)
+        if asked is None or asked.guild_id != guild_id:  # never reveal another server's questions
+            raise UnknownAnswer()
+        return asked
+
+    async def feedback(
+        self, asked_id: int, *, user_id: int, guild_id: int, helpful: bool, comment: str | None = None
+    ) -> None:
+        """Store a vote (a second vote from the same learner replaces the first)."""
+        await self.get(asked_id, guild_id)
+        now = self.clock()
+        text = comment.strip()[:MAX_COMMENT] if comment and comment.strip() else None
+        async with self.store.transaction() as repos:
+            await ensure_learner(repos, user_id, None, now)
+            await repos.set_feedback(asked_id, user_id, guild_id, helpful, text, now)

@@ -1,0 +1,105 @@
+"""Question of the day, reminders, the question log and feedback, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.app import State
+from bot.domain.answering import Answer, Source
+from bot.domain.asking import UnknownAnswer
+from bot.domain.daily import QotdNotFound
+from tests.state import FakeClock
+
+GUILD, OTHER = 900, 901
+
+
+def answer(question: str, *, abstained: bool = False, doc: str = "concept-overfitting") -> Answer:
+    sources = [] if abstained else [Source("Overfitting", "concepts/overfitting.md", None, "text", 0.9, doc_id=doc)]
+    return Answer(question, abstained, 0.2 if abstained else 0.9, "An answer.", sources, 5.0)
+
+
+async def test_qotd_is_claimed_once_per_server_and_day(state: State, clock: FakeClock) -> None:
+    """Before the hour nothing is claimed; then exactly one claim per server per UTC day wins, across callers."""
+    clock.now = clock.now.replace(hour=8)
+    assert await state.daily.claim_qotd(GUILD, 5, hour=9) is None
+    clock.advance(hours=1)
+    claims = await asyncio.gather(*(state.daily.claim_qotd(GUILD, 5, hour=9) for _ in range(5)))
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1 and won[0].item_id in state.bank.items
+    assert await state.daily.claim_qotd(OTHER, 5, hour=9) is not None
+    clock.advance(days=1)
+    tomorrow = await state.daily.claim_qotd(GUILD, 5, hour=9)
+    assert tomorrow is not None and tomorrow.item_id != won[0].item_id
+
+
+async def test_qotd_answer_counts_once_and_for_the_streak(state: State, clock: FakeClock) -> None:
+    """Answering the question of the day twice counts once, returns the first result, and keeps the streak."""
+    clock.now = clock.now.replace(hour=10)
+    post = await state.daily.claim_qotd(GUILD, 5, hour=9)
+    assert post is not None and post.id is not None
+    item = state.bank.items[post.item_id]
+    first = await state.daily.answer(post.id, GUILD, 111, item.answer, name="Ada")
+    again = await state.daily.answer(post.id, GUILD, 111, (item.answer + 1) % 4)
+    assert first.correct and first.summary is not None and first.summary.streak is not None
+    assert first.summary.streak.current == 1
+    assert again.repeated and again.correct
+    other = await state.daily.answer(post.id, GUILD, 222, (item.answer + 1) % 4, name="Bo")
+    assert not other.correct and not other.repeated
+    with pytest.raises(QotdNotFound):
+        await state.daily.answer(post.id, OTHER, 111, 0)  # another server cannot reach this post
+
+
+async def test_reminders_go_out_once_at_the_local_hour_unless_practised(state: State, clock: FakeClock) -> None:
+    """A reminder is due at the learner's local hour, once per day, and not after they practised."""
+    clock.now = clock.now.replace(hour=7)  # 08:00 in Berlin (UTC+1 in March)
+    await state.learners.set_timezone(111, "Europe/Berlin")
+    await state.learners.set_reminder(111, 8)
+    await state.learners.set_timezone(222, "Europe/Berlin")
+    await state.learners.set_reminder(222, 8)
+    view = await state.quiz.start_daily(222)
+    for position, item_id in enumerate(view.session.item_ids):
+        await state.quiz.answer(view.id, position, state.bank.items[item_id].answer, 222)
+    due = await state.daily.due_reminders()
+    assert [r.learner.user_id for r in due] == [111]
+    assert await state.daily.due_reminders() == []  # already sent today
+    clock.advance(hours=1)
+    assert await state.daily.due_reminders() == []  # 09:00 local: not the hour
+    clock.advance(hours=23)
+    assert [r.learner.user_id for r in await state.daily.due_reminders()] == [111, 222]
+    await state.learners.set_reminder(111, None)
+    clock.advance(days=1)
+    assert [r.learner.user_id for r in await state.daily.due_reminders()] == [222]
+
+
+async def test_ask_log_threads_and_feedback(state: State) -> None:
+    """Questions are logged per server; a thread's first question is its context; votes are per server."""
+    asked = await state.asks.record(
+        answer("what is overfitting?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=5
+    )
+    await state.asks.attach_thread(asked, 77)
+    await state.asks.record(
+        answer("and in trees?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=77, thread_id=77
+    )
+    assert await state.asks.thread_context(77) == "what is overfitting?"
+    assert await state.asks.thread_context(78) is None
+    got = await state.asks.get(asked, GUILD)
+    assert got.sources == ("concept-overfitting",)
+    with pytest.raises(UnknownAnswer):
+        await state.asks.get(asked, OTHER)
+    await state.asks.feedback(asked, user_id=222, guild_id=GUILD, helpful=False, comment="  missed the point ")
+    with pytest.raises(UnknownAnswer):
+        await state.asks.feedback(asked, user_id=222, guild_id=OTHER, helpful=True)
+    exported = await state.learners.export(222)
+    assert [f["comment"] for f in exported["tables"]["feedback"]] == ["missed the point"]
+
+
+async def test_forget_me_removes_questions_and_votes(state: State, clock: FakeClock) -> None:
+    """Deleting a learner removes their logged questions and feedback along with everything else."""
+    asked = await state.asks.record(answer("q?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=5)
+    await state.asks.feedback(asked, user_id=111, guild_id=GUILD, helpful=True)
+    clock.advance(minutes=1)
+    deleted = await state.learners.forget(111)
+    assert deleted["asked_questions"] == 1 and deleted["feedback"] == 1
+    assert all(rows == [] for rows in (await state.learners.export(111))["tables"].values())
