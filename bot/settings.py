@@ -25,6 +25,21 @@ class Settings(BaseSettings):
         description="postgresql://user:pass@host/db to use PostgreSQL; default: SQLite at DATA_DIR/studybot.db.",
     )
 
+    # Discord. The two endpoint overrides point the real client at a Discord-compatible server (a REST proxy,
+    # or the fake Discord of the end-to-end tests); leave them unset for discord.com.
+    discord_application_id: int | None = Field(None, description="For `studybot invite`; read from the token if unset.")
+    discord_api_base: str | None = Field(None, description="REST base, e.g. http://127.0.0.1:8080/api/v10.")
+    discord_gateway: str | None = Field(None, description="Gateway websocket URL, e.g. ws://127.0.0.1:8080/gateway.")
+    dev_guild_id: int | None = Field(None, description="Sync slash commands to this server only (instant).")
+    shard_count: int | None = Field(None, ge=1, description="Run an AutoShardedBot with this many shards.")
+    help_channels: list[int] = Field(default_factory=list, description="Channels where every message is a question.")
+    qotd_channel_id: int | None = Field(None, description="Where the question of the day is posted.")
+    qotd_hour: int = Field(9, ge=0, le=23, description="UTC hour at which the question of the day is posted.")
+    ask_rate_limit: int = Field(5, ge=1, description="Questions a learner may ask per window.")
+    ask_rate_window: float = Field(60.0, gt=0, description="The rate-limit window, in seconds.")
+    scheduler_seconds: float = Field(60.0, gt=0, description="How often the QOTD and reminder loops wake up.")
+    shutdown_grace: float = Field(10.0, ge=0, description="Seconds SIGTERM waits for in-flight interactions.")
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -50,6 +50,18 @@ def _timezone_names() -> dict[str, str]:
     return {name.lower(): name for name in available_timezones() - _NOT_ZONES}
 
 
+def search_timezones(text: str, limit: int = 25) -> list[str]:
+    """IANA names for autocomplete: prefix matches first, then names containing the text, alphabetically."""
+    wanted = text.strip().lower().replace(" ", "_")
+    names = sorted(_timezone_names().values())
+    if not wanted:
+        popular = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Kolkata"]
+        return popular[:limit]
+    starts = [n for n in names if n.lower().startswith(wanted) or n.lower().rsplit("/", 1)[-1].startswith(wanted)]
+    contains = [n for n in names if wanted in n.lower() and n not in starts]
+    return (starts + contains)[:limit]
+
+
 def _suggest(name: str) -> tuple[str, ...]:
     wanted = name.strip().lower().replace(" ", "_")
     names = _timezone_names()

@@ -1,0 +1,191 @@
+"""The Discord bot: wires the domain services into discord.py and runs until SIGTERM.
+
+Start-up order: settings → database (migrated) → index (built if missing) → Discord. The bot is a thin shell:
+every feature lives in ``bot/exts/<feature>/`` and talks only to the services held here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import pkgutil
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import State, open_state
+from bot.domain.answering import Answer, AnswerService
+from bot.domain.asking import RateLimiter
+from bot.exts import _ui
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# discord.py names the tasks it starts for interactions and events; these are the ones a shutdown waits for.
+_IN_FLIGHT = ("CommandTree-invoker", "discord-ui-", "discord.py: on_message")
+
+
+class StudyTree(app_commands.CommandTree["StudyBot"]):
+    async def on_error(self, interaction: _ui.Interaction, error: app_commands.AppCommandError) -> None:
+        await _ui.report(interaction, error)
+
+
+class Answerer:
+    """Runs the CPU-bound answer pipeline on a worker thread so the event loop keeps acknowledging others."""
+
+    def __init__(self, service: AnswerService) -> None:
+        self.service = service
+        # One worker: the encoder and BM25 are not documented as thread-safe, and one question takes ~10 ms.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
+
+    async def ask(self, question: str, context: str | None = None) -> Answer:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.service.ask, question, context)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.message_content = True  # mentions and help channels carry the question in the message text
+    return wanted
+
+
+class StudyBot(commands.Bot):
+    def __init__(self, settings: Settings, state: State, answerer: Answerer, **kwargs: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no text commands; slash commands only
+            intents=intents(),
+            allowed_mentions=_ui.NO_PINGS,  # the default for every message this bot sends
+            tree_cls=StudyTree,
+            help_command=None,
+            **kwargs,
+        )
+        self.settings = settings
+        self.state = state
+        self.answerer = answerer
+        self.ask_limiter = RateLimiter(settings.ask_rate_limit, timedelta(seconds=settings.ask_rate_window))
+        self.background: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+    async def setup_hook(self) -> None:
+        for name in extension_modules():
+            await self.load_extension(name)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        guild_id = self.settings.dev_guild_id
+        if guild_id is not None:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to server %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (they can take up to an hour to appear)", len(synced))
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Start a background task that is kept referenced and whose failure is logged, never lost."""
+        task = asyncio.create_task(coro, name=name)
+        self.background.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self.background.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("background task %s failed", name, exc_info=finished.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (id %s) to %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
+
+    async def close(self) -> None:
+        """Let in-flight interactions finish (bounded), then disconnect and close the database."""
+        if self.closing:
+            return
+        self.closing = True
+        current = asyncio.current_task()
+        pending = [
+            t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith(_IN_FLIGHT) and not t.done()
+        ]
+        if pending:
+            log.info("shutting down: waiting for %d in-flight interaction(s)", len(pending))
+            await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
+        for task in list(self.background):
+            task.cancel()
+        await super().close()
+        self.answerer.close()
+        await self.state.close()
+        log.info("shut down cleanly")
+
+
+class ShardedStudyBot(StudyBot, commands.AutoShardedBot):
+    """The same bot, sharded: for servers beyond what one gateway connection may carry (2,500 guilds)."""
+
+
+def point_at(settings: Settings) -> None:
+    """Send REST and gateway traffic to a Discord-compatible endpoint when configured (proxies, tests)."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway)
+
+
+async def start_bot(settings: Settings, answer_service: AnswerService | None = None) -> StudyBot:
+    """Build the bot with its services (database migrated, index loaded); the caller logs it in."""
+    from bot.indexing import IndexService
+
+    point_at(settings)
+    state = await open_state(settings)
+    try:
+        if answer_service is None:
+            index = IndexService(settings)
+            answer_service = await asyncio.to_thread(index.answer_service, lambda msg: log.info("%s", msg))
+    except BaseException:
+        await state.close()
+        raise
+    answerer = Answerer(answer_service)
+    if settings.shard_count is not None:
+        return ShardedStudyBot(settings, state, answerer, shard_count=settings.shard_count)
+    return StudyBot(settings, state, answerer)
+
+
+async def run_bot(settings: Settings, answer_service: AnswerService | None = None) -> None:
+    """`studybot run`: connect and serve until SIGTERM or Ctrl-C, then shut down gracefully."""
+    if settings.discord_token is None:
+        raise RuntimeError("STUDYBOT_DISCORD_TOKEN is not set")
+    bot = await start_bot(settings, answer_service)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not Unix
+            loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
+    async with bot:
+        await bot.start(settings.discord_token.get_secret_value())
+
+
+def extension_modules() -> list[str]:
+    import bot.exts
+
+    return [
+        m.name
+        for m in pkgutil.iter_modules(bot.exts.__path__, "bot.exts.")
+        if not m.name.rsplit(".", 1)[-1].startswith("_")
+    ]
+
+
+def load_all() -> None:
+    """Import every feature package (used by architecture tests to inspect the commands)."""
+    for name in extension_modules():
+        importlib.import_module(name)

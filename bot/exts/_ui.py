@@ -1,0 +1,176 @@
+"""What every Discord feature shares: the one error handler, safe text, and Discord's size limits.
+
+Numbers here are Discord's documented limits; exceeding any of them makes Discord reject the whole message.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.domain.errors import StudyBotError
+
+if TYPE_CHECKING:
+    from bot.client import StudyBot
+
+log = logging.getLogger(__name__)
+
+NO_PINGS = discord.AllowedMentions.none()
+REPLY_PING = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
+
+MESSAGE_LIMIT = 2000
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FIELD_NAME = 256
+EMBED_FIELD_VALUE = 1024
+EMBED_FIELDS = 25
+EMBED_FOOTER = 2048
+EMBED_TOTAL = 6000
+BUTTON_LABEL = 80
+THREAD_NAME = 100
+AUTOCOMPLETE_CHOICES = 25
+
+Interaction = discord.Interaction["StudyBot"]
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten to ``limit`` characters, ending with an ellipsis when something was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def safe(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """User text to echo back: mentions and markdown neutralised, then clipped.
+
+    Escaping first and clipping after can leave a dangling backslash; drop it so the ellipsis still shows.
+    """
+    escaped = discord.utils.escape_markdown(discord.utils.escape_mentions(" ".join(text.split())))
+    clipped = clip(escaped, limit)
+    if clipped.endswith("\\…"):
+        clipped = clipped[:-2] + "…"
+    return clipped
+
+
+def whole_lines(lines: Iterable[str], limit: int = EMBED_FIELD_VALUE) -> str:
+    """Join lines without ever cutting one (a cut Markdown link renders as garbage); say how many were left out."""
+    lines = list(lines)
+    kept: list[str] = []
+    for n, line in enumerate(lines):
+        more = len(lines) - n - 1
+        tail = f"\n…and {more} more" if more else ""
+        candidate = "\n".join([*kept, line])
+        if len(candidate) + len(tail) > limit:
+            note = f"…and {len(lines) - n} more"
+            while kept and len("\n".join([*kept, note])) > limit:
+                kept.pop()
+                note = f"…and {len(lines) - len(kept)} more"
+            return "\n".join([*kept, note]) if kept or len(note) <= limit else ""
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def embed_size(embed: discord.Embed) -> int:
+    return len(embed)
+
+
+def fit_embed(embed: discord.Embed) -> discord.Embed:
+    """Drop trailing fields until the embed fits Discord's 6,000-character and 25-field totals."""
+    while len(embed.fields) > EMBED_FIELDS or (len(embed) > EMBED_TOTAL and embed.fields):
+        embed.remove_field(len(embed.fields) - 1)
+    if len(embed) > EMBED_TOTAL and embed.description:
+        embed.description = clip(embed.description, max(0, len(embed.description) - (len(embed) - EMBED_TOTAL)))
+    return embed
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+def error_message(error: BaseException) -> tuple[str, bool]:
+    """The text a user sees for an error, and whether it was expected (no traceback needed in the log)."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        error = error.__cause__ or error
+        if isinstance(error, app_commands.CommandInvokeError):
+            error = error.original
+    if isinstance(error, StudyBotError):
+        return error.message, True
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} s.", True
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "That command only works in a server.", True
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use that command here.", True
+    return "", False
+
+
+async def report(interaction: Interaction, error: BaseException) -> None:
+    """The one place errors become messages: friendly and ephemeral, with an id to quote when unexpected."""
+    await send_ephemeral(interaction, _explain(error, _what(interaction), interaction.user.id))
+
+
+def _explain(error: BaseException, where: str, user_id: int) -> str:
+    message, expected = error_message(error)
+    if expected:
+        log.info("refused %s for user %s: %s", where, user_id, message)
+        return message
+    error_id = secrets.token_hex(4)
+    log.error("error %s in %s", error_id, where, exc_info=getattr(error, "original", error))
+    return f"Sorry, something went wrong on my side. If it keeps happening, tell a moderator the error id `{error_id}`."
+
+
+async def report_message(message: discord.Message, error: BaseException) -> None:
+    """The same mapping for plain messages (mentions, help channels), answered with a reply."""
+    text = _explain(error, f"message in channel {message.channel.id}", message.author.id)
+    try:
+        await message.reply(text, allowed_mentions=NO_PINGS)
+    except discord.HTTPException:
+        log.warning("could not reply in channel %s", message.channel.id, exc_info=True)
+
+
+def _what(interaction: Interaction) -> str:
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data: Any = interaction.data or {}
+    return f"component {data.get('custom_id', '?')}"
+
+
+async def send_ephemeral(interaction: Interaction, content: str, **kwargs: Any) -> None:
+    """Reply privately whatever state the interaction is in (fresh, deferred in public, or answered)."""
+    if interaction.is_expired():
+        log.warning("interaction expired before a reply could be sent: %s", _what(interaction))
+        return
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_PINGS, **kwargs)
+            return
+        if interaction.extras.pop("public_defer", False):
+            # A public "thinking…" message would turn the reply public; remove it so the reply can be private.
+            await interaction.delete_original_response()
+        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS, **kwargs)
+    except discord.HTTPException:
+        log.warning("could not deliver a reply for %s", _what(interaction), exc_info=True)
+
+
+class Guarded:
+    """Mixin for buttons and modals: route any failure to ``report`` (discord.py would only log it)."""
+
+    async def callback(self, interaction: Any) -> Any:  # Any: matches Item.callback for every client type
+        try:
+            await self.run(interaction)
+        except Exception as error:
+            await report(interaction, error)
+
+    async def run(self, interaction: Interaction) -> None:
+        raise NotImplementedError
+
+
+class GuardedModal(discord.ui.Modal):
+    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
+        await report(interaction, error)
+
+
+def bot_of(interaction: Interaction) -> StudyBot:
+    return interaction.client

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.answering import MAX_QUESTION
+from bot.exts import _ui
+from bot.exts.ask._render import answer_embed, answer_view
+
+if TYPE_CHECKING:
+    from bot.client import StudyBot
+
+log = logging.getLogger(__name__)
+
+
+class AskCog(commands.Cog):
+    def __init__(self, bot: StudyBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="ask", description="Ask a study question; I answer from my notes and show my sources.")
+    @app_commands.describe(question="Your question, for example: What is overfitting?")
+    @app_commands.guild_only()
+    async def ask(self, interaction: _ui.Interaction, question: app_commands.Range[str, 1, MAX_QUESTION]) -> None:
+        self.bot.ask_limiter.check(interaction.user.id)  # refused before deferring: the refusal stays private
+        await interaction.response.defer(thinking=True)
+        interaction.extras["public_defer"] = True
+        answer = await self.bot.answerer.ask(question)
+        asked_id = await self.bot.state.asks.record(
+            answer,
+            user_id=interaction.user.id,
+            name=interaction.user.display_name,
+            guild_id=interaction.guild_id or 0,
+            channel_id=interaction.channel_id or 0,
+        )
+        await interaction.followup.send(embed=answer_embed(answer, question), view=answer_view(asked_id, answer))
+        interaction.extras.pop("public_defer", None)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Mentions and help-channel posts open a thread; follow-ups in that thread keep its first question."""
+        me = self.bot.user
+        if me is None or message.author.bot or message.guild is None:
+            return
+        mentioned = me in message.mentions
+        thread = message.channel if isinstance(message.channel, discord.Thread) else None
+        ours = thread is not None and thread.owner_id == me.id
+        in_help = message.channel.id in self.bot.settings.help_channels
+        if not (mentioned or ours or in_help):
+            return
+        try:
+            context = await self.bot.state.asks.thread_context(thread.id) if ours and thread else None
+            if ours and context is None and not mentioned:
+                return  # one of our threads that isn't an answer thread (e.g. a question-of-the-day discussion)
+            await self._answer_message(message, context, thread if ours else None)
+        except Exception as error:
+            await _ui.report_message(message, error)
+
+    async def _answer_message(
+        self, message: discord.Message, context: str | None, thread: discord.Thread | None
+    ) -> None:
+        me = self.bot.user
+        assert me is not None
+        text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        self.bot.ask_limiter.check(message.author.id)
+        async with message.channel.typing():
+            answer = await self.bot.answerer.ask(text, context)
+        asked_id = await self.bot.state.asks.record(
+            answer,
+            user_id=message.author.id,
+            name=getattr(message.author, "display_name", None),
+            guild_id=message.guild.id if message.guild else 0,
+            channel_id=message.channel.id,
+            thread_id=thread.id if thread else None,
+        )
+        reply = {"embed": answer_embed(answer, text), "view": answer_view(asked_id, answer)}
+        if thread is not None:
+            await thread.send(**reply)
+            return
+        try:
+            new_thread = await message.create_thread(
+                name=_ui.clip(" ".join(text.split()) or "Question", _ui.THREAD_NAME)
+            )
+        except discord.HTTPException:
+            log.info("could not open a thread in channel %s; answering in place", message.channel.id)
+            await message.reply(**reply)
+            return
+        await self.bot.state.asks.attach_thread(asked_id, new_thread.id)
+        await new_thread.send(**reply)

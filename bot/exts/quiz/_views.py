@@ -1,0 +1,134 @@
+"""How quiz questions, feedback and summaries look on Discord, and the persistent answer buttons.
+
+Buttons are ``DynamicItem``s whose custom_id carries the session, position and choice, so a quiz message keeps
+working after the bot restarts: no view has to be in memory for a click to be understood.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import discord
+
+from bot.domain.content import Skill
+from bot.domain.quiz import LETTERS, Feedback, Question, SessionSummary
+from bot.exts import _ui
+
+QUIZ_COLOUR = discord.Colour.blurple()
+RIGHT = discord.Colour.green()
+WRONG = discord.Colour.red()
+MAX_THINKING = timedelta(hours=1)  # longer than this, the learner walked away: don't read it as "hard"
+
+
+def difficulty_dots(level: int) -> str:
+    return "●" * level + "○" * (3 - level)
+
+
+def question_embed(question: Question, *, heading: str | None = None) -> discord.Embed:
+    item = question.item
+    options = "\n".join(f"**{LETTERS[i]}.** {option}" for i, option in enumerate(item.options))
+    embed = discord.Embed(
+        title=_ui.clip(heading or f"Question {question.number} of {question.total} · {Skill(item.skill).label}", 256),
+        description=f"{item.prompt}\n\n{options}",
+        colour=QUIZ_COLOUR,
+    )
+    embed.set_footer(text=f"Difficulty {difficulty_dots(item.difficulty)} · {item.topic}")
+    return embed
+
+
+def feedback_embed(feedback: Feedback, source_title: str) -> discord.Embed:
+    item = feedback.question.item
+    right = f"**{LETTERS[item.answer]}.** {item.options[item.answer]}"
+    if feedback.correct:
+        title, colour, lead = "✅ Correct!", RIGHT, f"{right} (+{feedback.points} point{'s' * (feedback.points != 1)})"
+    else:
+        title, colour = "❌ Not quite", WRONG
+        lead = f"You chose **{LETTERS[feedback.choice]}**. The answer is {right}."
+    return discord.Embed(
+        title=title,
+        description=_ui.clip(f"{lead}\n\n{item.explanation}\n\n📖 Read more: **{source_title}**", 4096),
+        colour=colour,
+    )
+
+
+def summary_embed(summary: SessionSummary) -> discord.Embed:
+    lines = [f"You got **{summary.correct} of {summary.total}** right (+{summary.points} points)."]
+    if summary.streak is not None:
+        streak = summary.streak
+        days = "day" if streak.current == 1 else "days"
+        lines.append(f"🔥 Streak: **{streak.current} {days}** (best {streak.best}) · ❄️ freezes: {streak.freezes}")
+        reset = discord.utils.format_dt(streak.resets_at, "R")
+        lines.append(f"Your day resets {reset}. Come back tomorrow to keep it going!")
+    return discord.Embed(title="🎉 Practice complete", description="\n".join(lines), colour=RIGHT)
+
+
+class AnswerButton(
+    _ui.Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"quiz:(?P<sid>[0-9a-f]{16}):(?P<pos>\d{1,2}):(?P<choice>[0-3])",
+):
+    def __init__(self, session_id: str, position: int, choice: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=LETTERS[choice],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"quiz:{session_id}:{position}:{choice}",
+            )
+        )
+        self.session_id, self.position, self.choice = session_id, position, choice
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> AnswerButton:
+        return cls(match["sid"], int(match["pos"]), int(match["choice"]))
+
+    async def run(self, interaction: _ui.Interaction) -> None:
+        await interaction.response.defer()  # an update of this message follows; Discord wants it within 3 s
+        bot = _ui.bot_of(interaction)
+        feedback = await bot.state.quiz.answer(
+            self.session_id, self.position, self.choice, interaction.user.id, thinking_time(interaction)
+        )
+        if feedback.repeated:
+            ended = " This quiz has ended." if feedback.next is None else ""
+            verdict = "right" if feedback.correct else "not right"
+            await _ui.send_ephemeral(
+                interaction,
+                f"You already answered question {feedback.question.number} "
+                f"(you chose {LETTERS[feedback.choice]}, which was {verdict}).{ended}",
+            )
+            return
+        await interaction.edit_original_response(**after_answer(bot, feedback))
+
+
+def thinking_time(interaction: _ui.Interaction) -> timedelta | None:
+    message = interaction.message
+    if message is None:
+        return None
+    shown = message.edited_at or message.created_at
+    elapsed = discord.utils.utcnow() - shown
+    return elapsed if timedelta(0) <= elapsed <= MAX_THINKING else None
+
+
+def answer_view(question: Question) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for choice in range(len(LETTERS)):
+        view.add_item(AnswerButton(question.session_id, question.position, choice))
+    return view
+
+
+def question_message(question: Question, *, note: str | None = None) -> dict[str, Any]:
+    return {"content": note, "embeds": [question_embed(question)], "view": answer_view(question)}
+
+
+def after_answer(bot: Any, feedback: Feedback) -> dict[str, Any]:
+    """The quiz message after an answer: the feedback, then the next question or the summary."""
+    embeds = [feedback_embed(feedback, bot.state.bank.title_of(feedback.source))]
+    if feedback.next is not None:
+        embeds.append(question_embed(feedback.next))
+        return {"content": None, "embeds": embeds, "view": answer_view(feedback.next)}
+    if feedback.summary is not None:
+        embeds.append(summary_embed(feedback.summary))
+    return {"content": None, "embeds": embeds, "view": None}
