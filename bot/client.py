@@ -21,6 +21,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import metrics
 from bot.app import State, open_state
 from bot.domain.answering import Answer, AnswerService
 from bot.domain.asking import RateLimiter
@@ -46,9 +47,12 @@ class Answerer:
         # One worker: the encoder and BM25 are not documented as thread-safe, and one question takes ~10 ms.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
 
-    async def ask(self, question: str, context: str | None = None) -> Answer:
+    async def ask(self, question: str, context: str | None = None, *, via: str = "slash") -> Answer:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.service.ask, question, context)
+        with metrics.ANSWER_SECONDS.time():
+            answer = await loop.run_in_executor(self._pool, self.service.ask, question, context)
+        metrics.QUESTIONS.labels(via, "abstained" if answer.abstained else "answered").inc()
+        return answer
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -167,6 +171,8 @@ async def run_bot(settings: Settings, answer_service: AnswerService | None = Non
     if settings.discord_token is None:
         raise RuntimeError("STUDYBOT_DISCORD_TOKEN is not set")
     bot = await start_bot(settings, answer_service)
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_port, settings.metrics_host)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not Unix

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Confidence below which StudyBot says it does not know; default: calibrated."
     )
+    index_path: Path | None = Field(None, description="Where the index lives; default: DATA_DIR/index.")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve Prometheus metrics on this port.")
+    metrics_host: str = Field("127.0.0.1", description="Address for the metrics server (0.0.0.0 to scrape remotely).")
     log_level: str = "INFO"
     discord_token: SecretStr | None = None
     database_url: SecretStr | None = Field(
@@ -50,7 +53,7 @@ class Settings(BaseSettings):
 
     @property
     def index_dir(self) -> Path:
-        return self.data_dir / "index"
+        return self.index_path or self.data_dir / "index"
 
     @property
     def database(self) -> str:

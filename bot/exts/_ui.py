@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot import metrics
 from bot.domain.errors import StudyBotError
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def _explain(error: BaseException, where: str, user_id: int) -> str:
         log.info("refused %s for user %s: %s", where, user_id, message)
         return message
     error_id = secrets.token_hex(4)
+    metrics.ERRORS.inc()
     log.error("error %s in %s", error_id, where, exc_info=getattr(error, "original", error))
     return f"Sorry, something went wrong on my side. If it keeps happening, tell a moderator the error id `{error_id}`."
 

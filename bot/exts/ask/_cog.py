@@ -68,7 +68,7 @@ class AskCog(commands.Cog):
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         self.bot.ask_limiter.check(message.author.id)
         async with message.channel.typing():
-            answer = await self.bot.answerer.ask(text, context)
+            answer = await self.bot.answerer.ask(text, context, via="thread" if thread else "mention")
         asked_id = await self.bot.state.asks.record(
             answer,
             user_id=message.author.id,

@@ -12,6 +12,7 @@ from typing import Any
 
 import discord
 
+from bot import metrics
 from bot.domain.content import Skill
 from bot.domain.quiz import LETTERS, Feedback, Question, SessionSummary
 from bot.exts import _ui
@@ -91,6 +92,8 @@ class AnswerButton(
         feedback = await bot.state.quiz.answer(
             self.session_id, self.position, self.choice, interaction.user.id, thinking_time(interaction)
         )
+        if not feedback.repeated:
+            metrics.QUIZ_ANSWERS.labels(str(feedback.correct).lower()).inc()
         if feedback.repeated:
             ended = " This quiz has ended." if feedback.next is None else ""
             verdict = "right" if feedback.correct else "not right"
