@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.learners import Progress
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.text import Text
@@ -294,3 +296,19 @@ def _count(answers: int) -> str:
 
 def _short_date(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]}"
+
+
+# ------------------------------------------------------------------ the domain's Progress as a chart
+def progress_report(progress: Progress) -> ProgressReport:
+    """The chart's title is the learner's name; skills keep the domain's order (the ``Skill`` enum's)."""
+    return ProgressReport(
+        title=progress.name,
+        skills=tuple(SkillProgress(s.skill.label, s.mastery, s.accuracy, s.seen, s.total) for s in progress.skills),
+        activity=progress.activity,
+        streak=progress.streak.current,
+    )
+
+
+def progress_png(progress: Progress) -> bytes:
+    """PNG bytes of the progress chart: CPU-bound (~0.15 s, ~1 s on first use), so async callers use a thread."""
+    return render_progress(progress_report(progress))

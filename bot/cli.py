@@ -139,26 +139,9 @@ def index_status(
 
 
 def _print_answer(answer: Answer) -> None:
-    from rich.markup import escape
-    from rich.panel import Panel
-    from rich.table import Table
+    from bot.console.render import print_answer  # shared with `studybot chat`
 
-    style = "yellow" if answer.abstained else "green"
-    title = "Not in my notes yet" if answer.abstained else f"Answer · confidence {answer.confidence:.0%}"
-    out.print(Panel(escape(answer.answer), title=title, border_style=style, title_align="left"))
-    if answer.sources:
-        table = Table(title="Sources", title_justify="left", show_lines=False)
-        table.add_column("#", justify="right")
-        table.add_column("Source")
-        table.add_column("Where")
-        table.add_column("Score", justify="right")
-        for i, s in enumerate(answer.sources, 1):
-            table.add_row(str(i), escape(s.title), escape(s.url or s.path), f"{s.score:.2f}")
-        out.print(table)
-    if answer.related_resources:
-        out.print("[bold]Learn more:[/]")
-        for r in answer.related_resources:
-            out.print(f"  • {escape(r.title)} — {escape(r.url or r.path)}")
+    print_answer(out, answer)
 
 
 @app.command()
@@ -207,6 +190,18 @@ def ask(
     for line in sys.stdin:
         sys.stdout.write(json.dumps(answer_json(line.rstrip("\r\n")), ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+
+@app.command()
+def chat(
+    name: Annotated[
+        str | None, typer.Option("--name", help="The name shown on the leaderboard and chart (default: your login).")
+    ] = None,
+) -> None:
+    """Talk to StudyBot in the terminal: questions, daily quizzes, streaks, progress, no Discord needed."""
+    from bot.console import run_chat
+
+    raise typer.Exit(run_chat(_settings(), name=name))
 
 
 @kb_app.command("validate")

@@ -70,7 +70,7 @@ class ProgressCog(commands.Cog):
 
     @app_commands.command(name="progress", description="Your mastery per skill and the last 30 days, as a chart.")
     async def progress(self, interaction: _ui.Interaction) -> None:
-        from bot.console.progress_chart import progress_png
+        from bot.charts import progress_png
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         progress = await self.bot.state.learners.progress(interaction.user.id)
