@@ -272,6 +272,67 @@ def db_status() -> None:
     out.print(_run_db("status", settings))
 
 
+HOW_TO_CONNECT = """No Discord token configured, so the bot cannot start.
+
+To run StudyBot on Discord:
+  1. Open the Discord Developer Portal, create an application, and under Bot click "Reset Token".
+  2. Enable the MESSAGE CONTENT privileged intent on that page (mentions carry the question).
+  3. Put the token in .env as STUDYBOT_DISCORD_TOKEN=... (or export it), then run `studybot invite`.
+
+To try StudyBot without Discord: `studybot chat`, or `studybot ask "What is overfitting?"`."""
+
+
+@app.command()
+def run() -> None:
+    """Start the Discord bot (token from STUDYBOT_DISCORD_TOKEN or .env); Ctrl-C or SIGTERM stops it cleanly."""
+    import asyncio
+
+    settings = _settings()
+    if settings.discord_token is None:
+        err.print(HOW_TO_CONNECT, markup=False, highlight=False)
+        raise typer.Exit(2)
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    import discord
+
+    from bot.client import run_bot
+    from bot.domain.errors import KnowledgeError, StudyBotError
+
+    try:
+        asyncio.run(run_bot(settings))
+    except discord.LoginFailure:
+        err.print(
+            "[red]Discord rejected the token.[/] Reset it in the Developer Portal and update STUDYBOT_DISCORD_TOKEN."
+        )
+        raise typer.Exit(1) from None
+    except discord.PrivilegedIntentsRequired:
+        err.print(
+            "[red]Enable the MESSAGE CONTENT intent[/] for the bot in the Developer Portal (Bot page), then retry."
+        )
+        raise typer.Exit(1) from None
+    except KnowledgeError as exc:
+        raise _knowledge_failure(exc) from None
+    except StudyBotError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def invite() -> None:
+    """Print the URL that adds the bot to a server, with exactly the permissions it needs."""
+    from bot.client import application_id, invite_url
+
+    settings = _settings()
+    app_id = application_id(settings)
+    if app_id is None:
+        err.print("Set STUDYBOT_DISCORD_TOKEN (or STUDYBOT_DISCORD_APPLICATION_ID) first; `studybot run` explains how.")
+        raise typer.Exit(2)
+    out.print(invite_url(app_id), soft_wrap=True)
+
+
 def main() -> None:
     app()
 

@@ -12,6 +12,7 @@ import importlib
 import logging
 import pkgutil
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from bot import metrics
 from bot.app import State, open_state
 from bot.domain.answering import Answer, AnswerService
 from bot.domain.asking import RateLimiter
+from bot.domain.errors import StudyBotError
 from bot.exts import _ui
 from bot.settings import Settings
 
@@ -147,16 +149,15 @@ def point_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway)
 
 
-async def start_bot(settings: Settings, answer_service: AnswerService | None = None) -> StudyBot:
+async def start_bot(settings: Settings) -> StudyBot:
     """Build the bot with its services (database migrated, index loaded); the caller logs it in."""
     from bot.indexing import IndexService
 
     point_at(settings)
     state = await open_state(settings)
     try:
-        if answer_service is None:
-            index = IndexService(settings)
-            answer_service = await asyncio.to_thread(index.answer_service, lambda msg: log.info("%s", msg))
+        index = IndexService(settings)
+        answer_service = await asyncio.to_thread(index.answer_service, lambda msg: log.info("%s", msg))
     except BaseException:
         await state.close()
         raise
@@ -166,19 +167,73 @@ async def start_bot(settings: Settings, answer_service: AnswerService | None = N
     return StudyBot(settings, state, answerer)
 
 
-async def run_bot(settings: Settings, answer_service: AnswerService | None = None) -> None:
-    """`studybot run`: connect and serve until SIGTERM or Ctrl-C, then shut down gracefully."""
+async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None = None) -> None:
+    """`studybot run`: connect and serve until SIGTERM or Ctrl-C, then shut down gracefully.
+
+    ``started`` receives the bot before it logs in (the end-to-end tests use it to stop the bot).
+    """
     if settings.discord_token is None:
         raise RuntimeError("STUDYBOT_DISCORD_TOKEN is not set")
-    bot = await start_bot(settings, answer_service)
+    bot = await start_bot(settings)
     if settings.metrics_port is not None:
         metrics.serve(settings.metrics_port, settings.metrics_host)
     loop = asyncio.get_running_loop()
+    handled = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not Unix
             loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
-    async with bot:
-        await bot.start(settings.discord_token.get_secret_value())
+            handled.append(sig)
+    if started is not None:
+        started(bot)
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        raise StudyBotError(
+            "Discord rejected the token. Reset it in the Developer Portal and update STUDYBOT_DISCORD_TOKEN."
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise StudyBotError(
+            "Enable the MESSAGE CONTENT intent for the bot in the Developer Portal (Bot page), then start again."
+        ) from None
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        if not bot.closing:
+            await bot.close()
+
+
+def permissions() -> discord.Permissions:
+    """What the bot needs in a server, and nothing more (the README lists the same)."""
+    return discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        create_public_threads=True,
+        embed_links=True,
+        attach_files=True,
+        read_message_history=True,
+    )
+
+
+def application_id(settings: Settings) -> int | None:
+    """The configured id, or the one encoded in the token's first segment (Discord's token format)."""
+    import base64
+    import binascii
+
+    if settings.discord_application_id is not None:
+        return settings.discord_application_id
+    if settings.discord_token is None:
+        return None
+    first = settings.discord_token.get_secret_value().split(".", 1)[0]
+    try:
+        return int(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def invite_url(app_id: int) -> str:
+    return discord.utils.oauth_url(app_id, permissions=permissions(), scopes=("bot", "applications.commands"))
 
 
 def extension_modules() -> list[str]:
