@@ -294,23 +294,11 @@ def run() -> None:
     from bot.logs import setup_logging
 
     setup_logging(settings.log_level)
-    import discord
-
     from bot.client import run_bot
     from bot.domain.errors import KnowledgeError, StudyBotError
 
     try:
         asyncio.run(run_bot(settings))
-    except discord.LoginFailure:
-        err.print(
-            "[red]Discord rejected the token.[/] Reset it in the Developer Portal and update STUDYBOT_DISCORD_TOKEN."
-        )
-        raise typer.Exit(1) from None
-    except discord.PrivilegedIntentsRequired:
-        err.print(
-            "[red]Enable the MESSAGE CONTENT intent[/] for the bot in the Developer Portal (Bot page), then retry."
-        )
-        raise typer.Exit(1) from None
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
     except StudyBotError as exc:
