@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job: build the index and answer a demo question on the embedded default.
-# (The Discord bot will start here instead once STUDYBOT_DISCORD_TOKEN is set, when it lands.)
+# The main job: the Discord bot when STUDYBOT_DISCORD_TOKEN is set (environment or .env); otherwise a demo
+# answer on the embedded default (SQLite + on-disk index), then the local console when run in a terminal.
 run: setup
 	HF_HUB_OFFLINE=1 $(BIN)/studybot index build
-	HF_HUB_OFFLINE=1 $(BIN)/studybot ask "What is overfitting and how do I prevent it?"
+	HF_HUB_OFFLINE=1 $(BIN)/studybot start
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

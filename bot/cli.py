@@ -308,6 +308,23 @@ def run() -> None:
         pass
 
 
+DEMO_QUESTION = "What is overfitting and how do I prevent it?"
+
+
+@app.command()
+def start() -> None:
+    """The main job (`make run`): the Discord bot when a token is configured, else a demo answer and the console."""
+    settings = _settings()
+    if settings.discord_token is not None:
+        run()
+        return
+    err.print("No STUDYBOT_DISCORD_TOKEN: running locally instead (`studybot run` explains how to connect).")
+    err.print(f"Demo question: {DEMO_QUESTION}", markup=False)
+    ask(DEMO_QUESTION, as_json=False)
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        chat(name=None)
+
+
 @app.command()
 def invite() -> None:
     """Print the URL that adds the bot to a server, with exactly the permissions it needs."""
