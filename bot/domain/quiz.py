@@ -113,6 +113,8 @@ def rating_for(correct: bool, elapsed: timedelta | None) -> fsrs.Rating:
 
 def to_fsrs(card: CardRecord) -> fsrs.Card:
     return fsrs.Card(
+        # An explicit id: without one fsrs makes a unique id by sleeping 1 ms, which blocks the event loop.
+        card_id=0,
         state=fsrs.State(card.state),
         step=card.step,
         stability=card.stability,
