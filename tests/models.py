@@ -1,4 +1,4 @@
-"""Real-model fixtures: the model is loaded once per test session, the shipped index built once."""
+"""Real-model fixtures, shared by integration and e2e tests: the model loaded once per session, the shipped index built once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.indexing import IndexService
 from bot.settings import Settings
 from index.embedder import NumpyMiniLM, SentenceTransformerEmbedder
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
