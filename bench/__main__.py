@@ -1,28 +1,50 @@
-"""Run every benchmark and print one table: `make bench` or `.venv/bin/python -m bench`."""
+"""Run benchmarks and print one table: `make bench` (= `.venv/bin/python -m bench`) runs them all.
+
+`python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
+retrieval's. Suites are imported only when chosen, so the state run never loads an embedding model.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import retrieval
+SUITES = ("retrieval", "state")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    chosen = (sys.argv[1:] if argv is None else argv) or list(SUITES)
+    unknown = sorted(set(chosen) - set(SUITES))
+    if unknown:
+        raise SystemExit(f"unknown benchmark suite(s): {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows: list[tuple[str, str]] = []
-    service = retrieval.quality(rows)
-    retrieval.latency(service, rows)
-    retrieval.cold_start(rows)
-    retrieval.rebuild(rows)
+    failures: list[str] = []
+    if "retrieval" in chosen:
+        from bench import retrieval
+
+        service = retrieval.quality(rows)
+        retrieval.latency(service, rows)
+        retrieval.cold_start(rows)
+        retrieval.rebuild(rows)
+    if "state" in chosen:
+        from bench import state
+
+        failures += state.run(rows)
     table = Table(title="StudyBot benchmarks")
     table.add_column("measure")
     table.add_column("result")
     for name, value in rows:
         table.add_row(name, value)
     Console(width=160).print(table)
+    if failures:
+        # Correctness, not speed: a benchmark that lost an update must not look like a pass.
+        for failure in failures:
+            print(f"FAILED: {failure}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

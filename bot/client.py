@@ -114,6 +114,9 @@ class StudyBot(commands.Bot):
         task.add_done_callback(done)
         return task
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No text commands: mentions are questions, handled by the ask feature's listener."""
+
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
 
@@ -130,7 +133,8 @@ class StudyBot(commands.Bot):
             log.info("shutting down: waiting for %d in-flight interaction(s)", len(pending))
             await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
         for task in list(self.background):
-            task.cancel()
+            if task is not current:  # SIGTERM runs this very method as a background task
+                task.cancel()
         await super().close()
         self.answerer.close()
         await self.state.close()
