@@ -1,6 +1,6 @@
 """Run benchmarks and print one table: `make bench` (= `.venv/bin/python -m bench`) runs them all.
 
-`python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
+`python -m bench discord` measures event-loop lag under 50 concurrent /ask; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
 retrieval's. Suites are imported only when chosen, so the state run never loads an embedding model.
 """
 
@@ -12,7 +12,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-SUITES = ("retrieval", "state")
+SUITES = ("retrieval", "state", "discord")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench import state
 
         failures += state.run(rows)
+    if "discord" in chosen:
+        from bench import discord_load
+
+        discord_load.run(rows)
     table = Table(title="StudyBot benchmarks")
     table.add_column("measure")
     table.add_column("result")
