@@ -53,7 +53,7 @@ async def _run(rows: list[tuple[str, str]]) -> None:
             started: asyncio.Future[object] = asyncio.get_running_loop().create_future()
             task = asyncio.create_task(run_bot(settings, started=started.set_result))
             bot = await asyncio.wait_for(started, 600)
-            await fake.wait_for(lambda: bot.is_ready(), timeout=60, what="ready")  # type: ignore[attr-defined]
+            await fake.wait_for(bot.is_ready, timeout=60, what="ready")  # type: ignore[attr-defined]
             idle: list[float] = []
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample(stop, idle))

@@ -126,4 +126,3 @@ class IndexService:
         loaded = self.ensure(notify, progress)
         retriever = HybridRetriever(loaded, self.query_embedder())
         return AnswerService(retriever, Calibration.load(), self.settings.abstain_threshold)
-
