@@ -20,7 +20,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:'audioop' is deprecated:DeprecationWarning")
 
 
-# The fake runs on the test's own event loop (the suite's default fixture loop is the session's).
+# The fake runs on the test's own event loop, so e2e modules mark their tests
+# `pytest.mark.asyncio(loop_scope="function")` (the suite's default loop is the session's).
 @pytest_asyncio.fixture(loop_scope="function")
 async def fake_discord(request: pytest.FixtureRequest) -> AsyncIterator[FakeDiscord]:
     """A started FakeDiscord; the test fails if it leaves violations that it did not consume."""

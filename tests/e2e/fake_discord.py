@@ -4,7 +4,8 @@ It is an aiohttp server on 127.0.0.1 that plays Discord's side closely enough fo
 everything the bot does, and enforces the rules Discord enforces (and a few house rules), so a test proves the
 bot would behave on the real service.
 
-Start it and build a world (the ``fake_discord`` fixture in ``tests/e2e/conftest.py`` does the first line)::
+Start it and build a world (the ``fake_discord`` fixture in ``tests/e2e/conftest.py`` does the first line; it
+runs on the test's own loop, so mark e2e modules ``pytest.mark.asyncio(loop_scope="function")``)::
 
     async with FakeDiscord() as fake:
         world = fake.add_default_world()  # guild "Study Hall", #general and #study, alice (Learner) and bob
@@ -33,6 +34,9 @@ Inject what a user would do. Interactions return an ``InteractionHandle`` whose 
     answer = await fake.wait_message(lambda m: m.reference_id == sent.id)
 
 Every wait is bounded (``timeout=``, 5 s by default) and its ``TimeoutError`` describes what was recorded.
+Before injecting, the fake lets the bot digest the answers to its requests (``settle``), as a person's reaction
+time would: otherwise a click could reach discord.py before the HTTP answer that made it store the view.
+Injected events go to the newest connected session; world changes after connecting are not broadcast.
 
 Inspect ``fake.requests`` (every REST call: method, path under /api/v10, query, JSON body or ``payload_json``,
 uploaded files, monotonic time, status and response), ``fake.messages`` (every message, ephemeral ones included,
@@ -44,6 +48,11 @@ seconds, content, embed, component, modal and choice limits, a message payload w
 that lets it ping, unknown routes, and so on (see ``VIOLATION_KINDS``). Where Discord would refuse the request the
 fake answers with Discord's error too. The conftest fixture fails a test that leaves violations behind;
 ``await fake.expect_violation(kind)`` consumes one the test provoked on purpose.
+
+Modelled Discord behaviour worth knowing: the first followup after a deferral fills the "thinking" message (and
+keeps its ephemerality); a callback after ``ack_timeout`` gets 10062; a followup before the callback gets 10015;
+without the MESSAGE_CONTENT intent other users' guild messages arrive blank unless they mention the bot; the bot's
+own non-ephemeral messages come back as MESSAGE_CREATE.
 """
 
 # Every wait takes a bounded timeout= on purpose: tests read better than asyncio.timeout blocks around each call.
@@ -66,7 +75,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 if TYPE_CHECKING:
     import discord
@@ -934,6 +943,7 @@ class FakeDiscord:
         self.attachment_files: dict[int, tuple[str, bytes, str]] = {}
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -1683,9 +1693,25 @@ class FakeDiscord:
             source_message=source_message,
         )
 
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Let the bot digest the answers to its requests before the next user action.
+
+        A test acts at once where a person would take seconds: without this, a click could reach discord.py
+        before the HTTP answer that made it store the message's view. Waits until no request is in flight for
+        one short quiet period (the bot's own continuation runs within it).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self.wait_for(lambda: self._inflight == 0, timeout=max(deadline - loop.time(), 0.01), what="quiet")
+            await asyncio.sleep(0.01)
+            if self._inflight == 0:
+                return
+
     async def _dispatch_interaction(self, handle: InteractionHandle, timeout: float = 10.0) -> InteractionHandle:
         # Discord sends an interaction to one session: the newest.
         session = await self.wait_connected(timeout)
+        await self.settle()
         self.interactions[handle.id] = handle
         self._by_token[handle.token] = handle
         handle.dispatched_at = time.monotonic()
@@ -1716,6 +1742,7 @@ class FakeDiscord:
         Users named in ``<@id>`` mentions in the content are mentioned too.
         """
         await self.wait_connected()
+        await self.settle()
         mentioned = list(mentions)
         for match in re.finditer(r"<@!?(\d+)>", content):
             found = self.users.get(int(match.group(1)))
@@ -2096,6 +2123,14 @@ class FakeDiscord:
     async def _middleware(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         if not request.path.startswith("/api/"):
             return await handler(request)
+        self._inflight += 1
+        try:
+            return await self._handle_api(request, handler)
+        finally:
+            self._inflight -= 1
+            self._notify()
+
+    async def _handle_api(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         body, files = await _read_body(request)
         path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX + "/") else request.path
         record = RecordedRequest(request.method, path, dict(request.query), body, files, time.monotonic())
@@ -2116,7 +2151,9 @@ class FakeDiscord:
             response = _error(400, 0, f"fake Discord failed: {exc!r}")
         record.status = response.status
         record.response = response.payload if isinstance(response, _JsonResponse) else None
-        self._notify()
+        # Send the answer now, so "no request in flight" (see settle) means the bot has its answers.
+        await response.prepare(request)
+        await response.write_eof()
         return response
 
     def _record(self, request: web.Request) -> RecordedRequest:
@@ -2171,8 +2208,8 @@ class FakeDiscord:
             ctype in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE_MESSAGE) and handle.source_message is None
         ):
             self._violate("invalid_callback", f"{handle} cannot be answered with callback type {ctype}", record, handle)
-            errors = {"type": {"_errors": [{"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid."}]}}
-            return _error(400, 50035, "Invalid Form Body", errors)
+            invalid = {"type": {"_errors": [{"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid."}]}}
+            return _error(400, 50035, "Invalid Form Body", invalid)
         where = f"callback type {ctype} to {handle}"
         if ctype in (CALLBACK_CHANNEL_MESSAGE, CALLBACK_UPDATE_MESSAGE):
             existing = handle.source_message if ctype == CALLBACK_UPDATE_MESSAGE else None
@@ -2595,12 +2632,14 @@ async def _read_body(request: web.Request) -> tuple[Any, list[RecordedFile]]:
         files: list[RecordedFile] = []
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue  # discord.py never nests multiparts
             if part.name == "payload_json":
-                payload = json.loads(await part.text())  # type: ignore[union-attr]
+                payload = json.loads(await part.text())
             else:
-                data = await part.read(decode=False)  # type: ignore[union-attr]
+                data = await part.read(decode=False)
                 content_type = part.headers.get("Content-Type")
-                files.append(RecordedFile(str(part.name), part.filename, bytes(data), content_type))  # type: ignore[union-attr]
+                files.append(RecordedFile(str(part.name), part.filename, bytes(data), content_type))
         return payload, files
     text = await request.text()
     if not text:
@@ -2635,7 +2674,7 @@ def _check_embeds(embeds: list[Json], errors: _FormErrors) -> None:
         errors.add(kind, "embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length.")
     total = 0
     for i, embed in enumerate(embeds):
-        texts = [
+        texts: list[tuple[str, Any, int]] = [
             (f"embeds.{i}.title", embed.get("title"), MAX_EMBED_TITLE),
             (f"embeds.{i}.description", embed.get("description"), MAX_EMBED_DESCRIPTION),
             (f"embeds.{i}.footer.text", (embed.get("footer") or {}).get("text"), MAX_EMBED_FOOTER),

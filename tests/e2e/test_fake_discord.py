@@ -17,7 +17,10 @@ from discord.http import Route
 from tests.e2e.conftest import DiscordErrorLog
 from tests.e2e.fake_discord import FakeDiscord, Upload, World, run_client
 
-NO_PINGS = {"parse": []}
+# The fake_discord fixture runs on the test's own loop, not the suite's shared session loop.
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+NO_PINGS: dict[str, list[str]] = {"parse": []}
 
 
 class TinyBot(commands.Bot):
@@ -45,6 +48,9 @@ class TinyBot(commands.Bot):
         self._sync_guild = sync_guild
         self._sync_global = sync_global
         self._on_setup = on_setup
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Skip discord.py's 5 s pause before a re-IDENTIFY (it protects the real IDENTIFY rate limit)."""
 
     async def setup_hook(self) -> None:
         if self._on_setup is not None:
@@ -183,7 +189,7 @@ async def test_restarted_client_handles_old_buttons(fake_discord: FakeDiscord, w
         reply = await handle.wait_message()
     assert reply.ephemeral and reply.content == "Here is another question"
     assert clicks == [world.user.id]
-    assert len(fake_discord.identifies) == 2 and fake_discord.sessions[0].invalidated
+    assert len(fake_discord.identifies) == 2 and len(fake_discord.sessions) == 2
 
 
 # ---------------------------------------------------------------------------------------------------- commands
@@ -209,7 +215,7 @@ async def test_synced_slash_command_is_recorded_and_answered(fake_discord: FakeD
             guild=interaction.guild,
             channel=interaction.channel,
             user=interaction.user,
-            command_id=(interaction.data or {}).get("id"),
+            command_id=dict(interaction.data or {}).get("id"),
         )
         await interaction.response.send_message(f"You asked {question!r} at depth {depth}")
 
@@ -310,7 +316,7 @@ async def test_ephemeral_responses_are_flagged(fake_discord: FakeDiscord, world:
 
 
 async def test_button_round_trip(fake_discord: FakeDiscord, world: World) -> None:
-    """The bot posts a button, the fake clicks it, and the callback updates the message with callback type 7."""
+    """The bot posts buttons; clicks update the message by callback type 7, or by type 6 then an @original edit."""
     bot, guild = guild_bot(world)
 
     class Counter(discord.ui.View):
@@ -323,20 +329,29 @@ async def test_button_round_trip(fake_discord: FakeDiscord, world: World) -> Non
             self.count += 1
             await interaction.response.edit_message(content=f"Count: {self.count}", view=self)
 
+        @discord.ui.button(label="Reset", custom_id="counter:reset")
+        async def reset(self, interaction: discord.Interaction, button: discord.ui.Button[Counter]) -> None:
+            self.count = 0
+            await interaction.response.defer()  # on a component: type 6, "deferred update"
+            await interaction.edit_original_response(content="Count: 0")
+
     @bot.tree.command(name="count", description="Count clicks", guild=guild)
     async def count(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("Count: 0", view=Counter())
 
     async with run_client(bot, fake_discord):
         message = await (await fake_discord.slash(world.user, world.guild, world.channel, "count")).wait_message()
-        assert message.custom_ids() == ["counter:add"]
+        assert message.custom_ids() == ["counter:add", "counter:reset"]
         first = await fake_discord.click(world.user, message, "counter:add")
         await first.wait_message(lambda m: m.content == "Count: 1")
         second = await fake_discord.click(world.other_user, message, "counter:add")
         updated = await second.wait_message(lambda m: m.content == "Count: 2")
+        reset = await fake_discord.click(world.user, message, "counter:reset")
+        await reset.wait_message(lambda m: m.content == "Count: 0")
 
     assert first.ack_type == second.ack_type == 7
-    assert updated is message and len(message.history) == 2
+    assert reset.ack_type == 6 and reset.requests[1].path.endswith("/messages/@original")
+    assert updated is message and len(message.history) == 3
     assert first.payload["message"]["id"] == str(message.id)
 
 
@@ -375,9 +390,13 @@ async def test_modal_round_trip(fake_discord: FakeDiscord, world: World) -> None
     received: list[tuple[str, str, str]] = []
 
     class Feedback(discord.ui.Modal, title="Feedback"):
-        topic = discord.ui.TextInput(label="Topic", custom_id="fb:topic")
-        details = discord.ui.TextInput(label="Details", custom_id="fb:details", required=False)
-        mood = discord.ui.Label(text="Mood", component=discord.ui.TextInput(custom_id="fb:mood"))
+        topic: discord.ui.TextInput[Feedback] = discord.ui.TextInput(label="Topic", custom_id="fb:topic")
+        details: discord.ui.TextInput[Feedback] = discord.ui.TextInput(
+            label="Details", custom_id="fb:details", required=False
+        )
+        mood: discord.ui.Label[Feedback] = discord.ui.Label(
+            text="Mood", component=discord.ui.TextInput(custom_id="fb:mood")
+        )
 
         async def on_submit(self, interaction: discord.Interaction) -> None:
             assert isinstance(self.mood.component, discord.ui.TextInput)
@@ -515,6 +534,9 @@ async def test_direct_messages(fake_discord: FakeDiscord, world: World) -> None:
         await fake_discord.wait_message(lambda m: m.channel_id == dm.id and m.content == "Time to study!")
         in_dm = await fake_discord.slash(world.user, None, None, "remind")
         reply = await in_dm.wait_message()
+        await fake_discord.wait_for(
+            lambda: len(fake_discord.find_messages(channel=dm, contains="Time to study!")) == 2, what="second DM"
+        )
 
     assert reply.content == "Reminder set from DM" and reply.channel_id == dm.id
     assert "user" in in_dm.payload and "member" not in in_dm.payload
