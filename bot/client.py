@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import pkgutil
 import signal
@@ -248,9 +247,3 @@ def extension_modules() -> list[str]:
         for m in pkgutil.iter_modules(bot.exts.__path__, "bot.exts.")
         if not m.name.rsplit(".", 1)[-1].startswith("_")
     ]
-
-
-def load_all() -> None:
-    """Import every feature package (used by architecture tests to inspect the commands)."""
-    for name in extension_modules():
-        importlib.import_module(name)

@@ -22,17 +22,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
-REPLY_PING = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4096
-EMBED_FIELD_NAME = 256
 EMBED_FIELD_VALUE = 1024
 EMBED_FIELDS = 25
-EMBED_FOOTER = 2048
 EMBED_TOTAL = 6000
-BUTTON_LABEL = 80
 THREAD_NAME = 100
 AUTOCOMPLETE_CHOICES = 25
 
@@ -72,10 +68,6 @@ def whole_lines(lines: Iterable[str], limit: int = EMBED_FIELD_VALUE) -> str:
             return "\n".join([*kept, note]) if kept or len(note) <= limit else ""
         kept.append(line)
     return "\n".join(kept)
-
-
-def embed_size(embed: discord.Embed) -> int:
-    return len(embed)
 
 
 def fit_embed(embed: discord.Embed) -> discord.Embed:

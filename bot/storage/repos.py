@@ -136,9 +136,13 @@ class SqlRepos:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    def _upsert(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT, which (unlike the generic one) knows ON CONFLICT on both backends."""
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(table).values(**values)
+        return dialect.insert(table)
+
+    def _upsert(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+        stmt = self._insert(table).values(**values)
         changed = {k: v for k, v in values.items() if k not in keys}
         return stmt.on_conflict_do_update(index_elements=keys, set_=changed)
 
@@ -208,8 +212,7 @@ class SqlRepos:
     async def add_session_if_absent(self, session: SessionRecord) -> bool:
         values = vars(session).copy()
         values["item_ids"] = list(session.item_ids)
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        result = await self.conn.execute(dialect.insert(quiz_sessions).values(**values).on_conflict_do_nothing())
+        result = await self.conn.execute(self._insert(quiz_sessions).values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)
 
     async def get_session(self, session_id: str, *, lock: bool = False) -> SessionRecord | None:
@@ -329,8 +332,7 @@ class SqlRepos:
 
     async def add_qotd(self, post: QotdPost) -> int | None:
         values = {k: v for k, v in vars(post).items() if k != "id"}
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(qotd_posts).values(**values).on_conflict_do_nothing().returning(qotd_posts.c.id)
+        stmt = self._insert(qotd_posts).values(**values).on_conflict_do_nothing().returning(qotd_posts.c.id)
         return (await self.conn.execute(stmt)).scalar()
 
     async def get_qotd(self, post_id: int) -> QotdPost | None:
