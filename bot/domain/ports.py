@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
 from bot.domain.streaks import Event
+from index.chunking import Document
 
 Clock = Callable[[], datetime]
 SessionKind = Literal["daily", "targeted", "qotd"]
@@ -122,6 +123,140 @@ class ExportedData:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+# -- moderation: records ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as the adapter saw them. The domain decides whether that makes them a moderator."""
+
+    user_id: int
+    guild_id: int
+    command: str  # e.g. "/kb add" or "studybot kb import", for the audit log
+    role_ids: frozenset[int] = frozenset()
+    manage_guild: bool = False  # the member holds Manage Server (or is the owner / an administrator)
+    name: str = ""
+    trusted: bool = False  # the CLI run by the server owner on the host: every action is allowed
+
+
+@dataclass
+class GuildConfig:
+    guild_id: int
+    moderator_role_id: int | None = None
+    help_channels: tuple[int, ...] | None = None  # None: the STUDYBOT_HELP_CHANNELS default
+    qotd_channel_id: int | None = None
+    qotd_hour: int | None = None
+    author_id: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class AuditRecord:
+    guild_id: int
+    author_id: int
+    command: str
+    action: str
+    target: str
+    outcome: Literal["ok", "refused"]
+    detail: str
+    created_at: datetime
+    id: int | None = None
+
+
+@dataclass
+class EntryRecord:
+    """A server's own knowledge entry or resource, at its live revision."""
+
+    guild_id: int
+    doc_id: str
+    kind: Literal["entry", "resource"]
+    title: str
+    skill: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+    revision: int = 1
+    deleted: bool = False
+    id: int | None = None
+
+
+@dataclass
+class RevisionRecord:
+    entry_id: int
+    number: int
+    action: Literal["add", "edit", "remove", "rollback", "import"]
+    author_id: int
+    reason: str
+    title: str
+    skill: str
+    body: str
+    created_at: datetime
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+    deleted: bool = False
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class KbOverlay:
+    """What one server adds to and hides from the shipped knowledge base, at one version."""
+
+    guild_id: int
+    version: int
+    documents: tuple[Document, ...] = ()
+    hidden: frozenset[str] = frozenset()
+
+
+@dataclass
+class QuizOverlayRecord:
+    guild_id: int
+    item_id: str
+    skill: str
+    item: dict[str, Any]  # a QuizItem's fields, validated by bot.domain.content.QuizItem
+    author_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class QuizItemState:
+    guild_id: int
+    item_id: str
+    suspended: bool
+    reason: str
+    updated_at: datetime
+    author_id: int | None = None  # None when the reports suspended it automatically
+
+
+@dataclass
+class QuizReport:
+    guild_id: int
+    item_id: str
+    user_id: int
+    reason: str
+    created_at: datetime
+    resolved: bool = False
+    id: int | None = None
+
+
+class ModerationRepo(Protocol):
+    """Server configuration and the audit log (implemented in bot/storage/moderation_repos.py)."""
+
+
+class KbRepo(Protocol):
+    """Knowledge overlays, revisions, hidden entries, versions and gaps (bot/storage/kb_repos.py)."""
+
+
+class QuizAdminRepo(Protocol):
+    """Quiz overlays, item suspension and reports (bot/storage/quiz_admin_repos.py)."""
+
+    async def put_quiz_item(self, record: QuizOverlayRecord) -> None:
+        """Insert or replace the server's quiz item with this id (used by /quizbank and by imports)."""
+        ...
+
+
 class LearnerRepo(Protocol):
     async def get_learner(self, user_id: int) -> Learner | None: ...
     async def save_learner(self, learner: Learner) -> None: ...
@@ -195,7 +330,20 @@ class PrivacyRepo(Protocol):
         ...
 
 
-class Repos(LearnerRepo, CardRepo, SessionRepo, StreakRepo, StatsRepo, AskRepo, QotdRepo, PrivacyRepo, Protocol):
+class Repos(
+    LearnerRepo,
+    CardRepo,
+    SessionRepo,
+    StreakRepo,
+    StatsRepo,
+    AskRepo,
+    QotdRepo,
+    PrivacyRepo,
+    ModerationRepo,
+    KbRepo,
+    QuizAdminRepo,
+    Protocol,
+):
     """Every repository, bound to one transaction."""
 
 

@@ -27,6 +27,9 @@ from bot.domain.ports import (
     SessionRecord,
 )
 from bot.domain.streaks import Activity, Event, TimezoneChange
+from bot.storage.kb_repos import KbSql
+from bot.storage.moderation_repos import ModerationSql
+from bot.storage.quiz_admin_repos import QuizAdminSql
 from bot.storage.tables import (
     answers,
     asked_questions,
@@ -130,7 +133,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class SqlRepos:
+class SqlRepos(ModerationSql, KbSql, QuizAdminSql):
     """All repositories over one connection inside one transaction."""
 
     def __init__(self, conn: AsyncConnection) -> None:

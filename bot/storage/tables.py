@@ -179,6 +179,142 @@ qotd_posts = Table(
     UniqueConstraint("guild_id", "day"),
 )
 
-# Tables that hold no personal data. Every other table must have a user_id column, so /forget-me can find it:
-# tests/integration/test_storage.py fails when a new table is neither.
-IMPERSONAL_TABLES: frozenset[str] = frozenset({"qotd_posts"})
+# -- moderation (per-server knowledge overlays, configuration, audit) ----------------------------------------
+
+guild_config = Table(
+    "guild_config",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("moderator_role_id", BigInteger, nullable=True),
+    Column("help_channels", JSON, nullable=True),  # list of channel ids; NULL means "use the settings default"
+    Column("qotd_channel_id", BigInteger, nullable=True),
+    Column("qotd_hour", SmallInteger, nullable=True),
+    Column("author_id", BigInteger, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("author_id", BigInteger, nullable=False),  # who acted; 0 once they asked to be forgotten
+    Column("command", String(80), nullable=False),  # e.g. "/kb add" or "studybot kb import"
+    Column("action", String(40), nullable=False),  # e.g. "kb.add", "quiz.suspend", "config.qotd"
+    Column("target", String(200), nullable=False, default=""),
+    Column("outcome", String(16), nullable=False, default="ok"),  # "ok" or "refused"
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "guild_id", "created_at"),
+)
+
+kb_entries = Table(
+    "kb_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("doc_id", String(120), nullable=False),  # "guild-<slug>": never collides with a shipped id
+    Column("kind", String(16), nullable=False, default="entry"),  # "entry" or "resource"
+    Column("title", String(200), nullable=False),
+    Column("skill", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("url", String(500), nullable=True),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("revision", Integer, nullable=False, default=1),  # number of the revision now live
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("guild_id", "doc_id"),
+)
+
+kb_revisions = Table(
+    "kb_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, ForeignKey("kb_entries.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("action", String(20), nullable=False),  # add, edit, remove, rollback, import
+    Column("author_id", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("title", String(200), nullable=False),
+    Column("skill", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("url", String(500), nullable=True),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("entry_id", "number"),
+)
+
+kb_hidden = Table(
+    "kb_hidden",
+    metadata,
+    Column("guild_id", BigInteger, nullable=False),
+    Column("doc_id", String(120), nullable=False),  # a shipped entry or resource id
+    Column("author_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("guild_id", "doc_id"),
+)
+
+kb_versions = Table(
+    "kb_versions",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False, default=0),  # bumped by every change to the server's overlay
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+quiz_overlay = Table(
+    "quiz_overlay",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("item_id", String(80), nullable=False),  # "guild-<slug>"
+    Column("skill", String(40), nullable=False),
+    Column("item", JSON, nullable=False),  # a QuizItem as validated by bot.domain.content.QuizItem
+    Column("author_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("guild_id", "item_id"),
+)
+
+quiz_item_state = Table(
+    "quiz_item_state",
+    metadata,
+    Column("guild_id", BigInteger, nullable=False),
+    Column("item_id", String(80), nullable=False),  # shipped or overlay item
+    Column("suspended", Boolean, nullable=False, default=False),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("author_id", BigInteger, nullable=True),  # NULL when suspended automatically by reports
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("guild_id", "item_id"),
+)
+
+quiz_reports = Table(
+    "quiz_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("item_id", String(80), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("resolved", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("guild_id", "item_id", "user_id"),  # a learner reports an item once
+)
+
+gap_closures = Table(
+    "gap_closures",
+    metadata,
+    Column("asked_id", Integer, ForeignKey("asked_questions.id", ondelete="CASCADE"), primary_key=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("doc_id", String(120), nullable=False),  # the entry written to answer it
+    Column("author_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Tables that hold no personal data. Every other table must have a user_id column, so /forget-me can find it,
+# or an author_id column (moderators' authorship, set to 0 by /forget-me so history stays readable):
+# tests/integration/test_storage.py fails when a new table is none of these.
+IMPERSONAL_TABLES: frozenset[str] = frozenset({"qotd_posts", "kb_entries", "kb_versions", "quiz_overlay"})
+FORGOTTEN_AUTHOR = 0
