@@ -1,6 +1,7 @@
 """Run benchmarks and print one table: `make bench` (= `.venv/bin/python -m bench`) runs them all.
 
-`python -m bench discord` measures event-loop lag under 50 concurrent /ask; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
+`python -m bench discord` measures event-loop lag under 50 concurrent /ask; `python -m bench kb` the time from a
+server's new knowledge entry to its first answer; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
 retrieval's. Suites are imported only when chosen, so the state run never loads an embedding model.
 """
 
@@ -12,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-SUITES = ("retrieval", "state", "discord")
+SUITES = ("retrieval", "state", "discord", "kb")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench import discord_load
 
         discord_load.run(rows)
+    if "kb" in chosen:
+        from bench import kb_publish
+
+        failures += kb_publish.run(rows)
     table = Table(title="StudyBot benchmarks")
     table.add_column("measure")
     table.add_column("result")

@@ -8,9 +8,11 @@ from bot.domain.asking import AskLog
 from bot.domain.content import KnowledgeBase, load_knowledge
 from bot.domain.daily import DailyService
 from bot.domain.errors import KnowledgeError
+from bot.domain.knowledge_admin import ConfigDefaults, KnowledgeAdmin, ModerationService
 from bot.domain.learners import LearnerService
 from bot.domain.ports import Clock, utc_now
-from bot.domain.quiz import QuizBank, QuizService
+from bot.domain.quiz import QuizBank, QuizBanks, QuizService
+from bot.domain.quiz_admin import QuizAdmin
 from bot.settings import Settings
 from bot.storage import SqlStore, open_store
 
@@ -45,6 +47,10 @@ class State:
     learners: LearnerService
     asks: AskLog
     daily: DailyService
+    moderation: ModerationService
+    kb_admin: KnowledgeAdmin
+    banks: QuizBanks  # each server's quiz bank; ``bank`` holds the shipped items only
+    quiz_admin: QuizAdmin
 
     async def close(self) -> None:
         await self.store.close()
@@ -55,13 +61,20 @@ async def open_state(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBa
     kb = kb if kb is not None else load_kb(settings)
     bank = quiz_bank(kb)
     store = await open_store(settings.database)
-    quiz = QuizService(store, bank, clock)
+    banks = QuizBanks(store, bank)
+    quiz = QuizService(store, bank, clock, banks)
+    defaults = ConfigDefaults(tuple(settings.help_channels), settings.qotd_channel_id, settings.qotd_hour)
+    moderation = ModerationService(store, clock, defaults)
     return State(
         store,
         kb,
         bank,
         quiz,
-        LearnerService(store, bank, clock),
+        LearnerService(store, bank, clock, banks),
         AskLog(store, clock),
         DailyService(store, bank, quiz, clock),
+        moderation=moderation,
+        kb_admin=KnowledgeAdmin(store, kb, moderation, clock),
+        banks=banks,
+        quiz_admin=QuizAdmin(store, banks, clock),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -219,6 +220,103 @@ def kb_validate() -> None:
     (err if kb.problems else out).print(summary)
     if kb.problems:
         raise typer.Exit(1)
+
+
+def _with_state(settings: Settings, work: Any) -> Any:
+    """Run ``work(state)`` on a freshly opened state (knowledge base, migrated database), then close it."""
+    import asyncio
+
+    from bot.app import open_state
+    from bot.domain.errors import KnowledgeError, StudyBotError
+
+    async def go() -> Any:
+        state = await open_state(settings)
+        try:
+            return await work(state)
+        finally:
+            await state.close()
+
+    try:
+        return asyncio.run(go())
+    except KnowledgeError as exc:
+        raise _knowledge_failure(exc) from None
+    except StudyBotError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+
+
+@kb_app.command("export")
+def kb_export(
+    guild: Annotated[int, typer.Option("--guild", help="The Discord server (guild) id whose additions to export.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write into (default: ./kb-export-<guild>/).")
+    ] = None,
+) -> None:
+    """Write a server's own entries, resources and quiz items as knowledge files.
+
+    The files use the shipped layout and id scheme (concepts/*.md, resources/*.yaml, quiz/*.yaml), so they can be
+    reviewed with `studybot kb validate`, contributed upstream, or imported into another server.
+    """
+    settings = _settings()
+    _setup_logging(settings)
+    target = out_dir or Path(f"kb-export-{guild}")
+    files: dict[str, str] = _with_state(settings, lambda state: state.kb_admin.export(guild))
+    if not files:
+        out.print(f"Server {guild} has no entries, resources or quiz items of its own: nothing written.")
+        return
+    for relative, text in sorted(files.items()):
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"Exported {len(files)} file(s) for server {guild} to {target}/.", highlight=False)
+
+
+@kb_app.command("import")
+def kb_import(
+    guild: Annotated[int, typer.Option("--guild", help="The Discord server (guild) id to import into.")],
+    path: Annotated[Path, typer.Argument(help="A .md or .yaml file, or a folder searched for them (recursively).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the server's audit log.")] = "",
+) -> None:
+    """Add or update a server's entries, resources and quiz items from knowledge files.
+
+    Accepts what `studybot kb export` writes and the shipped formats: Markdown entries with front matter
+    (concepts/*.md), resource files (a `resources:` list) and quiz files (an `items:` list). Ids map to server ids
+    (concept-x becomes guild-x). All or nothing: every file is checked first; if anything is wrong each problem is
+    printed as file:line: reason, nothing is changed, and the exit code is 1. Files are limited to 1 MB each.
+    The import is recorded in the server's audit log as `studybot kb import`.
+    """
+    from bot.domain.knowledge_admin import InvalidUpload
+    from bot.domain.ports import Actor
+
+    settings = _settings()
+    _setup_logging(settings)
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in {".md", ".yaml", ".yml"})
+        files = [(p.relative_to(path).as_posix(), p.read_bytes()) for p in found]
+    elif path.is_file():
+        files = [(path.name, path.read_bytes())]
+    else:
+        err.print(f"[red]{path} does not exist.[/]", highlight=False)
+        raise typer.Exit(2)
+    if not files:
+        err.print(f"[red]{path} holds no .md or .yaml files.[/]", highlight=False)
+        raise typer.Exit(2)
+    actor = Actor(user_id=0, guild_id=guild, command="studybot kb import", trusted=True)
+
+    async def work(state: Any) -> Any:
+        try:
+            return await state.kb_admin.import_files(actor, files, reason)
+        except InvalidUpload as exc:
+            return exc
+
+    result = _with_state(settings, work)
+    if isinstance(result, InvalidUpload):
+        for problem in result.problems:
+            typer.echo(problem)  # plain lines: editors and CI parse file:line
+        err.print(f"Nothing was imported: {len(result.problems)} problem(s).")
+        raise typer.Exit(1)
+    out.print(f"Imported {len(files)} file(s) into server {guild}: {result}.", highlight=False)
 
 
 def _backend(url: str) -> str:

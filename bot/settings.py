@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     ask_rate_window: float = Field(60.0, gt=0, description="The rate-limit window, in seconds.")
     scheduler_seconds: float = Field(60.0, gt=0, description="How often the QOTD and reminder loops wake up.")
     shutdown_grace: float = Field(10.0, ge=0, description="Seconds SIGTERM waits for in-flight interactions.")
+    kb_poll_seconds: float = Field(
+        2.0, gt=0, description="How often server knowledge changes made by other processes are looked for."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -13,6 +13,7 @@ point leaves CURRENT naming the previous, complete build.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -162,9 +163,18 @@ class IndexStore:
         progress: Progress | None = None,
         force: bool = False,
         approximate_above: int = dense.APPROXIMATE_ABOVE,
+        seed: LoadedIndex | None = None,
     ) -> BuildReport:
-        """Embed what changed since the live build, write a new build, and swap it in."""
+        """Embed what changed since the live build, write a new build, and swap it in.
+
+        ``seed`` is another build (under any root) whose vectors may be reused as well: a server's
+        overlay index is the shipped index plus a few documents, so only those few get embedded.
+        ``force`` ignores both the live build and the seed.
+        """
         started = time.perf_counter()
+        if seed is not None and not force and seed.manifest.get("model_id") != model_id:
+            # Vectors of two models live in different spaces: mixing them would silently rank garbage.
+            raise ModelMismatch(str(seed.manifest.get("model_id")), model_id)
         with self._lock():
             self.builds.mkdir(parents=True, exist_ok=True)
             for stale in self.builds.glob(".tmp-*"):  # left behind by a crashed build
@@ -172,13 +182,14 @@ class IndexStore:
             previous = None if force else self._previous(model_id)
             chunk_cache: dict[str, np.ndarray] = {}
             sentence_cache: dict[str, np.ndarray] = {}
-            if previous is not None:
-                for row, meta in enumerate(previous.chunks):
-                    chunk_cache[meta["hash"]] = previous.vectors[row]
-                for row, text in enumerate(previous.sentence_texts):
-                    sentence_cache[_sentence_hash(text)] = previous.sentence_vectors[row]
-                for row, text in enumerate(previous.offtopic_texts):
-                    sentence_cache[_sentence_hash(text)] = previous.offtopic_vectors[row]
+            reusable = [] if force else [s for s in (seed, previous) if s is not None]
+            for source in reusable:
+                for row, meta in enumerate(source.chunks):
+                    chunk_cache[meta["hash"]] = source.vectors[row]
+                for row, text in enumerate(source.sentence_texts):
+                    sentence_cache[_sentence_hash(text)] = source.sentence_vectors[row]
+                for row, text in enumerate(source.offtopic_texts):
+                    sentence_cache[_sentence_hash(text)] = source.offtopic_vectors[row]
 
             todo = [c for c in chunks if c.content_hash not in chunk_cache]
             offtopic = offtopic_topics()
@@ -205,7 +216,8 @@ class IndexStore:
                 sentence_cache[_sentence_hash(s)] = vec
             off_vectors = np.vstack([sentence_cache[_sentence_hash(t)] for t in offtopic])
 
-            dim = model.dim if model else (previous.vectors.shape[1] if previous is not None else 0)
+            known = previous if previous is not None else seed
+            dim = model.dim if model else (known.vectors.shape[1] if known is not None else 0)
             vectors = np.vstack([chunk_cache[c.content_hash] for c in chunks]) if chunks else np.zeros((0, dim))
             sent_vectors = (
                 np.vstack([sentence_cache[_sentence_hash(s)] for s in sentences]) if sentences else np.zeros((0, dim))
@@ -303,6 +315,17 @@ class LoadedIndex:
     keyword: KeywordIndex
     offtopic_texts: list[str]
     offtopic_vectors: np.ndarray
+
+    def as_chunks(self) -> list[Chunk]:
+        """The chunks as ``Chunk`` objects again, with the same content hashes, to build another index from."""
+        fields = {f.name for f in dataclasses.fields(Chunk)}
+        out = []
+        for record in self.chunks:
+            values = {k: v for k, v in record.items() if k in fields}
+            values["heading_path"] = tuple(values["heading_path"])
+            values["sentences"] = tuple(values.get("sentences", ()))
+            out.append(Chunk(**values))
+        return out
 
     @classmethod
     def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:

@@ -369,6 +369,11 @@ def _read(path: Path, where: str, problems: list[str]) -> str | None:
     except OSError as exc:
         problems.append(f"{where}:0: cannot read: {exc.strerror}")
         return None
+    return decode_text(raw, where, problems)
+
+
+def decode_text(raw: bytes, where: str, problems: list[str]) -> str | None:
+    """UTF-8 text, or None with a ``file:line`` problem for binary or mis-encoded bytes (files and uploads)."""
     if b"\x00" in raw:
         problems.append(f"{where}:1: this is a binary file, not text")
         return None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.content import QuizItem
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import Clock, Learner, QotdPost, SessionRecord, StateStore, utc_now
 from bot.domain.quiz import Feedback, QuizBank, QuizService, ensure_learner
@@ -32,6 +33,7 @@ class DailyService:
         self.store = store
         self.bank = bank
         self.quiz = quiz
+        self.banks = quiz.banks  # one cache of server banks, shared with the quiz engine
         self.clock = clock
 
     async def claim_qotd(self, guild_id: int, channel_id: int, hour: int) -> QotdPost | None:
@@ -40,11 +42,14 @@ class DailyService:
         Returns None when it is too early or today's question was already claimed.
         """
         now = self.clock()
-        if now.hour < hour or not self.bank.items:
+        if now.hour < hour:
             return None
         async with self.store.transaction() as repos:
+            bank = await self.banks.active(repos, guild_id)  # never a question this server suspended
+            if not bank.items:
+                return None
             recent = set(await repos.recent_qotd_items(guild_id, RECENT_QOTD))
-            pool = sorted(i for i in self.bank.items if i not in recent) or sorted(self.bank.items)
+            pool = sorted(i for i in bank.items if i not in recent) or sorted(bank.items)
             item_id = random.Random(f"{guild_id}:{now.date()}").choice(pool)
             post = QotdPost(guild_id, channel_id, now.date(), item_id, now)
             post.id = await repos.add_qotd(post)
@@ -55,11 +60,19 @@ class DailyService:
             await repos.set_qotd_message(post_id, message_id)
 
     async def get(self, post_id: int, guild_id: int) -> QotdPost:
+        post, _ = await self.question(post_id, guild_id)
+        return post
+
+    async def question(self, post_id: int, guild_id: int) -> tuple[QotdPost, QuizItem]:
+        """The post and its item, which may be the server's own: ``self.bank`` knows only the shipped ones."""
         async with self.store.transaction() as repos:
             post = await repos.get_qotd(post_id)
-        if post is None or post.guild_id != guild_id or self.bank.get(post.item_id) is None:
+            if post is None or post.guild_id != guild_id:
+                raise QotdNotFound()
+            item = (await self.banks.known(repos, guild_id)).get(post.item_id)
+        if item is None:
             raise QotdNotFound()
-        return post
+        return post, item
 
     async def answer(self, post_id: int, guild_id: int, user_id: int, choice: int, name: str | None = None) -> Feedback:
         """Each learner answers a question of the day once; it counts for their streak like a practice session."""

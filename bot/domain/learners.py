@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
-from bot.domain.ports import Clock, ExportedData, Learner, StateStore, utc_now
-from bot.domain.quiz import QuizBank, ensure_learner, retrievability, skill_stats
+from bot.domain.ports import LOCAL_GUILD, Clock, ExportedData, Learner, StateStore, utc_now
+from bot.domain.quiz import QuizBank, QuizBanks, ensure_learner, retrievability, skill_stats
 from bot.domain.streaks import StreakState, TimezoneChange, compute_streak, local_day, parse_timezone
 
 Period = Literal["week", "all"]
@@ -66,9 +66,12 @@ def week_start(now: datetime) -> datetime:
 
 
 class LearnerService:
-    def __init__(self, store: StateStore, bank: QuizBank, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: StateStore, bank: QuizBank, clock: Clock = utc_now, banks: QuizBanks | None = None
+    ) -> None:
         self.store = store
         self.bank = bank
+        self.banks = banks if banks is not None else QuizBanks(store, bank)
         self.clock = clock
 
     async def learner(self, user_id: int, name: str | None = None) -> Learner:
@@ -147,9 +150,11 @@ class LearnerService:
             viewer_row = LeaderRow(rank, learner.user_id, learner.name, points, streak_of(learner.user_id))
         return Leaderboard(period, since, rows, viewer_row)
 
-    async def progress(self, user_id: int) -> Progress:
+    async def progress(self, user_id: int, *, guild_id: int = LOCAL_GUILD) -> Progress:
+        """Mastery over the items of the server asked from (its own, without the ones it suspended)."""
         now = self.clock()
         async with self.store.transaction() as repos:
+            bank = await self.banks.active(repos, guild_id)
             learner = await repos.get_learner(user_id)
             tz, hour = (learner.timezone, learner.day_start_hour) if learner else ("UTC", 0)
             cards = await repos.cards(user_id)
@@ -157,8 +162,8 @@ class LearnerService:
             events = (await repos.events([user_id])).get(user_id, [])
         streak = compute_streak(events, now, tz, hour)
         skills = []
-        for stats in skill_stats(self.bank, cards):
-            practised = [cards[i.id] for i in self.bank.by_skill.get(stats.skill, []) if i.id in cards]
+        for stats in skill_stats(bank, cards):
+            practised = [cards[i.id] for i in bank.by_skill.get(stats.skill, []) if i.id in cards]
             practised = [c for c in practised if c.reps]
             skills.append(
                 SkillProgressStats(

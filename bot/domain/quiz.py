@@ -7,14 +7,17 @@ device or a double click all see the same questions, and an answer is recorded a
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import fsrs
+from pydantic import ValidationError
 
 from bot.domain.content import QuizItem, Skill
 from bot.domain.errors import StudyBotError
@@ -31,6 +34,8 @@ from bot.domain.ports import (
     utc_now,
 )
 from bot.domain.streaks import Activity, ActivityKind, StreakState, compute_streak, local_day
+
+log = logging.getLogger(__name__)
 
 DEFAULT_COUNT = 5
 MAX_COUNT = 10
@@ -93,6 +98,65 @@ class QuizBank:
 
     def title_of(self, entry_id: str) -> str:
         return self.titles.get(entry_id, entry_id)
+
+
+@dataclass(frozen=True)
+class _GuildBanks:
+    stamp: tuple[Any, ...]
+    active: QuizBank  # what new sessions and the question of the day draw from
+    known: QuizBank  # also the suspended items: sessions started before a suspension stay answerable
+
+
+class QuizBanks:
+    """Each server's quiz bank: the shipped items, minus those it suspended, plus its own.
+
+    Built lazily and cached per server under a stamp read inside the caller's transaction, so a change made
+    by another process (the CLI beside the bot) is seen by the next session without any notification.
+    """
+
+    def __init__(self, store: StateStore, base: QuizBank) -> None:
+        self.store = store
+        self.base = base
+        self._cache: dict[int, _GuildBanks] = {}
+
+    async def bank_for(self, guild_id: int) -> QuizBank:
+        async with self.store.transaction() as repos:
+            return await self.active(repos, guild_id)
+
+    async def active(self, repos: Repos, guild_id: int) -> QuizBank:
+        """The items a new session may draw in this server."""
+        banks = await self._banks(repos, guild_id)
+        return self.base if banks is None else banks.active
+
+    async def known(self, repos: Repos, guild_id: int) -> QuizBank:
+        """Every item this server can name, suspended or not: for answering and reviewing sessions."""
+        banks = await self._banks(repos, guild_id)
+        return self.base if banks is None else banks.known
+
+    def invalidate(self, guild_id: int) -> None:
+        self._cache.pop(guild_id, None)
+
+    async def _banks(self, repos: Repos, guild_id: int) -> _GuildBanks | None:
+        if guild_id == LOCAL_GUILD:
+            return None
+        stamp = await repos.quiz_bank_stamp(guild_id)
+        if stamp is None:
+            self._cache.pop(guild_id, None)
+            return None
+        cached = self._cache.get(guild_id)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        own = []
+        for record in await repos.quiz_items(guild_id):
+            try:
+                own.append(QuizItem.model_validate(record.item))
+            except ValidationError:
+                log.warning("skipping invalid quiz item %s of server %s", record.item_id, guild_id)
+        suspended = {s.item_id for s in (await repos.quiz_item_states(guild_id)).values() if s.suspended}
+        known = QuizBank([*self.base.items.values(), *own], self.base.titles)
+        active = QuizBank([i for i in known.items.values() if i.id not in suspended], self.base.titles)
+        banks = self._cache[guild_id] = _GuildBanks(stamp, active, known)
+        return banks
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -337,9 +401,12 @@ async def ensure_learner(repos: Repos, user_id: int, name: str | None, now: date
 
 
 class QuizService:
-    def __init__(self, store: StateStore, bank: QuizBank, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: StateStore, bank: QuizBank, clock: Clock = utc_now, banks: QuizBanks | None = None
+    ) -> None:
         self.store = store
-        self.bank = bank
+        self.bank = bank  # the shipped items; each server's own bank comes from ``banks``
+        self.banks = banks if banks is not None else QuizBanks(store, bank)
         self.clock = clock
 
     async def start_daily(
@@ -362,7 +429,8 @@ class QuizService:
             if current is not None:
                 return await self._view(repos, current, resumed=True)
             cards = await repos.cards(user_id)
-            items = plan_daily(self.bank, cards, now, count, skill=skill, seed=f"{user_id}:{day}")
+            bank = await self.banks.active(repos, guild_id)
+            items = plan_daily(bank, cards, now, count, skill=skill, seed=f"{user_id}:{day}")
             if not items:
                 raise NoQuizItems()
             return await self._create(repos, user_id, guild_id, "daily", day, items, now)
@@ -383,7 +451,7 @@ class QuizService:
             learner = await ensure_learner(repos, user_id, name, now)
             day = local_day(now, learner.timezone, learner.day_start_hour)
             cards = await repos.cards(user_id)
-            items = plan_targeted(self.bank, cards, now, sources, topics, count)
+            items = plan_targeted(await self.banks.active(repos, guild_id), cards, now, sources, topics, count)
             if not items:
                 raise NoQuizItems("I have no quiz questions on those topics yet.")
             return await self._create(repos, user_id, guild_id, "targeted", day, items, now)
@@ -404,14 +472,15 @@ class QuizService:
             session = await self._owned(repos, session_id, user_id, lock=True)
             if not 0 <= position < len(session.item_ids):
                 raise InvalidChoice("That question is not part of this quiz.")
+            bank = await self.banks.known(repos, session.guild_id)
             answered = {a.position: a for a in await repos.answers(session_id)}
             if position in answered:
-                return self._feedback(session, answered, answered[position], repeated=True, summary=None)
+                return self._feedback(bank, session, answered, answered[position], repeated=True, summary=None)
             if session.finished_at is not None:
                 raise QuizEnded()
             if not 0 <= choice < len(LETTERS):
                 raise InvalidChoice()
-            item = self.bank.get(session.item_ids[position])
+            item = bank.get(session.item_ids[position])
             if item is None:
                 raise QuizEnded("That question has been retired from the quiz bank. Start a new quiz with /quiz.")
 
@@ -440,7 +509,7 @@ class QuizService:
                 await repos.finish_session(session_id, now)
                 session.finished_at = now
                 summary = await self._summarise(repos, session, answered, now)
-            return self._feedback(session, answered, record, repeated=False, summary=summary)
+            return self._feedback(bank, session, answered, record, repeated=False, summary=summary)
 
     # ------------------------------------------------------------------------------------------------------
 
@@ -468,21 +537,24 @@ class QuizService:
         return await self._view(repos, session)
 
     async def _view(self, repos: Repos, session: SessionRecord, *, resumed: bool = False) -> SessionView:
+        bank = await self.banks.known(repos, session.guild_id)
         answered = {a.position: a for a in await repos.answers(session.id)}
-        return SessionView(session, answered, self._next(session, answered), resumed)
+        return SessionView(session, answered, self._next(bank, session, answered), resumed)
 
-    def _question(self, session: SessionRecord, position: int) -> Question | None:
-        item = self.bank.get(session.item_ids[position])
+    @staticmethod
+    def _question(bank: QuizBank, session: SessionRecord, position: int) -> Question | None:
+        item = bank.get(session.item_ids[position])
         return None if item is None else Question(session.id, position, len(session.item_ids), item)
 
-    def _next(self, session: SessionRecord, answered: Mapping[int, AnswerRecord]) -> Question | None:
+    def _next(self, bank: QuizBank, session: SessionRecord, answered: Mapping[int, AnswerRecord]) -> Question | None:
         for position in range(len(session.item_ids)):
             if position not in answered:
-                return self._question(session, position)
+                return self._question(bank, session, position)
         return None
 
     def _feedback(
         self,
+        bank: QuizBank,
         session: SessionRecord,
         answered: Mapping[int, AnswerRecord],
         record: AnswerRecord,
@@ -490,7 +562,7 @@ class QuizService:
         repeated: bool,
         summary: SessionSummary | None,
     ) -> Feedback:
-        question = self._question(session, record.position)
+        question = self._question(bank, session, record.position)
         if question is None:
             raise QuizEnded("That question has been retired from the quiz bank. Start a new quiz with /quiz.")
         return Feedback(
@@ -499,7 +571,7 @@ class QuizService:
             correct=record.correct,
             points=record.points,
             repeated=repeated,
-            next=self._next(session, answered),
+            next=self._next(bank, session, answered),
             summary=summary,
         )
 

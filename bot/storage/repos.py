@@ -31,6 +31,7 @@ from bot.storage.kb_repos import KbSql
 from bot.storage.moderation_repos import ModerationSql
 from bot.storage.quiz_admin_repos import QuizAdminSql
 from bot.storage.tables import (
+    FORGOTTEN_AUTHOR,
     answers,
     asked_questions,
     cards,
@@ -360,11 +361,22 @@ class SqlRepos(ModerationSql, KbSql, QuizAdminSql):
         """Every table with a user_id column, children before parents (so deletes respect foreign keys)."""
         return [t for t in reversed(metadata.sorted_tables) if "user_id" in t.c]
 
+    def _authored_tables(self) -> list[Table]:
+        """Tables recording what a moderator did: kept when they leave, with the author set to FORGOTTEN_AUTHOR."""
+        return [t for t in metadata.sorted_tables if "author_id" in t.c and "user_id" not in t.c]
+
     async def export_user(self, user_id: int) -> ExportedData:
         data = ExportedData(user_id=user_id)
         for table in reversed(self._personal_tables()):
             rows = await self.conn.execute(select(table).where(table.c.user_id == user_id))
             data.tables[table.name] = [{k: _jsonable(v) for k, v in r._asdict().items()} for r in rows]
+        if user_id == FORGOTTEN_AUTHOR:
+            return data  # 0 is every forgotten author at once (and the CLI), not a person
+        for table in self._authored_tables():
+            rows = await self.conn.execute(select(table).where(table.c.author_id == user_id))
+            authored = [{k: _jsonable(v) for k, v in r._asdict().items()} for r in rows]
+            if authored:  # only moderators have any; learners' exports keep their usual shape
+                data.tables[table.name] = authored
         return data
 
     async def delete_user(self, user_id: int) -> dict[str, int]:
@@ -372,4 +384,12 @@ class SqlRepos(ModerationSql, KbSql, QuizAdminSql):
         for table in self._personal_tables():
             result = await self.conn.execute(delete(table).where(table.c.user_id == user_id))
             deleted[table.name] = result.rowcount
+        if user_id == FORGOTTEN_AUTHOR:
+            return deleted
+        for table in self._authored_tables():
+            result = await self.conn.execute(
+                update(table).where(table.c.author_id == user_id).values(author_id=FORGOTTEN_AUTHOR)
+            )
+            if result.rowcount:  # anonymized, not deleted: the server's history stays readable
+                deleted[table.name] = result.rowcount
         return deleted

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -32,9 +34,36 @@ async def fake_discord(request: pytest.FixtureRequest) -> AsyncIterator[FakeDisc
     finally:
         # stop() turns interactions that were never acknowledged into violations, so check afterwards.
         await fake.stop()
+        stubborn = await _cancel_leftovers()
+    if stubborn:
+        pytest.fail("tasks outlived the test and ignored cancellation:\n" + "\n".join(stubborn), pytrace=False)
     if fake.violations and request.node.get_closest_marker("expect_violations") is None:
         listed = "\n".join(f"  - {v}" for v in fake.violations)
         pytest.fail(f"the fake Discord recorded {len(fake.violations)} violation(s):\n{listed}", pytrace=False)
+
+
+async def _cancel_leftovers(grace: float = 15.0) -> list[str]:
+    """Cancel the tasks a test left behind, while its loop still runs; describe any that refuse to end.
+
+    Without this, a task that swallows cancellation hangs the loop's teardown with no clue which task it was.
+    """
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in leftovers:
+        task.cancel()
+    if not leftovers:
+        return []
+    _, pending = await asyncio.wait(leftovers, timeout=grace)
+    described = []
+    for task in pending:
+        frames = task.get_stack(limit=8)
+        where = " <- ".join(
+            f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno} {f.f_code.co_name}" for f in frames
+        )
+        described.append(f"  - {task.get_name()}: {where or task.get_coro()!r}")
+    if described and sys.__stderr__ is not None:  # shown even if the loop's own teardown then hangs on them
+        print("tasks ignoring cancellation:\n" + "\n".join(described), file=sys.__stderr__, flush=True)
+    return described
 
 
 class DiscordErrorLog(logging.Handler):

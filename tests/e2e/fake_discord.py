@@ -1169,9 +1169,12 @@ class FakeDiscord:
     def _live_sessions(self) -> list[GatewaySession]:
         return [s for s in self.sessions if s.live]
 
-    def current_session(self) -> GatewaySession | None:
-        """The most recently identified live session that has received its guilds."""
-        return next((s for s in reversed(self.sessions) if s.live and s.ready), None)
+    def current_session(self, guild_id: int | None = None) -> GatewaySession | None:
+        """The most recently identified live session that has received its guilds (and owns ``guild_id``)."""
+        return next(
+            (s for s in reversed(self.sessions) if s.live and s.ready and _owns(s, guild_id)),
+            None,
+        )
 
     async def wait_connected(self, timeout: float = 10.0) -> GatewaySession:
         return await self.wait_for(self.current_session, timeout=timeout, what="a connected gateway session")
@@ -1709,8 +1712,11 @@ class FakeDiscord:
                 return
 
     async def _dispatch_interaction(self, handle: InteractionHandle, timeout: float = 10.0) -> InteractionHandle:
-        # Discord sends an interaction to one session: the newest.
-        session = await self.wait_connected(timeout)
+        # Discord sends an interaction to one session: the newest of the shard that owns the guild.
+        guild_id = int(handle.payload["guild_id"]) if handle.payload.get("guild_id") else None
+        session = await self.wait_for(
+            lambda: self.current_session(guild_id), timeout=timeout, what="the guild's gateway session"
+        )
         await self.settle()
         self.interactions[handle.id] = handle
         self._by_token[handle.token] = handle
@@ -1907,7 +1913,7 @@ class FakeDiscord:
 
     def _session_wants_message(self, session: GatewaySession, message: StoredMessage) -> bool:
         needed = INTENT_GUILD_MESSAGES if message.guild_id else INTENT_DIRECT_MESSAGES
-        return bool(session.intents & needed)
+        return bool(session.intents & needed) and _owns(session, message.guild_id)
 
     def _message_event(self, message: StoredMessage, session: GatewaySession) -> Json:
         data = copy.deepcopy(message.data)
@@ -1938,8 +1944,9 @@ class FakeDiscord:
                 await self._send_dispatch(session, event, self._message_event(message, session))
 
     async def _broadcast_guild_event(self, event: str, data: Json) -> None:
+        guild_id = int(data["guild_id"]) if data.get("guild_id") else None
         for session in self._live_sessions():
-            if session.intents & INTENT_GUILDS:
+            if session.intents & INTENT_GUILDS and _owns(session, guild_id):
                 await self._send_dispatch(session, event, data)
 
     # ------------------------------------------------------------------ rules
@@ -2621,6 +2628,14 @@ class FakeDiscord:
 
 
 # --------------------------------------------------------------------------------------------------- helpers
+
+
+def _owns(session: GatewaySession, guild_id: int | None) -> bool:
+    """Discord's shard formula: a guild's events go to shard (guild_id >> 22) % shard_count; DMs to shard 0."""
+    index, count = session.shard
+    if count <= 1:
+        return True
+    return (guild_id >> 22) % count == index if guild_id else index == 0
 
 
 async def _read_body(request: web.Request) -> tuple[Any, list[RecordedFile]]:

@@ -434,6 +434,32 @@ async def test_forget_me_asks_first_and_then_deletes(running: Running, fake_disc
     assert all(rows == [] for rows in exported["tables"].values())
 
 
+async def test_forget_me_cancel_keeps_everything(running: Running, fake_discord: FakeDiscord, world: World) -> None:
+    """Cancelling /forget-me deletes nothing and removes the buttons."""
+    bot = running.bot
+    assert bot is not None
+    await answered(
+        await fake_discord.slash(world.user, world.guild, world.channel, "settings", {"timezone": "Asia/Tokyo"})
+    )
+    prompt = await answered(await fake_discord.slash(world.user, world.guild, world.channel, "forget-me"))
+    no = next(i for i in prompt.custom_ids() if i.endswith(":no"))
+    await fake_discord.click(world.user, prompt, no)
+    cancelled = await fake_discord.wait_message(lambda m: m.id == prompt.id and "nothing was deleted" in m.text())
+    assert cancelled.custom_ids() == []
+    learner = await bot.state.learners.learner(world.user.id)
+    assert learner is not None and learner.timezone == "Asia/Tokyo"
+
+
+async def test_resources_without_a_skill_lists_every_skill(
+    running: Running, fake_discord: FakeDiscord, world: World
+) -> None:
+    """/resources with no skill shows a few picks for each of the seven skills, with links."""
+    listed = await answered(await fake_discord.slash(world.user, world.guild, world.channel, "resources"))
+    embed = listed.embeds[0]
+    assert embed["title"] == "📖 Curated resources"
+    assert len(embed["fields"]) == 7 and all("](http" in f["value"] for f in embed["fields"])
+
+
 async def test_unexpected_errors_show_an_id_not_a_traceback(
     running: Running, fake_discord: FakeDiscord, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -469,3 +495,31 @@ async def test_sigterm_lets_in_flight_answers_finish(
     await asyncio.wait_for(runner.task, 30)
     message = await handle.wait_message(lambda m: not m.loading, timeout=1)
     assert message.embeds
+
+
+# ---------------------------------------------------------------------------------------------------- sharding
+
+
+async def test_sharded_bot_honours_shard_count_and_serves_every_shard(
+    fake_discord: FakeDiscord, world: World, tmp_path: Path, shipped_service: Any
+) -> None:
+    """With STUDYBOT_SHARD_COUNT=2 the bot opens two shards, and a guild on each shard gets its /ask answered."""
+    home = (world.guild.id >> 22) % 2
+    other = next(g for g in (fake_discord.add_guild(f"Guild {n}") for n in range(64)) if (g.id >> 22) % 2 != home)
+    channel = fake_discord.add_channel(other, "general")
+    fake_discord.add_member(other, world.user)
+    settings = make_settings(
+        fake_discord, world, tmp_path, shipped_service.settings.index_dir, shard_count=2, dev_guild_id=None
+    )
+    runner = Running(fake_discord, settings)
+    bot = await runner.start()
+    try:
+        assert bot.shard_count == 2
+        assert sorted(s.shard for s in fake_discord.sessions if s.live) == [[0, 2], [1, 2]]
+        for guild, where in ((world.guild, world.channel), (other, channel)):
+            reply = await answered(
+                await fake_discord.slash(world.user, guild, where, "ask", {"question": "What is overfitting?"})
+            )
+            assert reply.embeds and "overfitting" in reply.text().lower()
+    finally:
+        await runner.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 
 from bot.domain.ports import AnswerRecord, AskedRecord, CardRecord, Learner, QotdPost, SessionRecord
 from bot.domain.streaks import Activity, TimezoneChange
@@ -17,7 +17,7 @@ from bot.storage import engine as engine_module
 from bot.storage.engine import DatabaseConfigError, async_url, create_engine
 from bot.storage.migrate import current, head, upgrade
 from bot.storage.repos import StorageUnavailable
-from bot.storage.tables import IMPERSONAL_TABLES, metadata
+from bot.storage.tables import IMPERSONAL_TABLES, metadata, quiz_reports
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -54,9 +54,9 @@ async def test_migrations_from_empty_match_the_models(db_url: str) -> None:
 
 
 async def test_every_table_is_reachable_by_forget_me() -> None:
-    """Each table either has a user_id column (so /forget-me deletes from it) or is declared impersonal."""
+    """Each table has a user_id (/forget-me deletes) or author_id (/forget-me anonymizes), or is declared impersonal."""
     for table in metadata.sorted_tables:
-        assert "user_id" in table.c or table.name in IMPERSONAL_TABLES, table.name
+        assert "user_id" in table.c or "author_id" in table.c or table.name in IMPERSONAL_TABLES, table.name
 
 
 async def test_timestamps_round_trip_as_aware_utc(db_url: str) -> None:
@@ -186,6 +186,9 @@ async def test_delete_user_empties_every_table_and_spares_others(db_url: str) ->
                 await repos.add_event(uid, Activity(at=T0, tz="UTC"))
                 asked = await repos.add_asked(AskedRecord(uid, 5, 6, "what?", False, 0.9, ("e",), T0))
                 await repos.set_feedback(asked, uid, 5, False, "wrong", T0)
+                await repos.conn.execute(  # type: ignore[attr-defined]
+                    insert(quiz_reports).values(guild_id=5, item_id="q", user_id=uid, reason="", created_at=T0)
+                )
         async with store.transaction() as repos:
             exported = await repos.export_user(1)
             deleted = await repos.delete_user(1)

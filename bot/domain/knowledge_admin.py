@@ -1,0 +1,859 @@
+"""Moderators shape their server's knowledge base: configuration, audit log, overlay entries, imports, gaps.
+
+Every moderator action is authorized here, server-side, and audited in the same transaction as the change;
+a refusal is audited too, in a transaction of its own so it survives the rollback. A server only ever sees
+its own overlay on top of the shipped knowledge base, never another server's entries.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from bot.domain.content import SKILL_LABELS, KnowledgeBase
+from bot.domain.errors import StudyBotError
+from bot.domain.moderation import NotModerator, is_moderator
+from bot.domain.ports import (
+    Actor,
+    AnswerReport,
+    AskedRecord,
+    AuditRecord,
+    Clock,
+    EntryRecord,
+    GuildConfig,
+    KbOverlay,
+    QuizOverlayRecord,
+    Repos,
+    RevisionRecord,
+    StateStore,
+    utc_now,
+)
+from bot.domain.uploads import (
+    GUILD_PREFIX,
+    UploadedDoc,
+    entry_problems,
+    normalize_body,
+    parse_uploads,
+    render_markdown,
+    render_quiz,
+    render_resources,
+    resolve_sources,
+    resource_problems,
+    stem,
+    upstream_id,
+)
+from index.chunking import Document
+from index.text import slug
+
+log = logging.getLogger(__name__)
+
+MODAL_BODY_LIMIT = 4000  # Discord's paragraph text input holds at most 4,000 characters
+MAX_AUDIT_ROWS = 100
+MAX_PROBLEMS_SHOWN = 15  # a Discord message is 2,000 characters; the full list stays on the exception
+AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 autocomplete choices
+Origin = Literal["server", "shipped", "removed"]
+Scope = Literal["any", "overlay", "base", "hidden"]  # for autocomplete: all, the server's, shipped, shipped+hidden
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+
+
+class Refused(NotModerator):
+    """A refusal, carrying the audit row to write once the refused transaction has rolled back."""
+
+    def __init__(self, record: AuditRecord) -> None:
+        super().__init__()
+        self.record = record
+
+
+class InvalidSetting(StudyBotError):
+    pass
+
+
+def _problem_list(intro: str, problems: list[str]) -> str:
+    shown = [f"• {p}" for p in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        shown.append(f"… and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+    return intro + "\n" + "\n".join(shown)
+
+
+class InvalidEntry(StudyBotError):
+    """``problems`` lists what is wrong, field by field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(_problem_list("That entry can't be saved:", problems))
+        self.problems = problems
+
+
+class InvalidUpload(StudyBotError):
+    """Nothing was imported; ``problems`` lists every ``file:line: reason``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(_problem_list(f"Nothing was imported: {len(problems)} problem(s).", problems))
+        self.problems = problems
+
+
+class UnknownEntry(StudyBotError):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"There is no entry `{doc_id}` in this server's knowledge base.")
+
+
+class EntryRemoved(StudyBotError):
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"`{doc_id}` was removed. Roll it back to an earlier revision to restore it first.")
+
+
+class CannotHide(StudyBotError):
+    pass
+
+
+class UnknownRevision(StudyBotError):
+    pass
+
+
+class UnknownGap(StudyBotError):
+    def __init__(self) -> None:
+        super().__init__("That question is no longer in the gap queue: someone may have answered it already.")
+
+
+# -- configuration and audit ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigDefaults:
+    """What a server gets before its moderators configure anything (from settings)."""
+
+    help_channels: tuple[int, ...] = ()
+    qotd_channel_id: int | None = None
+    qotd_hour: int = 9
+
+
+class ModerationService:
+    def __init__(self, store: StateStore, clock: Clock = utc_now, defaults: ConfigDefaults | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.defaults = defaults or ConfigDefaults()
+
+    def effective(self, guild_id: int, stored: GuildConfig | None) -> GuildConfig:
+        """The stored configuration with every unset value filled in from the defaults."""
+        config = stored or GuildConfig(guild_id=guild_id)
+        return replace(
+            config,
+            help_channels=self.defaults.help_channels if config.help_channels is None else config.help_channels,
+            qotd_channel_id=config.qotd_channel_id or self.defaults.qotd_channel_id,
+            qotd_hour=self.defaults.qotd_hour if config.qotd_hour is None else config.qotd_hour,
+        )
+
+    async def config(self, guild_id: int) -> GuildConfig:
+        async with self.store.transaction() as repos:
+            return self.effective(guild_id, await repos.get_guild_config(guild_id))
+
+    async def guilds_with_qotd(self) -> list[GuildConfig]:
+        """Servers whose moderators chose a question-of-the-day channel, with their effective hour.
+
+        The settings' default channel belongs to one server we cannot name here, so it is left to the settings
+        path of the scheduler: filling it into every configured server would post in that channel once per server.
+        """
+        async with self.store.transaction() as repos:
+            configs = await repos.guild_configs()
+        return [self.effective(c.guild_id, c) for c in configs if c.qotd_channel_id is not None]
+
+    async def authorize(
+        self, repos: Repos, actor: Actor, action: str, target: str = "", guild_id: int | None = None
+    ) -> GuildConfig:
+        """Raise ``Refused`` unless the actor moderates the server (and ``guild_id``, if given, is theirs).
+
+        Use it through ``transaction()``, which writes the refusal once the refused transaction is gone;
+        SQLite has one connection, so a second transaction cannot be opened while the first is.
+        """
+        stored = await repos.get_guild_config(actor.guild_id)
+        other_server = guild_id is not None and guild_id != actor.guild_id and not actor.trusted
+        if is_moderator(actor, stored) and not other_server:
+            return self.effective(actor.guild_id, stored)
+        detail = f"asked about server {guild_id}" if other_server else ""
+        log.info(
+            "refused %s on %r in guild %s for user %s (%s)",
+            action,
+            target,
+            actor.guild_id,
+            actor.user_id,
+            actor.command,
+        )
+        raise Refused(self._record(actor, action, target, "refused", detail))
+
+    async def check(self, actor: Actor, action: str, target: str = "") -> GuildConfig:
+        """Authorize without changing anything (e.g. before opening a modal); a refusal is audited."""
+        async with self.transaction(actor, action, target) as repos:
+            return self.effective(actor.guild_id, await repos.get_guild_config(actor.guild_id))
+
+    async def record_refusal(self, refusal: Refused) -> None:
+        async with self.store.transaction() as repos:
+            await repos.add_audit(refusal.record)
+
+    @asynccontextmanager
+    async def transaction(
+        self, actor: Actor, action: str, target: str = "", guild_id: int | None = None
+    ) -> AsyncIterator[Repos]:
+        """A transaction for a moderator action: authorized first; a refusal rolls back, then is audited."""
+        try:
+            async with self.store.transaction() as repos:
+                await self.authorize(repos, actor, action, target, guild_id)
+                yield repos
+        except Refused as refusal:
+            await self.record_refusal(refusal)
+            raise
+
+    def _record(
+        self, actor: Actor, action: str, target: str, outcome: Literal["ok", "refused"], detail: str
+    ) -> AuditRecord:
+        return AuditRecord(
+            guild_id=actor.guild_id,
+            author_id=actor.user_id,
+            command=actor.command[:80],
+            action=action[:40],
+            target=target[:200],
+            outcome=outcome,
+            detail=detail,
+            created_at=self.clock(),
+        )
+
+    async def audit(self, repos: Repos, actor: Actor, action: str, target: str, detail: str = "") -> None:
+        await repos.add_audit(self._record(actor, action, target, "ok", detail))
+
+    async def _update(self, actor: Actor, action: str, detail: str, **changes: object) -> GuildConfig:
+        async with self.transaction(actor, action) as repos:
+            stored = await repos.get_guild_config(actor.guild_id) or GuildConfig(guild_id=actor.guild_id)
+            updated = replace(stored, author_id=actor.user_id, updated_at=self.clock(), **changes)  # type: ignore[arg-type]
+            await repos.save_guild_config(updated)
+            await self.audit(repos, actor, action, "", detail)
+        return self.effective(actor.guild_id, updated)
+
+    async def set_moderator_role(self, actor: Actor, role_id: int | None) -> GuildConfig:
+        detail = f"role {role_id}" if role_id is not None else "no role (Manage Server only)"
+        return await self._update(actor, "config.moderator-role", detail, moderator_role_id=role_id)
+
+    async def set_help_channels(self, actor: Actor, channel_ids: Iterable[int] | None) -> GuildConfig:
+        """``None`` goes back to the default; an empty list means no help channels."""
+        channels = None if channel_ids is None else tuple(dict.fromkeys(channel_ids))
+        detail = "default" if channels is None else ", ".join(map(str, channels)) or "none"
+        return await self._update(actor, "config.help-channels", detail, help_channels=channels)
+
+    async def set_qotd(self, actor: Actor, channel_id: int | None, hour: int | None) -> GuildConfig:
+        if hour is not None and not 0 <= hour <= 23:
+            raise InvalidSetting("The hour of the question of the day is a UTC hour from 0 to 23.")
+        detail = f"channel {channel_id}, hour {hour}"
+        return await self._update(actor, "config.qotd", detail, qotd_channel_id=channel_id, qotd_hour=hour)
+
+    async def show(self, actor: Actor) -> GuildConfig:
+        async with self.transaction(actor, "config.show") as repos:
+            return self.effective(actor.guild_id, await repos.get_guild_config(actor.guild_id))
+
+    async def audit_log(self, actor: Actor, limit: int = 20) -> list[AuditRecord]:
+        async with self.transaction(actor, "audit.view") as repos:
+            return await repos.audit_entries(actor.guild_id, max(1, min(limit, MAX_AUDIT_ROWS)))
+
+
+# -- knowledge overlays ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One entry as a moderator sees it, whether it ships with StudyBot or belongs to the server."""
+
+    doc_id: str
+    title: str
+    skill: str
+    body: str
+    kind: str
+    origin: Origin
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+    revision: int | None = None
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quiz_added: int = 0
+    quiz_updated: int = 0
+
+    def describe(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged; "
+            f"quiz items: {self.quiz_added} added, {self.quiz_updated} updated"
+        )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Similar questions the bot could not answer, as one item of the moderators' queue."""
+
+    id: int  # the group's smallest asked id: stable while the group is open, fits a button's custom_id
+    question: str
+    count: int
+    asked_ids: tuple[int, ...]
+    last_asked: datetime
+
+
+# Words that say nothing about the topic ("what's" splits into "what" and "s").
+_STOPWORD_TEXT = (
+    "a an and are as at be can could d do does for from how i in is it ll m me my of on or re s should t the "
+    "to ve what when where which who why will with would you your about into this that there their them we us"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def normalize_question(text: str) -> tuple[str, frozenset[str]]:
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS]
+    return " ".join(words), frozenset(words)
+
+
+def group_gaps(questions: Iterable[AskedRecord], threshold: float = 0.5) -> list[Gap]:
+    """Group questions by identical normalized text or word-set Jaccard ≥ threshold with a group's first one.
+
+    Deterministic: questions are taken oldest first and join the first group that matches.
+    """
+    groups: list[tuple[str, frozenset[str], list[AskedRecord]]] = []
+    for asked in sorted(questions, key=lambda a: a.id or 0):
+        norm, tokens = normalize_question(asked.question)
+        for g_norm, g_tokens, members in groups:
+            union = tokens | g_tokens
+            if norm == g_norm or (union and len(tokens & g_tokens) / len(union) >= threshold):
+                members.append(asked)
+                break
+        else:
+            groups.append((norm, tokens, [asked]))
+    gaps = [
+        Gap(
+            id=members[0].id or 0,
+            question=members[0].question,
+            count=len(members),
+            asked_ids=tuple(m.id or 0 for m in members),
+            last_asked=max(m.created_at for m in members),
+        )
+        for _, _, members in groups
+    ]
+    return sorted(gaps, key=lambda g: (-g.count, -g.last_asked.timestamp(), g.id))
+
+
+def _doc_id_for(title: str, taken: set[str]) -> str:
+    base = GUILD_PREFIX + (re.sub(r"[^a-z0-9]+", "-", slug(title)).strip("-") or "entry")
+    doc_id, n = base, 1
+    while doc_id in taken:
+        n += 1
+        doc_id = f"{base}-{n}"
+    return doc_id
+
+
+def _clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+
+
+def _document(entry: EntryRecord) -> Document:
+    if entry.kind == "resource":
+        label = {s.value: label for s, label in SKILL_LABELS.items()}.get(entry.skill, entry.skill)
+        topics = f" Topics: {', '.join(entry.tags)}." if entry.tags else ""
+        body = f"{entry.title}: a learning resource for {label}. {entry.body}{topics}"
+    else:
+        body = f"# {entry.title}\n\n{entry.body}\n"
+    return Document(
+        id=entry.doc_id,
+        title=entry.title,
+        path=f"guild/{entry.doc_id}.md",
+        body=body,
+        skill=entry.skill,
+        kind=entry.kind,
+        url=entry.url,
+        tags=entry.tags,
+    )
+
+
+def _same(entry: EntryRecord, doc: UploadedDoc) -> bool:
+    return not entry.deleted and (entry.kind, entry.title, entry.skill, entry.body, entry.url, entry.tags) == (
+        doc.kind,
+        doc.title,
+        doc.skill,
+        doc.body,
+        doc.url,
+        doc.tags,
+    )
+
+
+def render_revision(doc_id: str, revision: RevisionRecord) -> str:
+    """A revision as the Markdown (or resource) file it stands for; a removal renders as nothing."""
+    if revision.deleted:
+        return ""
+    text = render_markdown(doc_id, revision.title, revision.skill, revision.body, revision.tags)
+    return text + (f"\nurl: {revision.url}\n" if revision.url else "")
+
+
+class KnowledgeAdmin:
+    """A server's overlay on the shipped knowledge base: add, edit, remove, hide, roll back, import, export."""
+
+    def __init__(
+        self, store: StateStore, kb: KnowledgeBase, moderation: ModerationService, clock: Clock = utc_now
+    ) -> None:
+        self.store = store
+        self.kb = kb
+        self.moderation = moderation
+        self.clock = clock
+        self.shipped = {d.id: d for d in kb.documents()}
+
+    # entries ----------------------------------------------------------------------------------------------
+
+    def _check(
+        self,
+        kind: str,
+        doc_id: str,
+        title: str,
+        skill: str,
+        body: str,
+        url: str | None,
+        tags: tuple[str, ...],
+        raw_length: int,
+    ) -> None:
+        if kind == "resource":
+            problems = resource_problems(doc_id, title, skill, url, body, tags)
+        elif kind == "entry":
+            problems = entry_problems(doc_id, title, skill, body, tags)
+            if raw_length > MODAL_BODY_LIMIT:
+                problems.insert(0, f"body: at most {MODAL_BODY_LIMIT} characters (found {raw_length})")
+        else:
+            problems = [f"kind: '{kind}' is neither 'entry' nor 'resource'"]
+        if problems:
+            raise InvalidEntry(problems)
+
+    async def _write(
+        self,
+        repos: Repos,
+        actor: Actor,
+        existing: EntryRecord | None,
+        revision: RevisionRecord,
+        doc_id: str,
+        kind: Literal["entry", "resource"],
+    ) -> EntryRecord:
+        """Make ``revision`` (its number and entry id filled in here) the live state of the entry."""
+        now = self.clock()
+        entry = EntryRecord(
+            guild_id=actor.guild_id,
+            doc_id=doc_id,
+            kind=kind,
+            title=revision.title,
+            skill=revision.skill,
+            body=revision.body,
+            url=revision.url,
+            tags=revision.tags,
+            deleted=revision.deleted,
+            created_at=now if existing is None else existing.created_at,
+            updated_at=now,
+            revision=1 if existing is None else existing.revision + 1,
+            id=None if existing is None else existing.id,
+        )
+        if existing is None:
+            entry.id = await repos.add_entry(entry)
+        else:
+            await repos.update_entry(entry)
+        assert entry.id is not None
+        await repos.add_revision(replace(revision, entry_id=entry.id, number=entry.revision, created_at=now))
+        return entry
+
+    def _revision(
+        self,
+        actor: Actor,
+        action: Literal["add", "edit", "remove", "rollback", "import"],
+        reason: str,
+        *,
+        title: str,
+        skill: str,
+        body: str,
+        url: str | None = None,
+        tags: tuple[str, ...] = (),
+        deleted: bool = False,
+    ) -> RevisionRecord:
+        return RevisionRecord(
+            entry_id=0,
+            number=0,
+            action=action,
+            author_id=actor.user_id,
+            reason=reason.strip(),
+            title=title,
+            skill=skill,
+            body=body,
+            created_at=self.clock(),
+            url=url,
+            tags=tags,
+            deleted=deleted,
+        )
+
+    async def _add(
+        self,
+        repos: Repos,
+        actor: Actor,
+        title: str,
+        skill: str,
+        body: str,
+        *,
+        kind: str,
+        url: str | None,
+        tags: Iterable[str],
+        reason: str,
+    ) -> EntryRecord:
+        title, url = title.strip(), (url.strip() or None) if url else None
+        clean_tags = _clean_tags(tags)
+        text = normalize_body(title, body) if kind == "entry" else body.strip()
+        taken = {e.doc_id for e in await repos.overlay_entries(actor.guild_id, include_deleted=True)}
+        doc_id = _doc_id_for(title, taken)
+        self._check(kind, doc_id, title, skill, text, url, clean_tags, len(body.strip()))
+        revision = self._revision(actor, "add", reason, title=title, skill=skill, body=text, url=url, tags=clean_tags)
+        entry = await self._write(repos, actor, None, revision, doc_id, "resource" if kind == "resource" else "entry")
+        await self.moderation.audit(repos, actor, "kb.add", doc_id, reason)
+        await repos.bump_kb_version(actor.guild_id, self.clock())
+        return entry
+
+    async def add(
+        self,
+        actor: Actor,
+        title: str,
+        skill: str,
+        body: str,
+        *,
+        kind: str = "entry",
+        url: str | None = None,
+        tags: Iterable[str] = (),
+        reason: str = "",
+    ) -> EntryRecord:
+        """A new server entry (``kind="entry"``, body = Markdown sections or plain text) or resource (body = why)."""
+        async with self.moderation.transaction(actor, "kb.add", title) as repos:
+            return await self._add(repos, actor, title, skill, body, kind=kind, url=url, tags=tags, reason=reason)
+
+    async def _live(self, repos: Repos, guild_id: int, doc_id: str) -> EntryRecord:
+        entry = await repos.get_entry(guild_id, doc_id, lock=True)
+        if entry is None:
+            raise UnknownEntry(doc_id)
+        return entry
+
+    async def edit(
+        self,
+        actor: Actor,
+        doc_id: str,
+        *,
+        title: str,
+        skill: str,
+        body: str,
+        reason: str = "",
+        url: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> EntryRecord:
+        """Replace an entry's text; ``url`` and ``tags`` stay as they were unless given."""
+        async with self.moderation.transaction(actor, "kb.edit", doc_id) as repos:
+            entry = await self._live(repos, actor.guild_id, doc_id)
+            if entry.deleted:
+                raise EntryRemoved(doc_id)
+            title = title.strip()
+            text = normalize_body(title, body) if entry.kind == "entry" else body.strip()
+            new_url = (url.strip() or None) if url is not None else entry.url
+            new_tags = entry.tags if tags is None else _clean_tags(tags)
+            self._check(entry.kind, doc_id, title, skill, text, new_url, new_tags, len(body.strip()))
+            revision = self._revision(
+                actor, "edit", reason, title=title, skill=skill, body=text, url=new_url, tags=new_tags
+            )
+            updated = await self._write(repos, actor, entry, revision, doc_id, entry.kind)
+            await self.moderation.audit(repos, actor, "kb.edit", doc_id, reason)
+            await repos.bump_kb_version(actor.guild_id, self.clock())
+            return updated
+
+    async def remove(self, actor: Actor, doc_id: str, reason: str = "") -> EntryRecord:
+        """Soft delete: a new revision marked deleted, so the text can be rolled back."""
+        async with self.moderation.transaction(actor, "kb.remove", doc_id) as repos:
+            entry = await self._live(repos, actor.guild_id, doc_id)
+            if entry.deleted:
+                raise EntryRemoved(doc_id)
+            revision = self._revision(
+                actor,
+                "remove",
+                reason,
+                title=entry.title,
+                skill=entry.skill,
+                body=entry.body,
+                url=entry.url,
+                tags=entry.tags,
+                deleted=True,
+            )
+            removed = await self._write(repos, actor, entry, revision, doc_id, entry.kind)
+            await self.moderation.audit(repos, actor, "kb.remove", doc_id, reason)
+            await repos.bump_kb_version(actor.guild_id, self.clock())
+            return removed
+
+    def _shipped_only(self, doc_id: str) -> None:
+        if doc_id.startswith(GUILD_PREFIX):
+            raise CannotHide(f"`{doc_id}` is this server's own entry: remove it with /kb remove instead of hiding it.")
+        if doc_id not in self.shipped:
+            raise UnknownEntry(doc_id)
+
+    async def hide(self, actor: Actor, doc_id: str, reason: str = "") -> bool:
+        """Hide a shipped entry or resource in this server; False when it already was hidden."""
+        async with self.moderation.transaction(actor, "kb.hide", doc_id) as repos:
+            self._shipped_only(doc_id)
+            changed = await repos.hide_doc(actor.guild_id, doc_id, actor.user_id, self.clock())
+            await self.moderation.audit(repos, actor, "kb.hide", doc_id, reason if changed else "already hidden")
+            if changed:
+                await repos.bump_kb_version(actor.guild_id, self.clock())
+            return changed
+
+    async def unhide(self, actor: Actor, doc_id: str, reason: str = "") -> bool:
+        async with self.moderation.transaction(actor, "kb.unhide", doc_id) as repos:
+            self._shipped_only(doc_id)
+            changed = await repos.unhide_doc(actor.guild_id, doc_id)
+            await self.moderation.audit(repos, actor, "kb.unhide", doc_id, reason if changed else "was not hidden")
+            if changed:
+                await repos.bump_kb_version(actor.guild_id, self.clock())
+            return changed
+
+    async def history(self, actor: Actor, doc_id: str) -> list[RevisionRecord]:
+        """Every revision of a server entry, newest first (removed text included, so moderators only)."""
+        async with self.moderation.transaction(actor, "kb.history", doc_id) as repos:
+            entry = await repos.get_entry(actor.guild_id, doc_id)
+            if entry is None or entry.id is None:
+                raise UnknownEntry(doc_id)
+            return await repos.revisions(entry.id)
+
+    async def diff(self, actor: Actor, doc_id: str, from_rev: int, to_rev: int) -> str:
+        """A unified diff between two revisions' Markdown; empty when they are the same."""
+        revisions = {r.number: r for r in await self.history(actor, doc_id)}
+        for number in (from_rev, to_rev):
+            if number not in revisions:
+                raise UnknownRevision(f"`{doc_id}` has revisions 1 to {max(revisions)}, not {number}.")
+        before = render_revision(doc_id, revisions[from_rev]).splitlines(keepends=True)
+        after = render_revision(doc_id, revisions[to_rev]).splitlines(keepends=True)
+        return "".join(
+            difflib.unified_diff(before, after, f"{doc_id} (revision {from_rev})", f"{doc_id} (revision {to_rev})")
+        )
+
+    async def rollback(self, actor: Actor, doc_id: str, revision: int, reason: str = "") -> EntryRecord:
+        """A new revision copying an old one; rolling back to a removal removes the entry again."""
+        async with self.moderation.transaction(actor, "kb.rollback", doc_id) as repos:
+            entry = await self._live(repos, actor.guild_id, doc_id)
+            assert entry.id is not None
+            old = next((r for r in await repos.revisions(entry.id) if r.number == revision), None)
+            if old is None:
+                raise UnknownRevision(f"`{doc_id}` has revisions 1 to {entry.revision}, not {revision}.")
+            if revision == entry.revision:
+                raise UnknownRevision(f"Revision {revision} of `{doc_id}` is already the live one.")
+            copy = self._revision(
+                actor,
+                "rollback",
+                reason or f"back to revision {revision}",
+                title=old.title,
+                skill=old.skill,
+                body=old.body,
+                url=old.url,
+                tags=old.tags,
+                deleted=old.deleted,
+            )
+            restored = await self._write(repos, actor, entry, copy, doc_id, entry.kind)
+            await self.moderation.audit(
+                repos, actor, "kb.rollback", doc_id, f"to revision {revision}. {reason}".strip()
+            )
+            await repos.bump_kb_version(actor.guild_id, self.clock())
+            return restored
+
+    # reading the overlay (no permission needed: learners see these entries in answers anyway) -----------
+
+    async def overlay(self, guild_id: int) -> KbOverlay:
+        async with self.store.transaction() as repos:
+            entries = await repos.overlay_entries(guild_id)
+            hidden = await repos.hidden_docs(guild_id)
+            version = await repos.kb_version(guild_id)
+        return KbOverlay(guild_id, version, tuple(_document(e) for e in entries), frozenset(hidden))
+
+    async def versions(self) -> dict[int, int]:
+        """Every server's overlay version, so other processes notice changes and reload."""
+        async with self.store.transaction() as repos:
+            return await repos.kb_versions()
+
+    async def search_entries(
+        self,
+        guild_id: int,
+        text: str,
+        *,
+        include_base: bool = True,
+        include_removed: bool = False,
+        origin: Scope = "any",
+        limit: int = AUTOCOMPLETE_LIMIT,
+    ) -> list[tuple[str, str, Origin]]:
+        """(doc_id, title, origin) for autocomplete: this server's entries first, then shipped ones.
+
+        ``origin`` narrows it: "overlay" (the server's), "base" (shipped, not hidden), "hidden" (shipped, hidden here).
+        """
+        async with self.store.transaction() as repos:
+            entries = await repos.overlay_entries(guild_id, include_deleted=include_removed)
+            hidden = await repos.hidden_docs(guild_id)
+        candidates: list[tuple[str, str, Origin]] = []
+        if origin in ("any", "overlay"):
+            candidates += [(e.doc_id, e.title, "removed" if e.deleted else "server") for e in entries]
+        if include_base and origin != "overlay":
+            candidates += [
+                (d.id, d.title, "shipped")
+                for d in self.shipped.values()
+                if origin == "any" or (d.id in hidden) == (origin == "hidden")
+            ]
+        query = text.lower().strip()
+        words = query.split()
+        scored = []
+        for rank, candidate in enumerate(candidates):
+            doc_id, title, _ = candidate
+            haystack = f"{title} {doc_id}".lower()
+            if not all(w in haystack for w in words):
+                continue
+            score = 0 if title.lower().startswith(query) else 1 if query in haystack else 2
+            scored.append((score, rank, candidate))
+        scored.sort(key=lambda s: (s[0], s[1]))
+        return [found for _, _, found in scored[:limit]]
+
+    async def entry(self, guild_id: int, doc_id: str) -> EntryView:
+        """A server entry (live or removed) or a shipped one, with whether this server hides it."""
+        async with self.store.transaction() as repos:
+            own = await repos.get_entry(guild_id, doc_id)
+            hidden = doc_id in await repos.hidden_docs(guild_id)
+        if own is not None:
+            return EntryView(
+                own.doc_id,
+                own.title,
+                own.skill,
+                own.body,
+                own.kind,
+                "removed" if own.deleted else "server",
+                own.url,
+                own.tags,
+                own.revision,
+            )
+        doc = self.shipped.get(doc_id)
+        if doc is None:
+            raise UnknownEntry(doc_id)
+        body = self.kb.resources[doc_id].why if doc.kind == "resource" else doc.body
+        return EntryView(doc.id, doc.title, doc.skill, body, doc.kind, "shipped", doc.url, doc.tags, None, hidden)
+
+    # imports and exports ----------------------------------------------------------------------------------
+
+    async def import_files(self, actor: Actor, files: list[tuple[str, bytes]], reason: str = "") -> ImportSummary:
+        """All or nothing: every file is validated first; any problem raises InvalidUpload and nothing changes."""
+        upload = parse_uploads(files)
+        target = ", ".join(name for name, _ in files)
+        async with self.moderation.transaction(actor, "kb.import", target) as repos:
+            existing = {e.doc_id: e for e in await repos.overlay_entries(actor.guild_id, include_deleted=True)}
+            live = {d for d, e in existing.items() if not e.deleted}
+            resolve_sources(upload, self.shipped.keys(), live)
+            for doc in upload.docs:
+                old = existing.get(doc.doc_id)
+                if old is not None and old.kind != doc.kind:
+                    upload.problems.append(f"{doc.where}: id: '{doc.doc_id}' is already this server's {old.kind}")
+            if upload.problems:
+                raise InvalidUpload(upload.problems)
+            added = updated = unchanged = 0
+            for doc in upload.docs:
+                old = existing.get(doc.doc_id)
+                if old is not None and _same(old, doc):
+                    unchanged += 1
+                    continue
+                revision = self._revision(
+                    actor, "import", reason, title=doc.title, skill=doc.skill, body=doc.body, url=doc.url, tags=doc.tags
+                )
+                await self._write(repos, actor, old, revision, doc.doc_id, doc.kind)
+                added, updated = (added + 1, updated) if old is None else (added, updated + 1)
+            items = {r.item_id for r in await repos.exportable_quiz_items(actor.guild_id)} if upload.quiz else set()
+            now = self.clock()
+            for q in upload.quiz:
+                data = q.item.model_dump(mode="json")
+                await repos.put_quiz_item(
+                    QuizOverlayRecord(actor.guild_id, q.item.id, q.item.skill.value, data, actor.user_id, now, now)
+                )
+            quiz_updated = sum(q.item.id in items for q in upload.quiz)
+            summary = ImportSummary(added, updated, unchanged, len(upload.quiz) - quiz_updated, quiz_updated)
+            await self.moderation.audit(repos, actor, "kb.import", target, f"{summary}. {reason}".strip())
+            if added or updated or upload.quiz:
+                await repos.bump_kb_version(actor.guild_id, now)
+        log.info("guild %s imported %d file(s): %s", actor.guild_id, len(files), summary)
+        return summary
+
+    async def export(self, guild_id: int) -> dict[str, str]:
+        """The server's overlay as knowledge files (relative path → text), in the shipped layout and id scheme."""
+        async with self.store.transaction() as repos:
+            entries = await repos.overlay_entries(guild_id)
+            quiz = await repos.exportable_quiz_items(guild_id)
+        kinds = {e.doc_id: e.kind for e in entries}
+        files: dict[str, str] = {}
+        resources = []
+        for e in entries:
+            if e.kind == "resource":
+                resources.append(UploadedDoc("", e.doc_id, "resource", e.title, e.skill, e.body, e.url, e.tags))
+            else:
+                text = render_markdown(upstream_id(e.doc_id, "entry"), e.title, e.skill, e.body, e.tags)
+                files[f"concepts/{stem(e.doc_id)}.md"] = text
+        if resources:
+            files[f"resources/server-{guild_id}.yaml"] = render_resources(guild_id, resources)
+        if quiz:
+            items = []
+            for record in quiz:
+                item = dict(record.item) | {"id": record.item_id}
+                source = str(item.get("source", ""))
+                if source in kinds:
+                    item["source"] = upstream_id(source, kinds[source])
+                items.append(item)
+            files[f"quiz/server-{guild_id}.yaml"] = render_quiz(guild_id, items)
+        return files
+
+    # gaps and reports -------------------------------------------------------------------------------------
+
+    async def gaps(self, actor: Actor, guild_id: int | None = None) -> list[Gap]:
+        """Open questions the bot could not answer in the actor's server, similar ones grouped, most asked first."""
+        async with self.moderation.transaction(actor, "kb.gaps", "", guild_id) as repos:
+            return group_gaps(await repos.open_gap_questions(actor.guild_id))
+
+    async def _gap(self, repos: Repos, guild_id: int, gap_id: int) -> Gap:
+        for gap in group_gaps(await repos.open_gap_questions(guild_id)):
+            if gap_id in gap.asked_ids:
+                return gap
+        raise UnknownGap()
+
+    async def close_gap(self, actor: Actor, gap_id: int, doc_id: str) -> Gap:
+        """Mark a group of questions as answered by an existing entry (this server's or a shipped one)."""
+        async with self.moderation.transaction(actor, "kb.close-gap", doc_id) as repos:
+            gap = await self._gap(repos, actor.guild_id, gap_id)
+            own = await repos.get_entry(actor.guild_id, doc_id)
+            if (own is None or own.deleted) and doc_id not in self.shipped:
+                raise UnknownEntry(doc_id)
+            await repos.close_gap_questions(actor.guild_id, gap.asked_ids, doc_id, actor.user_id, self.clock())
+            await self.moderation.audit(repos, actor, "kb.close-gap", doc_id, f"{gap.count}× {gap.question}"[:500])
+            return gap
+
+    async def answer_gap(
+        self, actor: Actor, gap_id: int, title: str, skill: str, body: str, reason: str = ""
+    ) -> EntryRecord:
+        """Write the missing entry and close the gap with it, in one transaction."""
+        async with self.moderation.transaction(actor, "kb.answer-gap", title) as repos:
+            gap = await self._gap(repos, actor.guild_id, gap_id)
+            entry = await self._add(
+                repos, actor, title, skill, body, kind="entry", url=None, tags=(), reason=reason or gap.question
+            )
+            await repos.close_gap_questions(actor.guild_id, gap.asked_ids, entry.doc_id, actor.user_id, self.clock())
+            await self.moderation.audit(
+                repos, actor, "kb.close-gap", entry.doc_id, f"{gap.count}× {gap.question}"[:500]
+            )
+            return entry
+
+    async def answer_reports(self, actor: Actor, guild_id: int | None = None, limit: int = 20) -> list[AnswerReport]:
+        """👎 votes on answers in the actor's server, newest first, with the question and the learner's comment."""
+        async with self.moderation.transaction(actor, "kb.reports", "", guild_id) as repos:
+            return await repos.negative_feedback(actor.guild_id, max(1, min(limit, MAX_AUDIT_ROWS)))

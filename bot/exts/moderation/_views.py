@@ -1,0 +1,309 @@
+"""Modals and persistent buttons of the moderation commands.
+
+Every action goes through the domain services, which check moderator rights server-side; these classes only
+collect input and show results. Buttons are ``DynamicItem``s so they still work after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+from bot.domain.content import Skill
+from bot.domain.errors import StudyBotError
+from bot.domain.ports import Actor
+from bot.domain.quiz import LETTERS
+from bot.exts import _ui
+
+BODY_LIMIT = 4000  # a modal's paragraph input holds at most 4,000 characters
+SKILL_HINT = ", ".join(s.value for s in Skill)
+
+
+def actor_of(interaction: _ui.Interaction, command: str) -> Actor:
+    """The member as Discord resolved them for this interaction; the domain decides what they may do."""
+    user = interaction.user
+    roles = frozenset(r.id for r in getattr(user, "roles", ()))
+    perms = interaction.permissions
+    owner = interaction.guild is not None and interaction.guild.owner_id == user.id
+    return Actor(
+        user_id=user.id,
+        guild_id=interaction.guild_id or 0,
+        command=command,
+        role_ids=roles,
+        manage_guild=bool(perms.manage_guild or perms.administrator or owner),
+        name=user.display_name,
+    )
+
+
+def parse_skill(text: str | None) -> Skill | None:
+    """A skill typed by hand: its id or its label, any case; None when it matches none of the seven."""
+    wanted = (text or "").strip().lower()
+    for skill in Skill:
+        if wanted in (skill.value, skill.label.lower()):
+            return skill
+    return None
+
+
+def changed(interaction: _ui.Interaction) -> None:
+    """Tell the re-indexer that this server's knowledge changed (other processes notice by polling)."""
+    if interaction.guild_id is not None:
+        _ui.bot_of(interaction).knowledge_changed(interaction.guild_id)
+
+
+# --------------------------------------------------------------------------------------------------- entries
+
+
+class EntryModal(_ui.GuardedModal):
+    """Title, skill and body of an entry: for /kb add, /kb edit and answering a gap."""
+
+    def __init__(
+        self,
+        *,
+        title: str,
+        doc_id: str | None = None,
+        gap_id: int | None = None,
+        defaults: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(title=_ui.clip(title, 45), timeout=15 * 60)
+        self.doc_id, self.gap_id = doc_id, gap_id
+        d = defaults or {}
+        self.entry_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Title", max_length=120, default=d.get("title")
+        )
+        self.skill: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Skill", max_length=40, required=False, default=d.get("skill"), placeholder=SKILL_HINT[:100]
+        )
+        self.body: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Body (Markdown)",
+            style=discord.TextStyle.paragraph,
+            max_length=BODY_LIMIT,
+            default=d.get("body"),
+        )
+        self.reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Reason for the change (optional)", max_length=200, required=False
+        )
+        for item in (self.entry_title, self.skill, self.body, self.reason):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: _ui.Interaction) -> None:  # type: ignore[override]
+        skill = parse_skill(self.skill.value)
+        draft = {"title": self.entry_title.value, "body": self.body.value, "reason": self.reason.value}
+        if skill is None:
+            # Not one of the seven: ask with a select rather than failing the whole modal.
+            view = SkillPick(self, draft)
+            await interaction.response.send_message(
+                "Which skill does this entry belong to?", view=view, ephemeral=True, allowed_mentions=_ui.NO_PINGS
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.save(interaction, skill, draft)
+
+    async def save(self, interaction: _ui.Interaction, skill: Skill, draft: dict[str, str]) -> None:
+        admin = _ui.bot_of(interaction).state.kb_admin
+        if self.gap_id is not None:
+            actor = actor_of(interaction, "/kb gaps")
+            entry = await admin.answer_gap(actor, self.gap_id, draft["title"], skill.value, draft["body"])
+            verb = "Answered the gap with"
+        elif self.doc_id is None:
+            actor = actor_of(interaction, "/kb add")
+            entry = await admin.add(actor, draft["title"], skill.value, draft["body"], reason=draft["reason"])
+            verb = "Added"
+        else:
+            actor = actor_of(interaction, "/kb edit")
+            entry = await admin.edit(
+                actor, self.doc_id, title=draft["title"], skill=skill.value, body=draft["body"], reason=draft["reason"]
+            )
+            verb = "Updated"
+        changed(interaction)
+        await interaction.followup.send(
+            f"{verb} **{_ui.safe(entry.title, 200)}** (`{entry.doc_id}`, revision {entry.revision}). "
+            "Learners in this server can ask about it within a few seconds.",
+            ephemeral=True,
+            allowed_mentions=_ui.NO_PINGS,
+        )
+
+
+class SkillPick(discord.ui.View):
+    """Finishes a modal whose skill was missing; lives only as long as the modal's draft (15 minutes)."""
+
+    def __init__(self, modal: EntryModal, draft: dict[str, str]) -> None:
+        super().__init__(timeout=15 * 60)
+        self.modal, self.draft = modal, draft
+        select: discord.ui.Select[SkillPick] = discord.ui.Select(
+            placeholder="Pick the skill",
+            options=[discord.SelectOption(label=s.label, value=s.value) for s in Skill],
+        )
+        select.callback = self.picked  # type: ignore[method-assign]
+        self.select = select
+        self.add_item(select)
+
+    async def picked(self, interaction: _ui.Interaction) -> None:
+        try:
+            await interaction.response.edit_message(content="Saving…", view=None)
+            await self.modal.save(interaction, Skill(self.select.values[0]), self.draft)
+        except Exception as error:
+            await _ui.report(interaction, error)
+
+
+class RemoveEntryButton(
+    _ui.Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"kbrm:(?P<user>\d{1,20}):(?P<answer>yes|no):(?P<doc>[a-z0-9-]{1,70})",
+):
+    def __init__(self, user_id: int, answer: str, doc_id: str) -> None:
+        yes = answer == "yes"
+        super().__init__(
+            discord.ui.Button(
+                label="Yes, remove it" if yes else "Cancel",
+                style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
+                custom_id=f"kbrm:{user_id}:{answer}:{doc_id}",
+            )
+        )
+        self.user_id, self.answer, self.doc_id = user_id, answer, doc_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RemoveEntryButton:
+        return cls(int(match["user"]), match["answer"], match["doc"])
+
+    async def run(self, interaction: _ui.Interaction) -> None:
+        if interaction.user.id != self.user_id:
+            raise StudyBotError("This button isn't yours: run /kb remove yourself.")
+        if self.answer == "no":
+            await interaction.response.edit_message(content="Cancelled: nothing was removed.", view=None)
+            return
+        await interaction.response.defer()
+        entry = await _ui.bot_of(interaction).state.kb_admin.remove(
+            actor_of(interaction, "/kb remove"), self.doc_id, reason="removed with /kb remove"
+        )
+        changed(interaction)
+        await interaction.edit_original_response(
+            content=f"Removed **{_ui.safe(entry.title, 200)}** (revision {entry.revision}). "
+            f"`/kb rollback entry:{entry.doc_id}` brings it back.",
+            view=None,
+        )
+
+
+def confirm_remove(user_id: int, doc_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RemoveEntryButton(user_id, "yes", doc_id))
+    view.add_item(RemoveEntryButton(user_id, "no", doc_id))
+    return view
+
+
+class AnswerGapButton(
+    _ui.Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"kbgap:(?P<gap>\d{1,12})",
+):
+    def __init__(self, gap_id: int, label: str = "Answer") -> None:
+        super().__init__(
+            discord.ui.Button(label=_ui.clip(label, 80), style=discord.ButtonStyle.primary, custom_id=f"kbgap:{gap_id}")
+        )
+        self.gap_id = gap_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> AnswerGapButton:
+        return cls(int(match["gap"]))
+
+    async def run(self, interaction: _ui.Interaction) -> None:
+        bot = _ui.bot_of(interaction)
+        # Refuse non-moderators before they type a whole entry; saving checks again.
+        await bot.state.moderation.check(actor_of(interaction, "/kb gaps"), "kb.gap")
+        await interaction.response.send_modal(EntryModal(title="Answer a gap", gap_id=self.gap_id))
+
+
+# ------------------------------------------------------------------------------------------------ quiz items
+
+
+class ReportItemButton(
+    _ui.Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"qrep:(?P<item>[a-z0-9-]{1,80})",
+):
+    """Under a quiz explanation: any learner may flag a question as wrong or unclear."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Report this question", emoji="🚩", style=discord.ButtonStyle.secondary, custom_id=f"qrep:{item_id}"
+            )
+        )
+        self.item_id = item_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReportItemButton:
+        return cls(match["item"])
+
+    async def run(self, interaction: _ui.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        outcome = await _ui.bot_of(interaction).state.quiz_admin.report(
+            interaction.guild_id or 0, self.item_id, interaction.user.id
+        )
+        text = "Thanks: a moderator will review this question."
+        if outcome.suspended_now:
+            text += " It has enough reports that I've paused it from quizzes until then."
+        await _ui.send_ephemeral(interaction, text)
+
+
+class QuizItemModal(_ui.GuardedModal):
+    """A quiz item's text: for /quizbank add and /quizbank edit."""
+
+    def __init__(self, *, skill: str, item_id: str | None = None, defaults: dict[str, str] | None = None) -> None:
+        super().__init__(title="Edit quiz item" if item_id else "New quiz item", timeout=15 * 60)
+        self.skill_id, self.item_id = skill, item_id
+        d = defaults or {}
+        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Question", style=discord.TextStyle.paragraph, min_length=10, max_length=300, default=d.get("prompt")
+        )
+        self.options: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Four options, one per line (A to D)",
+            style=discord.TextStyle.paragraph,
+            max_length=420,
+            default=d.get("options"),
+        )
+        self.answer: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Correct option (A, B, C or D)", min_length=1, max_length=1, default=d.get("answer")
+        )
+        self.explanation: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Explanation",
+            style=discord.TextStyle.paragraph,
+            min_length=20,
+            max_length=600,
+            default=d.get("explanation"),
+        )
+        self.topic: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Topic (a few words)", max_length=60, default=d.get("topic")
+        )
+        for item in (self.prompt, self.options, self.answer, self.explanation, self.topic):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: _ui.Interaction) -> None:  # type: ignore[override]
+        letter = self.answer.value.strip().upper()
+        if letter not in LETTERS:
+            raise StudyBotError("The correct option must be one of the letters A, B, C or D.")
+        options = [line.strip() for line in self.options.value.splitlines() if line.strip()]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        admin = _ui.bot_of(interaction).state.quiz_admin
+        fields: dict[str, Any] = {
+            "skill": self.skill_id,
+            "question": self.prompt.value,
+            "choices": options,
+            "answer_index": LETTERS.index(letter),
+            "explanation": self.explanation.value,
+            "topic": self.topic.value,
+        }
+        if self.item_id is None:
+            item_id = await admin.add_item(actor_of(interaction, "/quizbank add"), **fields)
+            text = f"Added quiz item `{item_id}`: it can appear in /quiz in this server from now on."
+        else:
+            await admin.edit_item(actor_of(interaction, "/quizbank edit"), self.item_id, **fields)
+            text = f"Updated quiz item `{self.item_id}`."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=_ui.NO_PINGS)

@@ -1,0 +1,416 @@
+"""Per-server knowledge indexes: the shipped index plus a server's overlay, rebuilt in the background.
+
+Each server with an overlay gets its own ``IndexStore`` under ``root/guilds/<guild id>/``. A build reuses
+the shipped index's vectors (``seed``), so publishing one entry embeds only that entry. The new index then
+replaces the server's live ``AnswerService`` in one dict assignment: a question never waits for a build and
+never sees half of one. ``KbSync`` keeps those indexes in step with the overlays in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+from bot.domain.answering import AnswerService
+from bot.domain.ports import KbOverlay
+from index.chunking import Chunk, chunk_document
+from index.confidence import Calibration
+from index.embedder import Embedder, NumpyMiniLM, SentenceTransformerEmbedder
+from index.retriever import HybridRetriever
+from index.store import BuildReport, IndexStore, LoadedIndex, StoreError
+
+log = logging.getLogger(__name__)
+
+MakeService = Callable[[LoadedIndex], AnswerService]
+EmbedderFactory = Callable[[int], Embedder]
+Clock = Callable[[], datetime]
+
+# Below this many texts the NumPy runtime (0.2 s to load) beats importing torch (~5 s); as in bot/indexing.py.
+SMALL_BATCH = 400
+
+
+def service_factory(query_embedder: Embedder, threshold: float | None = None) -> MakeService:
+    """Answer services that share one query encoder and the shipped calibration."""
+    calibration = Calibration.load()
+
+    def make(index: LoadedIndex) -> AnswerService:
+        return AnswerService(HybridRetriever(index, query_embedder), calibration, threshold)
+
+    return make
+
+
+def build_embedder_factory() -> EmbedderFactory:
+    """An embedder factory for the build thread that keeps its NumPy encoder between builds.
+
+    An overlay build embeds a handful of texts, so reloading the weights each time would cost more than
+    the embedding. The encoder is not shared with the answering thread (neither is documented thread-safe).
+    """
+    small: list[Embedder] = []
+
+    def factory(count: int) -> Embedder:
+        if count > SMALL_BATCH:
+            return SentenceTransformerEmbedder()
+        if not small:
+            small.append(NumpyMiniLM())
+        return small[0]
+
+    return factory
+
+
+@dataclass(frozen=True)
+class GuildIndexStatus:
+    guild_id: int
+    version_live: int | None  # the overlay version answering now; None before the first load
+    version_wanted: int | None  # the newest version known to exist
+    built_at: str | None  # of the index answering now (the shipped one for a server without overlay)
+    build_id: str | None
+    chunks: int
+    pending: bool  # a newer version than the live one is known, or a rebuild was asked for
+    building: bool
+    last_error: str | None  # of the most recent attempt; cleared by the next success
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    guild_id: int
+    version: int
+    action: Literal["built", "opened", "base", "failed"]  # base: an empty overlay, answered by the shipped index
+    report: BuildReport | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.action != "failed"
+
+
+@dataclass
+class _Guild:
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one build at a time per server
+    version_live: int | None = None
+    version_wanted: int | None = None
+    last_attempt: int | None = None  # the version the latest build tried, whatever the result
+    index: LoadedIndex | None = None  # None: the shipped index answers
+    queued: bool = False
+    building: bool = False
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+class GuildIndexes:
+    """One live AnswerService per server with an overlay; everything else is answered from the shipped index."""
+
+    def __init__(
+        self,
+        base: LoadedIndex,
+        root: Path,
+        make_service: MakeService,
+        embedder_factory: EmbedderFactory,
+        *,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.base = base
+        self.root = root
+        self.model_id = str(base.manifest["model_id"])
+        self.base_service = make_service(base)
+        self._make_service = make_service
+        self._embedder_factory = embedder_factory
+        self._clock = clock
+        self._base_chunks = base.as_chunks()
+        # Read without a lock on every question: a dict lookup and a whole-value swap are atomic in CPython.
+        self._services: dict[int, AnswerService] = {}
+        self._guilds: dict[int, _Guild] = {}
+        self._guilds_lock = threading.Lock()
+
+    # -- answering -------------------------------------------------------------------------------
+    def service(self, guild_id: int | None) -> AnswerService:
+        """The service for questions asked in ``guild_id`` (None: a direct message)."""
+        if guild_id is None:
+            return self.base_service
+        return self._services.get(guild_id, self.base_service)
+
+    # -- building --------------------------------------------------------------------------------
+    def store(self, guild_id: int) -> IndexStore:
+        return IndexStore(self.root / "guilds" / str(guild_id))
+
+    def fingerprint(self, overlay: KbOverlay) -> str:
+        """A server build is valid for one shipped build and one overlay version."""
+        return f"{self.base.build_id}:{overlay.version}"
+
+    def chunks_for(self, overlay: KbOverlay) -> list[Chunk]:
+        """Shipped chunks minus hidden documents, plus the overlay's; an overlay document replaces a shipped one of the same id."""
+        replaced = overlay.hidden | {doc.id for doc in overlay.documents}
+        chunks = [c for c in self._base_chunks if c.doc_id not in replaced]
+        for doc in overlay.documents:
+            chunks.extend(chunk_document(doc))
+        return chunks
+
+    def want(self, guild_id: int, version: int | None = None) -> None:
+        """Record that a rebuild is coming (and, if known, for which version), for ``status``."""
+        state = self._state(guild_id)
+        state.queued = True
+        if version is not None:
+            state.version_wanted = version
+
+    def publish(self, overlay: KbOverlay) -> BuildOutcome:
+        """Build the server's index for ``overlay`` and swap it in; on failure the previous one keeps answering."""
+        state = self._state(overlay.guild_id)
+        with state.lock:
+            return self._publish(state, overlay)
+
+    def load(self, overlay: KbOverlay) -> BuildOutcome:
+        """Open the server's build on disk if it is for this shipped build and overlay version, else rebuild."""
+        state = self._state(overlay.guild_id)
+        with state.lock:
+            state.queued = False
+            if _is_empty(overlay):
+                return self._publish(state, overlay)
+            started = time.perf_counter()
+            store = self.store(overlay.guild_id)
+            manifest = store.manifest()
+            if manifest is not None and manifest.get("sources_fingerprint") == self.fingerprint(overlay):
+                try:
+                    loaded = store.open(self.model_id)
+                    service = self._make_service(loaded)
+                except StoreError as exc:
+                    log.warning("server %s: the stored index is unusable (%s); rebuilding it", overlay.guild_id, exc)
+                else:
+                    self._go_live(state, overlay, loaded, service)
+                    return BuildOutcome(
+                        overlay.guild_id, overlay.version, "opened", seconds=time.perf_counter() - started
+                    )
+            return self._publish(state, overlay)
+
+    def _publish(self, state: _Guild, overlay: KbOverlay) -> BuildOutcome:
+        started = time.perf_counter()
+        guild_id = overlay.guild_id
+        state.queued = False
+        if state.version_wanted is None or overlay.version > state.version_wanted:
+            state.version_wanted = overlay.version
+        if _is_empty(overlay):
+            self._services.pop(guild_id, None)
+            state.version_wanted = overlay.version  # a deleted overlay may come back as version 0
+            self._go_live(state, overlay, None, None)
+            return BuildOutcome(guild_id, overlay.version, "base", seconds=time.perf_counter() - started)
+        state.building = True
+        try:
+            store = self.store(guild_id)
+            report = store.build(
+                self.chunks_for(overlay),
+                self._embedder_factory,
+                self.model_id,
+                sources_fingerprint=self.fingerprint(overlay),
+                seed=self.base,
+            )
+            loaded = store.open(self.model_id)
+            service = self._make_service(loaded)
+        except Exception as exc:  # any failure must leave the live service answering
+            log.exception("server %s: building knowledge version %s failed", guild_id, overlay.version)
+            self._record_error(state, overlay.version, f"{type(exc).__name__}: {exc}")
+            return BuildOutcome(
+                guild_id, overlay.version, "failed", error=state.last_error, seconds=time.perf_counter() - started
+            )
+        finally:
+            state.building = False
+        self._go_live(state, overlay, loaded, service)
+        log.info(
+            "server %s: knowledge version %s live (%d chunks, %d embedded) in %.2fs",
+            guild_id,
+            overlay.version,
+            report.chunks,
+            report.embedded,
+            report.seconds,
+        )
+        return BuildOutcome(guild_id, overlay.version, "built", report, seconds=time.perf_counter() - started)
+
+    def _go_live(
+        self, state: _Guild, overlay: KbOverlay, loaded: LoadedIndex | None, service: AnswerService | None
+    ) -> None:
+        if service is not None:
+            self._services[overlay.guild_id] = service  # the swap: one assignment
+        state.index = loaded
+        state.version_live = state.last_attempt = overlay.version
+        if state.version_wanted is None or overlay.version > state.version_wanted:
+            state.version_wanted = overlay.version
+        state.last_error = state.last_error_at = None
+
+    def _record_error(self, state: _Guild, version: int | None, message: str) -> None:
+        if version is not None:
+            state.last_attempt = version
+        state.last_error = message
+        state.last_error_at = self._clock()
+
+    def _state(self, guild_id: int) -> _Guild:
+        with self._guilds_lock:
+            return self._guilds.setdefault(guild_id, _Guild())
+
+    # -- reporting -------------------------------------------------------------------------------
+    def status(self, guild_id: int) -> GuildIndexStatus:
+        state = self._guilds.get(guild_id) or _Guild()
+        index = state.index or self.base
+        return GuildIndexStatus(
+            guild_id=guild_id,
+            version_live=state.version_live,
+            version_wanted=state.version_wanted,
+            built_at=index.manifest.get("built_at"),
+            build_id=index.build_id,
+            chunks=len(index.chunks),
+            pending=state.queued or state.version_wanted != state.version_live,
+            building=state.building,
+            last_error=state.last_error,
+            last_error_at=state.last_error_at,
+        )
+
+    def guilds(self) -> list[int]:
+        """Servers this process knows an overlay for (live, building or failed)."""
+        return sorted(self._guilds)
+
+
+def _is_empty(overlay: KbOverlay) -> bool:
+    return not overlay.documents and not overlay.hidden
+
+
+class OverlaySource(Protocol):
+    """Where overlays live (the knowledge-admin service over the database shared by all processes)."""
+
+    async def versions(self) -> dict[int, int]:
+        """The current overlay version of every server that has (or had) one."""
+        ...
+
+    async def overlay(self, guild_id: int) -> KbOverlay:
+        """The server's current overlay; an empty one (no documents, nothing hidden) if it has none."""
+        ...
+
+
+class KbSync:
+    """Keeps every server's index in step with its overlay, off the event loop.
+
+    Local changes call ``kick``; changes made by other processes sharing the database are found by polling
+    ``versions()``. Builds run one at a time on a dedicated thread; changes that arrive during a build are
+    coalesced into one more build with the latest overlay.
+    """
+
+    def __init__(self, indexes: GuildIndexes, source: OverlaySource, *, poll_seconds: float = 2.0) -> None:
+        self.indexes = indexes
+        self.source = source
+        self.poll_seconds = poll_seconds
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-build")
+        self._dirty: dict[int, None] = {}  # an ordered set: servers waiting for a build, oldest first
+        self._seen: dict[int, int] = {}  # the versions the last poll reported
+        self._wake = asyncio.Event()
+        self._settled = asyncio.Event()  # replaced by a fresh one each time a server's sync finishes
+        self._tasks: list[asyncio.Task[None]] = []
+        self._poll_failing = False
+
+    async def start(self) -> None:
+        """Queue every server with an overlay (opening or rebuilding its index) and start polling.
+
+        Returns once the first poll is done, not when the builds are: until then the shipped index answers.
+        """
+        if self._tasks:
+            return
+        await self._poll_once()
+        self._tasks = [
+            asyncio.create_task(self._work(), name="kb-sync-build"),
+            asyncio.create_task(self._poll(), name="kb-sync-poll"),
+        ]
+        for task in self._tasks:
+            task.add_done_callback(_log_failure)
+
+    def kick(self, guild_id: int) -> None:
+        """Rebuild ``guild_id`` soon: called on the event loop after a local change to its overlay."""
+        self.indexes.want(guild_id)
+        self._dirty[guild_id] = None
+        self._wake.set()
+
+    async def wait_for(self, guild_id: int, version: int, timeout: float = 30.0) -> GuildIndexStatus:  # noqa: ASYNC109
+        """Wait until a build for ``version`` (or newer) of ``guild_id`` has finished, successfully or not."""
+
+        def settled() -> bool:
+            state = self.indexes._guilds.get(guild_id)
+            return state is not None and state.last_attempt is not None and state.last_attempt >= version
+
+        async with asyncio.timeout(timeout):
+            while not settled():
+                await self._settled.wait()
+        return self.indexes.status(guild_id)
+
+    async def stop(self) -> None:
+        """Stop polling and building; returns once the build thread is idle, so nothing writes afterwards."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+    # -- internals -------------------------------------------------------------------------------
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            await self._poll_once()
+
+    async def _poll_once(self) -> None:
+        try:
+            versions = await self.source.versions()
+        except Exception:
+            if not self._poll_failing:  # log once per outage, not every few seconds
+                log.exception("could not read knowledge overlay versions; will keep trying")
+            self._poll_failing = True
+            return
+        self._poll_failing = False
+        for guild_id, version in versions.items():
+            if self._seen.get(guild_id) != version:
+                self._seen[guild_id] = version
+                self.indexes.want(guild_id, version)
+                self._mark(guild_id)
+        for guild_id in set(self._seen) - set(versions):  # the overlay was deleted: back to the shipped index
+            del self._seen[guild_id]
+            self._mark(guild_id)
+
+    def _mark(self, guild_id: int) -> None:
+        self._dirty[guild_id] = None
+        self._wake.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._dirty:
+                guild_id = next(iter(self._dirty))
+                del self._dirty[guild_id]
+                await self._sync(guild_id)
+
+    async def _sync(self, guild_id: int) -> None:
+        try:
+            overlay = await self.source.overlay(guild_id)
+            state = self.indexes._state(guild_id)
+            if state.version_live == overlay.version and not state.building:
+                state.queued = False  # already live, e.g. a kick followed by the poll that saw it
+                return
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.indexes.load, overlay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("server %s: could not read its knowledge overlay", guild_id)
+            self.indexes._record_error(self.indexes._state(guild_id), None, f"{type(exc).__name__}: {exc}")
+        finally:
+            settled, self._settled = self._settled, asyncio.Event()
+            settled.set()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:  # a dead loop would freeze every server's knowledge
+        log.error("background task %s failed", task.get_name(), exc_info=task.exception())
