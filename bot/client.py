@@ -23,10 +23,11 @@ from discord.ext import commands
 
 from bot import metrics
 from bot.app import State, open_state
-from bot.domain.answering import Answer, AnswerService
+from bot.domain.answering import Answer
 from bot.domain.asking import RateLimiter
 from bot.domain.errors import StudyBotError
 from bot.exts import _ui
+from bot.guild_index import GuildIndexes, GuildIndexStatus, KbSync, build_embedder_factory, service_factory
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,24 @@ class StudyTree(app_commands.CommandTree["StudyBot"]):
 
 
 class Answerer:
-    """Runs the CPU-bound answer pipeline on a worker thread so the event loop keeps acknowledging others."""
+    """Runs the CPU-bound answer pipeline on a worker thread so the event loop keeps acknowledging others.
 
-    def __init__(self, service: AnswerService) -> None:
-        self.service = service
+    Each server is answered from its own index (the shipped one plus its overlay), whichever is live when
+    the question arrives; a rebuild in progress never blocks or half-changes an answer.
+    """
+
+    def __init__(self, indexes: GuildIndexes) -> None:
+        self.indexes = indexes
         # One worker: the encoder and BM25 are not documented as thread-safe, and one question takes ~10 ms.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
 
-    async def ask(self, question: str, context: str | None = None, *, via: str = "slash") -> Answer:
+    async def ask(
+        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
+    ) -> Answer:
         loop = asyncio.get_running_loop()
+        service = self.indexes.service(guild_id)
         with metrics.ANSWER_SECONDS.time():
-            answer = await loop.run_in_executor(self._pool, self.service.ask, question, context)
+            answer = await loop.run_in_executor(self._pool, service.ask, question, context)
         metrics.QUESTIONS.labels(via, "abstained" if answer.abstained else "answered").inc()
         return answer
 
@@ -83,11 +91,20 @@ class StudyBot(commands.Bot):
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, timedelta(seconds=settings.ask_rate_window))
         self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
+        self.kb_sync = KbSync(answerer.indexes, state.kb_admin, poll_seconds=settings.kb_poll_seconds)
 
     async def setup_hook(self) -> None:
         for name in extension_modules():
             await self.load_extension(name)
         await self.sync_commands()
+        await self.kb_sync.start()
+
+    def knowledge_changed(self, guild_id: int) -> None:
+        """Re-index a server after one of its moderators changed its knowledge (other processes poll)."""
+        self.kb_sync.kick(guild_id)
+
+    def kb_status(self, guild_id: int) -> GuildIndexStatus:
+        return self.answerer.indexes.status(guild_id)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.dev_guild_id
@@ -135,6 +152,7 @@ class StudyBot(commands.Bot):
             if task is not current:  # SIGTERM runs this very method as a background task
                 task.cancel()
         await super().close()
+        await self.kb_sync.stop()
         self.answerer.close()
         await self.state.close()
         log.info("shut down cleanly")
@@ -160,11 +178,17 @@ async def start_bot(settings: Settings) -> StudyBot:
     state = await open_state(settings)
     try:
         index = IndexService(settings)
-        answer_service = await asyncio.to_thread(index.answer_service, lambda msg: log.info("%s", msg))
+        base = await asyncio.to_thread(index.ensure, lambda msg: log.info("%s", msg))
     except BaseException:
         await state.close()
         raise
-    answerer = Answerer(answer_service)
+    indexes = GuildIndexes(
+        base,
+        settings.index_dir,
+        service_factory(index.query_embedder(), settings.abstain_threshold),
+        build_embedder_factory(),
+    )
+    answerer = Answerer(indexes)
     if settings.shard_count is not None:
         return ShardedStudyBot(settings, state, answerer, shard_count=settings.shard_count)
     return StudyBot(settings, state, answerer)

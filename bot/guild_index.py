@@ -162,6 +162,10 @@ class GuildIndexes:
         if version is not None:
             state.version_wanted = version
 
+    def settle(self, guild_id: int) -> None:
+        """Withdraw a ``want`` that turned out to need no build."""
+        self._state(guild_id).queued = False
+
     def publish(self, overlay: KbOverlay) -> BuildOutcome:
         """Build the server's index for ``overlay`` and swap it in; on failure the previous one keeps answering."""
         state = self._state(overlay.guild_id)
@@ -243,6 +247,20 @@ class GuildIndexes:
         if state.version_wanted is None or overlay.version > state.version_wanted:
             state.version_wanted = overlay.version
         state.last_error = state.last_error_at = None
+
+    def record_error(self, guild_id: int, message: str) -> None:
+        """Note a failure outside the build itself (e.g. the overlay could not be read) in the status."""
+        self._record_error(self._state(guild_id), None, message)
+
+    def is_live(self, overlay: KbOverlay) -> bool:
+        """True when exactly this overlay version already answers (nothing to build)."""
+        state = self._guilds.get(overlay.guild_id)
+        return state is not None and state.version_live == overlay.version and not state.building
+
+    def attempted(self, guild_id: int) -> int | None:
+        """The overlay version the latest build of ``guild_id`` tried, whether it succeeded or failed."""
+        state = self._guilds.get(guild_id)
+        return None if state is None else state.last_attempt
 
     def _record_error(self, state: _Guild, version: int | None, message: str) -> None:
         if version is not None:
@@ -337,8 +355,8 @@ class KbSync:
         """Wait until a build for ``version`` (or newer) of ``guild_id`` has finished, successfully or not."""
 
         def settled() -> bool:
-            state = self.indexes._guilds.get(guild_id)
-            return state is not None and state.last_attempt is not None and state.last_attempt >= version
+            attempted = self.indexes.attempted(guild_id)
+            return attempted is not None and attempted >= version
 
         async with asyncio.timeout(timeout):
             while not settled():
@@ -395,17 +413,16 @@ class KbSync:
     async def _sync(self, guild_id: int) -> None:
         try:
             overlay = await self.source.overlay(guild_id)
-            state = self.indexes._state(guild_id)
-            if state.version_live == overlay.version and not state.building:
-                state.queued = False  # already live, e.g. a kick followed by the poll that saw it
+            if self.indexes.is_live(overlay):  # e.g. a kick, then the poll that saw the same version
+                self.indexes.settle(guild_id)
                 return
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self.indexes.load, overlay)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("server %s: could not read its knowledge overlay", guild_id)
-            self.indexes._record_error(self.indexes._state(guild_id), None, f"{type(exc).__name__}: {exc}")
+            log.exception("server %s: knowledge sync failed", guild_id)
+            self.indexes.record_error(guild_id, f"{type(exc).__name__}: {exc}")
         finally:
             settled, self._settled = self._settled, asyncio.Event()
             settled.set()

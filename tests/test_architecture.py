@@ -96,6 +96,30 @@ def test_slash_commands_match_the_spec_and_are_described():
         "privacy",
         "forget-me",
         "help",
+        "kb",
+        "quizbank",
+        "config",
+        *(
+            f"kb {c}"
+            for c in (
+                [
+                    "add",
+                    "edit",
+                    "remove",
+                    "hide",
+                    "unhide",
+                    "import",
+                    "history",
+                    "diff",
+                    "rollback",
+                    "gaps",
+                    "reports",
+                    "status",
+                ]
+            )
+        ),
+        *(f"quizbank {c}" for c in ("add", "edit", "suspend", "restore")),
+        *(f"config {c}" for c in ("moderator-role", "help-channels", "qotd", "show")),
     }
     for name, description, params in commands_found:
         assert description and len(description) <= 100 and "…" not in description, name

@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.content import SKILL_LABELS, KnowledgeBase
@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 MODAL_BODY_LIMIT = 4000  # Discord's paragraph text input holds at most 4,000 characters
 MAX_AUDIT_ROWS = 100
+# Help channels are looked up on every message in a server; another process's change shows within this.
+CONFIG_TTL = timedelta(seconds=30)
 MAX_PROBLEMS_SHOWN = 15  # a Discord message is 2,000 characters; the full list stays on the exception
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 autocomplete choices
 Origin = Literal["server", "shipped", "removed"]
@@ -139,6 +141,7 @@ class ModerationService:
         self.store = store
         self.clock = clock
         self.defaults = defaults or ConfigDefaults()
+        self._help: dict[int, tuple[datetime, tuple[int, ...]]] = {}
 
     def effective(self, guild_id: int, stored: GuildConfig | None) -> GuildConfig:
         """The stored configuration with every unset value filled in from the defaults."""
@@ -153,6 +156,16 @@ class ModerationService:
     async def config(self, guild_id: int) -> GuildConfig:
         async with self.store.transaction() as repos:
             return self.effective(guild_id, await repos.get_guild_config(guild_id))
+
+    async def help_channels(self, guild_id: int) -> tuple[int, ...]:
+        """The server's help channels, cached for ``CONFIG_TTL`` (a database read per message would be wasteful)."""
+        now = self.clock()
+        hit = self._help.get(guild_id)
+        if hit is not None and now - hit[0] < CONFIG_TTL:
+            return hit[1]
+        channels = (await self.config(guild_id)).help_channels or ()
+        self._help[guild_id] = (now, channels)
+        return channels
 
     async def guilds_with_qotd(self) -> list[GuildConfig]:
         """Servers whose moderators chose a question-of-the-day channel, with their effective hour.
@@ -232,6 +245,7 @@ class ModerationService:
             updated = replace(stored, author_id=actor.user_id, updated_at=self.clock(), **changes)  # type: ignore[arg-type]
             await repos.save_guild_config(updated)
             await self.audit(repos, actor, action, "", detail)
+        self._help.pop(actor.guild_id, None)
         return self.effective(actor.guild_id, updated)
 
     async def set_moderator_role(self, actor: Actor, role_id: int | None) -> GuildConfig:

@@ -47,9 +47,7 @@ class QuizAdminSql:
                 )
             )
         ).one()
-        # SQLite hands back naive values from aggregates (they bypass UTCDateTime): compare on the UTC wall time.
-        stamps = [t.replace(tzinfo=now.tzinfo) if t.tzinfo is None else t for t in latest if t is not None]
-        return max([now, *(t + _TICK for t in stamps)])
+        return max([now, *(t + _TICK for t in latest if t is not None)])  # max() keeps UTCDateTime: aware
 
     # overlay items ----------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.answering import MAX_QUESTION
+from bot.domain.errors import StudyBotError
 from bot.exts import _ui
 from bot.exts.ask._render import answer_embed, answer_view
 
@@ -29,7 +30,7 @@ class AskCog(commands.Cog):
         self.bot.ask_limiter.check(interaction.user.id)  # refused before deferring: the refusal stays private
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        answer = await self.bot.answerer.ask(question)
+        answer = await self.bot.answerer.ask(question, guild_id=interaction.guild_id)
         asked_id = await self.bot.state.asks.record(
             answer,
             user_id=interaction.user.id,
@@ -49,8 +50,7 @@ class AskCog(commands.Cog):
         mentioned = me in message.mentions
         thread = message.channel if isinstance(message.channel, discord.Thread) else None
         ours = thread is not None and thread.owner_id == me.id
-        in_help = message.channel.id in self.bot.settings.help_channels
-        if not (mentioned or ours or in_help):
+        if not (mentioned or ours or message.channel.id in await self._help_channels(message.guild.id)):
             return
         try:
             context = await self.bot.state.asks.thread_context(thread.id) if ours and thread else None
@@ -60,6 +60,13 @@ class AskCog(commands.Cog):
         except Exception as error:
             await _ui.report_message(message, error)
 
+    async def _help_channels(self, guild_id: int) -> tuple[int, ...]:
+        try:
+            return await self.bot.state.moderation.help_channels(guild_id)
+        except StudyBotError:  # the database is away: mentions still work, help channels wait for it
+            log.warning("could not read the help channels of server %s", guild_id)
+            return ()
+
     async def _answer_message(
         self, message: discord.Message, context: str | None, thread: discord.Thread | None
     ) -> None:
@@ -68,7 +75,12 @@ class AskCog(commands.Cog):
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         self.bot.ask_limiter.check(message.author.id)
         async with message.channel.typing():
-            answer = await self.bot.answerer.ask(text, context, via="thread" if thread else "mention")
+            answer = await self.bot.answerer.ask(
+                text,
+                context,
+                via="thread" if thread else "mention",
+                guild_id=message.guild.id if message.guild else None,
+            )
         asked_id = await self.bot.state.asks.record(
             answer,
             user_id=message.author.id,

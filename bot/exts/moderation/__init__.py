@@ -8,9 +8,9 @@ if TYPE_CHECKING:
 
 async def setup(bot: StudyBot) -> None:
     from bot.exts.moderation._cog import ConfigCog, KnowledgeCog, QuizBankCog
-    from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton, ReportItemButton
+    from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton
 
-    bot.add_dynamic_items(AnswerGapButton, RemoveEntryButton, ReportItemButton)
+    bot.add_dynamic_items(AnswerGapButton, RemoveEntryButton)
     await bot.add_cog(KnowledgeCog(bot))
     await bot.add_cog(QuizBankCog(bot))
     await bot.add_cog(ConfigCog(bot))

@@ -95,6 +95,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         await interaction.response.send_modal(EntryModal(title="Edit entry", doc_id=found.doc_id, defaults=defaults))
 
     @app_commands.command(name="remove", description="Remove one of this server's entries (asks first).")
+    @app_commands.describe(entry="The entry to remove (start typing its title)")
     @app_commands.autocomplete(entry=own_entries)
     async def remove(self, interaction: _ui.Interaction, entry: str) -> None:
         actor = actor_of(interaction, "/kb remove")
@@ -109,14 +110,18 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         )
 
     @app_commands.command(name="hide", description="Hide a shipped entry from this server's answers.")
+    @app_commands.describe(entry="The shipped entry to hide here (start typing its title)")
     @app_commands.autocomplete(entry=base_entries)
     async def hide(self, interaction: _ui.Interaction, entry: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.state.kb_admin.hide(actor_of(interaction, "/kb hide"), entry)
         changed(interaction)
-        await _ui.send_ephemeral(interaction, f"Hidden `{_ui.safe(entry, 120)}` in this server. /kb unhide restores it.")
+        await _ui.send_ephemeral(
+            interaction, f"Hidden `{_ui.safe(entry, 120)}` in this server. /kb unhide restores it."
+        )
 
     @app_commands.command(name="unhide", description="Show a shipped entry you hid again.")
+    @app_commands.describe(entry="The hidden entry to show again")
     @app_commands.autocomplete(entry=hidden_entries)
     async def unhide(self, interaction: _ui.Interaction, entry: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -138,6 +143,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         await _ui.send_ephemeral(interaction, f"Imported `{_ui.safe(file.filename, 100)}`: {result.describe()}.")
 
     @app_commands.command(name="history", description="The revisions of one of this server's entries.")
+    @app_commands.describe(entry="The entry (start typing its title)")
     @app_commands.autocomplete(entry=own_entries)
     async def history(self, interaction: _ui.Interaction, entry: str) -> None:
         actor = actor_of(interaction, "/kb history")
@@ -175,6 +181,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         await _ui.send_ephemeral(interaction, f"Revision {old} → {new}:\n```diff\n{shown}\n```")
 
     @app_commands.command(name="rollback", description="Restore an entry as it was at an earlier revision.")
+    @app_commands.describe(entry="The entry to restore", revision="The revision number to restore (see /kb history)")
     @app_commands.autocomplete(entry=own_entries)
     async def rollback(self, interaction: _ui.Interaction, entry: str, revision: app_commands.Range[int, 1]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -184,7 +191,8 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         changed(interaction)
         state = "removed" if restored.deleted else "live"
         await _ui.send_ephemeral(
-            interaction, f"Rolled `{restored.doc_id}` back to revision {revision}: now revision {restored.revision}, {state}."
+            interaction,
+            f"Rolled `{restored.doc_id}` back to revision {revision}: now revision {restored.revision}, {state}.",
         )
 
     @app_commands.command(name="gaps", description="Questions I couldn't answer here, most asked first.")
@@ -226,9 +234,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
             + (f" — “{_ui.safe('; '.join(r.reasons), 200)}”" if r.reasons else "")
             for r in items
         ]
-        embed.add_field(
-            name="Answers marked not helpful", value=_ui.whole_lines(answer_lines) or "None.", inline=False
-        )
+        embed.add_field(name="Answers marked not helpful", value=_ui.whole_lines(answer_lines) or "None.", inline=False)
         embed.add_field(name="Quiz questions", value=_ui.whole_lines(item_lines) or "None.", inline=False)
         await interaction.followup.send(embed=_ui.fit_embed(embed), ephemeral=True, allowed_mentions=_ui.NO_PINGS)
 
@@ -257,12 +263,14 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
         super().__init__()
 
     @app_commands.command(name="add", description="Write a new quiz question for this server (opens a form).")
+    @app_commands.describe(skill="The skill the question practises")
     @app_commands.choices(skill=SKILLS)
     async def add(self, interaction: _ui.Interaction, skill: app_commands.Choice[str]) -> None:
         await self.bot.state.moderation.check(actor_of(interaction, "/quizbank add"), "quiz.add")
         await interaction.response.send_modal(QuizItemModal(skill=skill.value))
 
     @app_commands.command(name="edit", description="Edit one of this server's quiz questions (pre-filled form).")
+    @app_commands.describe(item="The quiz item to edit (start typing its question)")
     @app_commands.autocomplete(item=quiz_items)
     async def edit(self, interaction: _ui.Interaction, item: str) -> None:
         actor = actor_of(interaction, "/quizbank edit")
@@ -278,6 +286,7 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
         await interaction.response.send_modal(QuizItemModal(skill=found.skill, item_id=found.id, defaults=defaults))
 
     @app_commands.command(name="suspend", description="Stop a quiz question from appearing in this server.")
+    @app_commands.describe(item="The quiz item to suspend", reason="Why (kept in the audit log)")
     @app_commands.autocomplete(item=quiz_items)
     async def suspend(self, interaction: _ui.Interaction, item: str, reason: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -285,6 +294,7 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
         await _ui.send_ephemeral(interaction, f"Suspended `{_ui.safe(item, 100)}`: it won't appear in /quiz here.")
 
     @app_commands.command(name="restore", description="Let a suspended quiz question appear again.")
+    @app_commands.describe(item="The suspended quiz item to restore")
     @app_commands.autocomplete(item=quiz_items)
     async def restore(self, interaction: _ui.Interaction, item: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -310,7 +320,9 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         await _ui.send_ephemeral(interaction, text)
 
     @app_commands.command(name="help-channels", description="Channels where every post is answered as a question.")
-    @app_commands.describe(first="A help channel; leave all empty to have none")
+    @app_commands.describe(
+        first="A help channel; leave all three empty to have none", second="Another help channel", third="A third one"
+    )
     async def help_channels(
         self,
         interaction: _ui.Interaction,
@@ -338,7 +350,9 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         await self.bot.state.moderation.set_qotd(
             actor_of(interaction, "/config qotd"), channel.id if channel else None, hour
         )
-        text = f"Question of the day: {channel.mention} at {hour:02d}:00 UTC." if channel else "Question of the day off."
+        text = (
+            f"Question of the day: {channel.mention} at {hour:02d}:00 UTC." if channel else "Question of the day off."
+        )
         await _ui.send_ephemeral(interaction, text)
 
     @app_commands.command(name="show", description="StudyBot's settings in this server.")

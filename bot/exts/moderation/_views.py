@@ -130,19 +130,20 @@ class SkillPick(discord.ui.View):
 
     def __init__(self, modal: EntryModal, draft: dict[str, str]) -> None:
         super().__init__(timeout=15 * 60)
-        self.modal, self.draft = modal, draft
-        select: discord.ui.Select[SkillPick] = discord.ui.Select(
-            placeholder="Pick the skill",
-            options=[discord.SelectOption(label=s.label, value=s.value) for s in Skill],
-        )
-        select.callback = self.picked  # type: ignore[method-assign]
-        self.select = select
-        self.add_item(select)
+        self.add_item(SkillSelect(modal, draft))
 
-    async def picked(self, interaction: _ui.Interaction) -> None:
+
+class SkillSelect(discord.ui.Select[SkillPick]):
+    def __init__(self, modal: EntryModal, draft: dict[str, str]) -> None:
+        super().__init__(
+            placeholder="Pick the skill", options=[discord.SelectOption(label=s.label, value=s.value) for s in Skill]
+        )
+        self.modal, self.draft = modal, draft
+
+    async def callback(self, interaction: _ui.Interaction) -> None:  # type: ignore[override]
         try:
             await interaction.response.edit_message(content="Saving…", view=None)
-            await self.modal.save(interaction, Skill(self.select.values[0]), self.draft)
+            await self.modal.save(interaction, Skill(self.values[0]), self.draft)
         except Exception as error:
             await _ui.report(interaction, error)
 
@@ -219,38 +220,6 @@ class AnswerGapButton(
 
 
 # ------------------------------------------------------------------------------------------------ quiz items
-
-
-class ReportItemButton(
-    _ui.Guarded,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"qrep:(?P<item>[a-z0-9-]{1,80})",
-):
-    """Under a quiz explanation: any learner may flag a question as wrong or unclear."""
-
-    def __init__(self, item_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Report this question", emoji="🚩", style=discord.ButtonStyle.secondary, custom_id=f"qrep:{item_id}"
-            )
-        )
-        self.item_id = item_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ReportItemButton:
-        return cls(match["item"])
-
-    async def run(self, interaction: _ui.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        outcome = await _ui.bot_of(interaction).state.quiz_admin.report(
-            interaction.guild_id or 0, self.item_id, interaction.user.id
-        )
-        text = "Thanks: a moderator will review this question."
-        if outcome.suspended_now:
-            text += " It has enough reports that I've paused it from quizzes until then."
-        await _ui.send_ephemeral(interaction, text)
 
 
 class QuizItemModal(_ui.GuardedModal):

@@ -39,7 +39,7 @@ class QuizCog(commands.Cog):
         await self.bot.wait_until_ready()
         while not self.bot.is_closed():
             try:
-                await _daily.post_question_of_the_day(self.bot)
+                await _daily.post_questions_of_the_day(self.bot)
                 await _daily.send_reminders(self.bot)
             except Exception:
                 log.exception("daily scheduler tick failed; retrying next tick")

@@ -54,18 +54,39 @@ class QotdButton(
         await interaction.followup.send(embeds=embeds, ephemeral=True)
 
 
-async def post_question_of_the_day(bot: StudyBot) -> None:
-    channel_id = bot.settings.qotd_channel_id
-    if channel_id is None:
-        return
-    channel = bot.get_channel(channel_id)
-    if not isinstance(channel, discord.TextChannel):
-        log.warning("question-of-the-day channel %s is not a text channel I can see", channel_id)
-        return
-    post = await bot.state.daily.claim_qotd(channel.guild.id, channel.id, bot.settings.qotd_hour)
+async def qotd_targets(bot: StudyBot) -> dict[int, tuple[int, int]]:
+    """Server → (channel, UTC hour): what moderators set with /config qotd, else the settings' channel."""
+    targets = {
+        c.guild_id: (c.qotd_channel_id, c.qotd_hour or 0)
+        for c in await bot.state.moderation.guilds_with_qotd()
+        if c.qotd_channel_id is not None
+    }
+    default = bot.settings.qotd_channel_id
+    channel = bot.get_channel(default) if default is not None else None
+    if isinstance(channel, discord.TextChannel) and default is not None:
+        targets.setdefault(channel.guild.id, (default, bot.settings.qotd_hour))
+    return targets
+
+
+async def post_questions_of_the_day(bot: StudyBot) -> None:
+    for guild_id, (channel_id, hour) in (await qotd_targets(bot)).items():
+        channel = bot.get_channel(channel_id)
+        if channel is None:
+            continue  # a server this process (or shard) does not serve, or a channel that is gone
+        if not isinstance(channel, discord.TextChannel) or channel.guild.id != guild_id:
+            log.warning("question-of-the-day channel %s is not a text channel of server %s", channel_id, guild_id)
+            continue
+        try:
+            await post_question_of_the_day(bot, channel, hour)
+        except discord.HTTPException:
+            log.warning("could not post the question of the day in channel %s", channel_id, exc_info=True)
+
+
+async def post_question_of_the_day(bot: StudyBot, channel: discord.TextChannel, hour: int) -> None:
+    post = await bot.state.daily.claim_qotd(channel.guild.id, channel.id, hour)
     if post is None or post.id is None:
         return
-    item = bot.state.bank.get(post.item_id)
+    item = (await bot.state.banks.bank_for(channel.guild.id)).get(post.item_id) or bot.state.bank.get(post.item_id)
     if item is None:
         return
     embed = question_embed(Question("qotd", 0, 1, item), heading="🌞 Question of the day")

@@ -106,6 +106,41 @@ class AnswerButton(
         await interaction.edit_original_response(**after_answer(bot, feedback))
 
 
+class ReportItemButton(
+    _ui.Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"qrep:(?P<item>[a-z0-9-]{1,80})",
+):
+    """Under a quiz explanation: any learner may flag a question as wrong or unclear."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Report this question",
+                emoji="🚩",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"qrep:{item_id}",
+            )
+        )
+        self.item_id = item_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReportItemButton:
+        return cls(match["item"])
+
+    async def run(self, interaction: _ui.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        outcome = await _ui.bot_of(interaction).state.quiz_admin.report(
+            interaction.guild_id or 0, self.item_id, interaction.user.id
+        )
+        text = "Thanks: a moderator will review this question."
+        if outcome.suspended_now:
+            text += " It has enough reports that I've paused it from quizzes until then."
+        await _ui.send_ephemeral(interaction, text)
+
+
 def thinking_time(interaction: _ui.Interaction) -> timedelta | None:
     message = interaction.message
     if message is None:
@@ -129,9 +164,14 @@ def question_message(question: Question, *, note: str | None = None) -> dict[str
 def after_answer(bot: Any, feedback: Feedback) -> dict[str, Any]:
     """The quiz message after an answer: the feedback, then the next question or the summary."""
     embeds = [feedback_embed(feedback, bot.state.bank.title_of(feedback.source))]
+    report = ReportItemButton(feedback.question.item.id)
+    report.item.row = 1  # under the answer buttons: a learner flags the question they just saw explained
     if feedback.next is not None:
         embeds.append(question_embed(feedback.next))
-        return {"content": None, "embeds": embeds, "view": answer_view(feedback.next)}
-    if feedback.summary is not None:
-        embeds.append(summary_embed(feedback.summary))
-    return {"content": None, "embeds": embeds, "view": None}
+        view = answer_view(feedback.next)
+    else:
+        if feedback.summary is not None:
+            embeds.append(summary_embed(feedback.summary))
+        view = discord.ui.View(timeout=None)
+    view.add_item(report)
+    return {"content": None, "embeds": embeds, "view": view}
