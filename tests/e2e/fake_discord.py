@@ -1026,6 +1026,12 @@ class FakeDiscord:
         guild.roles[role.id] = role
         return role
 
+    async def create_role(self, guild: FakeGuild, name: str, *, permissions: int = 0) -> FakeRole:
+        """A role made while the bot is connected: added, then announced with GUILD_ROLE_CREATE like Discord does."""
+        role = self.add_role(guild, name, permissions=permissions)
+        await self._broadcast_guild_event("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
+        return role
+
     def add_channel(self, guild: FakeGuild, name: str, *, topic: str | None = None) -> FakeChannel:
         channel = FakeChannel(self._snowflake(), name, 0, guild.id, position=len(guild.channels), topic=topic)
         guild.channels[channel.id] = channel
