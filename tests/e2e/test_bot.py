@@ -210,11 +210,6 @@ async def test_rate_limit_answers_privately(
         await runner.stop()
 
 
-@pytest.mark.skipif(
-    os.environ.get("CI") == "true",
-    reason="KNOWN ISSUE: on a loaded 2-core CI box the event loop's teardown after this test hung once (a task "
-    "that ignores cancellation); measured instead by `python -m bench discord` until fixed",
-)
 async def test_fifty_concurrent_asks_are_all_acknowledged_in_time(
     running: Running, fake_discord: FakeDiscord, world: World
 ) -> None:

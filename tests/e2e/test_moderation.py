@@ -1,6 +1,5 @@
 """Moderators change a server's knowledge from Discord: the real bot and discord.py against the fake Discord."""
 
-
 from __future__ import annotations
 
 import textwrap
