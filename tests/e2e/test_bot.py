@@ -26,7 +26,10 @@ pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="function")]
 ROOT = Path(__file__).resolve().parents[2]
 EPHEMERAL = 64
 ACK_LIMIT = 3.0
-COMMANDS = {"ask", "quiz", "streak", "leaderboard", "progress", "resources", "settings", "privacy", "forget-me", "help"}
+COMMANDS = {
+    *("ask", "quiz", "streak", "leaderboard", "progress", "resources", "settings", "privacy", "forget-me", "help"),
+    *("kb", "quizbank", "config"),  # moderators' command groups
+}
 
 
 class Running:

@@ -207,6 +207,31 @@ async def test_an_import_with_one_bad_item_applies_nothing(
     assert "Imported `quiz.yaml`" in good.text()
     found = await bot.state.quiz_admin.search_items(world.guild.id, "reveals overfitting")
     assert any(item_id.startswith("guild-") for item_id, _ in found)
+    resources = textwrap.dedent("""\
+        id: resources-server
+        title: Server resources
+        skill: math
+        tags: [resources]
+        level: beginner
+        related: []
+        resources:
+          - id: res-server-matrices
+            title: Our study group's matrix notes
+            url: https://example.org/matrix-notes
+            kind: course
+            skill: math
+            level: beginner
+            cost: free
+            why: Worked examples of matrix products written by this server's mentors.
+        """)
+    await answered(
+        await slash(
+            fake_discord, world.owner, world.guild, world, "kb import", file=Upload("res.yaml", resources.encode())
+        ),
+        timeout=30,
+    )
+    listed = await answered(await slash(fake_discord, world.user, world.guild, world, "resources", skill="math"))
+    assert "Our study group's matrix notes" in listed.text() and "this server's pick" in listed.text()
     huge = await answered(
         await slash(
             fake_discord, world.owner, world.guild, world, "kb import", file=Upload("big.md", b"x" * (1024 * 1024 + 1))

@@ -178,17 +178,26 @@ class AccountCog(commands.Cog):
     @app_commands.describe(skill="The skill to list resources for")
     @app_commands.choices(skill=[app_commands.Choice(name=s.label, value=s.value) for s in Skill])
     async def resources(self, interaction: _ui.Interaction, skill: app_commands.Choice[str] | None = None) -> None:
-        resources = list(self.bot.state.kb.resources.values())
+        await interaction.response.defer(thinking=True)
+        overlay = await self.bot.state.kb_admin.overlay(interaction.guild_id) if interaction.guild_id else None
+        hidden = overlay.hidden if overlay else frozenset()
+        resources: list[Any] = [r for r in self.bot.state.kb.resources.values() if r.id not in hidden]
+        # This server's own picks first: its moderators chose them for these learners.
+        own = [d for d in overlay.documents if d.kind == "resource" and d.url] if overlay else []
 
         def line(r: Any) -> str:
-            return f"• [{discord.utils.escape_markdown(r.title)}]({r.url}) · {r.kind}, {r.level}, {r.cost}"
+            link = f"• [{discord.utils.escape_markdown(r.title)}]({r.url})"
+            return f"{link} · this server's pick" if r in own else f"{link} · {r.kind}, {r.level}, {r.cost}"
+
+        def why(r: Any) -> str:
+            return r.body.splitlines()[0][:300] if r in own else r.why
 
         if skill is not None:
             chosen = Skill(skill.value)
-            picked = [r for r in resources if r.skill == chosen]
+            picked = [r for r in [*own, *resources] if r.skill == chosen]
             embed = discord.Embed(title=f"📖 Resources: {chosen.label}", colour=discord.Colour.teal())
             embed.description = (
-                _ui.whole_lines((line(r) + f"\n  {r.why}" for r in picked), _ui.EMBED_DESCRIPTION)
+                _ui.whole_lines((line(r) + f"\n  {why(r)}" for r in picked), _ui.EMBED_DESCRIPTION)
                 or "No resources for this skill yet."
             )
         else:
@@ -198,7 +207,7 @@ class AccountCog(commands.Cog):
                 colour=discord.Colour.teal(),
             )
             for s in Skill:
-                picked = [r for r in resources if r.skill == s][:3]
+                picked = [r for r in [*own, *resources] if r.skill == s][:3]
                 if picked:
                     embed.add_field(name=s.label, value=_ui.whole_lines(map(line, picked)), inline=False)
-        await interaction.response.send_message(embed=_ui.fit_embed(embed))
+        await interaction.followup.send(embed=_ui.fit_embed(embed))

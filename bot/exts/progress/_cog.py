@@ -73,7 +73,7 @@ class ProgressCog(commands.Cog):
         from bot.charts import progress_png
 
         await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = await self.bot.state.learners.progress(interaction.user.id)
+        progress = await self.bot.state.learners.progress(interaction.user.id, guild_id=interaction.guild_id or 0)
         png = await asyncio.to_thread(progress_png, progress)  # matplotlib is CPU-bound: keep the loop free
         lines = []
         for s in progress.skills:
