@@ -75,7 +75,13 @@ async def test_moderator_entry_answers_here_and_nowhere_else(
     before = await ask(fake_discord, world.user, world.guild, world.channel, KAN_QUESTION)
     assert "not in my notes" in before.text()
 
-    reply = await add_kan(fake_discord, world)
+    # The skill left empty in the form: a select asks for it, and picking one saves the entry.
+    handle = await slash(fake_discord, world.owner, world.guild, world, "kb add")
+    pick = await submit(fake_discord, world.owner, handle, KAN_TITLE, "", KAN_BODY.format(kind="spline"))
+    assert pick.ephemeral and "Which skill" in pick.text()
+    select = pick.custom_ids()[0]
+    chosen = await fake_discord.click(world.owner, pick, select, values=["machine-learning"])
+    reply = await chosen.wait_followup(0, timeout=30)
     assert reply.ephemeral and "Added **Kolmogorov-Arnold networks**" in reply.text()
     await indexed(bot, world.guild.id)
 
