@@ -132,6 +132,41 @@ async def test_edit_then_rollback_restores_the_old_answer(
     assert "spline" in restored.text() and "Chebyshev" not in restored.text()
 
 
+async def test_hide_unhide_remove_and_status(running: Running, fake_discord: FakeDiscord, world: World) -> None:
+    """Hiding a shipped entry drops it from this server's answers until unhidden; a removed entry stops answering."""
+    bot = running.bot
+    assert bot is not None
+
+    async def cited(question: str) -> set[str]:
+        answer = await bot.answerer.ask(question, guild_id=world.guild.id)
+        return {s.doc_id for s in answer.sources}
+
+    assert "concept-overfitting" in await cited("What is overfitting?")
+    hidden = await answered(
+        await slash(fake_discord, world.owner, world.guild, world, "kb hide", entry="concept-overfitting")
+    )
+    assert "Hidden" in hidden.text()
+    await indexed(bot, world.guild.id)
+    assert "concept-overfitting" not in await cited("What is overfitting?")
+    status = await answered(await slash(fake_discord, world.owner, world.guild, world, "kb status"))
+    assert "Live version" in status.text() and "Last error" in status.text()
+    await answered(await slash(fake_discord, world.owner, world.guild, world, "kb unhide", entry="concept-overfitting"))
+    await indexed(bot, world.guild.id)
+    assert "concept-overfitting" in await cited("What is overfitting?")
+
+    await add_kan(fake_discord, world)
+    doc_id = (await bot.state.kb_admin.search_entries(world.guild.id, "kolmogorov", origin="overlay"))[0][0]
+    prompt = await answered(await slash(fake_discord, world.owner, world.guild, world, "kb remove", entry=doc_id))
+    yes = next(c for c in prompt.custom_ids() if ":yes:" in c)
+    stranger = await answered(await fake_discord.click(world.user, prompt, yes))
+    assert "isn't yours" in stranger.text()
+    click = await fake_discord.click(world.owner, prompt, yes)
+    removed = await click.wait_message(lambda m: "Removed" in m.text(), timeout=30)
+    assert removed.custom_ids() == []
+    await indexed(bot, world.guild.id)
+    assert doc_id not in await cited(KAN_QUESTION)
+
+
 async def test_a_gap_is_answered_from_the_queue_and_closes(
     running: Running, fake_discord: FakeDiscord, world: World
 ) -> None:
@@ -353,3 +388,36 @@ async def test_three_reports_suspend_a_quiz_item(
     assert "Restored" in restored.text()
     back = await answered(await slash(fake_discord, fourth, world.guild, world, "quiz", count=1, skill="math"))
     assert any(c.startswith("quiz:") for c in back.custom_ids())
+
+    # A moderator writes a second math question, edits it through the pre-filled form, then suspends it.
+    add = await slash(fake_discord, world.owner, world.guild, world, "quizbank add", skill="math")
+    options = "A square matrix\nA row vector\nA scalar\nA tensor of rank three"
+    explanation = "A 1x3 times 3x1 product sums three pairwise products, which gives a single number: a scalar."
+    added = await submit(
+        fake_discord,
+        world.owner,
+        add,
+        "What do you get when you multiply a 1x3 row vector by a 3x1 column vector?",
+        options,
+        "C",
+        explanation,
+        "matrix products",
+    )
+    new_id = added.text().split("`")[1]
+    assert new_id.startswith("guild-")
+    fifth = fake_discord.add_user("erin")
+    fake_discord.add_member(world.guild, fifth)
+    both = await answered(await slash(fake_discord, fifth, world.guild, world, "quiz", count=2, skill="math"))
+    assert "Question 1 of 2" in both.text()
+    edit = await slash(fake_discord, world.owner, world.guild, world, "quizbank edit", item=new_id)
+    modal = await edit.wait_modal()
+    assert "scalar" in str(modal.components)
+    prompt = "What is the product of a 1x3 row vector and a 3x1 column vector?"
+    edited = await submit(fake_discord, world.owner, edit, prompt, options, "C", explanation, "matrix products")
+    assert "Updated" in edited.text()
+    paused = await answered(
+        await slash(fake_discord, world.owner, world.guild, world, "quizbank suspend", item=new_id, reason="duplicate")
+    )
+    assert "Suspended" in paused.text()
+    suspended = await bot.state.quiz_admin.item(world.guild.id, new_id)
+    assert suspended.suspended and suspended.prompt == prompt

@@ -7,7 +7,8 @@ every call server-side (Manage Server, or the role set with /config moderator-ro
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -68,7 +69,7 @@ async def quiz_items(interaction: _ui.Interaction, current: str) -> list[app_com
     return [app_commands.Choice(name=_ui.clip(f"{label} ({item_id})", 100), value=item_id) for item_id, label in found]
 
 
-def _when(moment: Any) -> str:
+def _when(moment: datetime | None) -> str:
     return discord.utils.format_dt(moment, "R") if moment is not None else "never"
 
 
@@ -246,7 +247,8 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         embed = discord.Embed(title="📚 Knowledge index", colour=discord.Colour.dark_teal())
         embed.add_field(name="Live version", value=str(status.version_live))
         embed.add_field(name="Latest change", value=str(status.version_wanted))
-        embed.add_field(name="Last rebuilt", value=_when(status.built_at))
+        built = datetime.fromisoformat(status.built_at) if status.built_at else None
+        embed.add_field(name="Last rebuilt", value=_when(built))
         embed.add_field(name="Chunks", value=str(status.chunks))
         pending = "building now" if status.building else "waiting" if status.pending else "none"
         embed.add_field(name="Pending changes", value=pending)
