@@ -7,6 +7,7 @@ its own overlay on top of the shipped knowledge base, never another server's ent
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import re
@@ -249,6 +250,8 @@ class ModerationService:
         return self.effective(actor.guild_id, updated)
 
     async def set_moderator_role(self, actor: Actor, role_id: int | None) -> GuildConfig:
+        if role_id is not None and role_id == actor.guild_id:  # Discord gives @everyone the server's own id
+            raise InvalidSetting("@everyone can't be the moderator role: that would make every member a moderator.")
         detail = f"role {role_id}" if role_id is not None else "no role (Manage Server only)"
         return await self._update(actor, "config.moderator-role", detail, moderator_role_id=role_id)
 
@@ -763,7 +766,7 @@ class KnowledgeAdmin:
 
     async def import_files(self, actor: Actor, files: list[tuple[str, bytes]], reason: str = "") -> ImportSummary:
         """All or nothing: every file is validated first; any problem raises InvalidUpload and nothing changes."""
-        upload = parse_uploads(files)
+        upload = await asyncio.to_thread(parse_uploads, files)  # up to 1 MB of YAML: keep the event loop free
         target = ", ".join(name for name, _ in files)
         async with self.moderation.transaction(actor, "kb.import", target) as repos:
             existing = {e.doc_id: e for e in await repos.overlay_entries(actor.guild_id, include_deleted=True)}

@@ -160,8 +160,29 @@ def parse_uploads(files: Iterable[tuple[str, bytes]]) -> Upload:
             upload.problems.append(
                 f"{name}:1: StudyBot imports .md entries and .yaml resource or quiz files, not this kind of file"
             )
+    _check_server_ids(upload)
     _check_duplicates(upload)
     return upload
+
+
+# A server's ids travel inside Discord button ids (at most 100 characters, matched by simple patterns), so they
+# are stricter than shipped ids: no ':' and a shorter limit for entries.
+_SERVER_DOC_ID = re.compile(r"[a-z0-9-]{1,70}")
+_SERVER_ITEM_ID = re.compile(r"[a-z0-9-]{1,80}")
+
+
+def _check_server_ids(upload: Upload) -> None:
+    for doc in upload.docs:
+        if not _SERVER_DOC_ID.fullmatch(doc.doc_id):
+            upload.problems.append(
+                f"{doc.where}: id: '{doc.doc_id}' must be at most 70 lowercase letters, digits and hyphens "
+                f"once prefixed with '{GUILD_PREFIX}'"
+            )
+    for item in upload.quiz:
+        if not _SERVER_ITEM_ID.fullmatch(item.item.id):
+            upload.problems.append(
+                f"{item.where}: id: '{item.item.id}' must use only lowercase letters, digits and hyphens"
+            )
 
 
 def _parse_markdown(name: str, text: str, upload: Upload) -> None:

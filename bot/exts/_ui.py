@@ -108,7 +108,7 @@ def _explain(error: BaseException, where: str, user_id: int) -> str:
     message, expected = error_message(error)
     if expected:
         log.info("refused %s for user %s: %s", where, user_id, message)
-        return message
+        return clip(message, MESSAGE_LIMIT)  # a long list of import problems must still be deliverable
     error_id = secrets.token_hex(4)
     metrics.ERRORS.inc()
     log.error("error %s in %s", error_id, where, exc_info=getattr(error, "original", error))

@@ -34,6 +34,10 @@ def _revision(row: Row[Any]) -> RevisionRecord:
     return RevisionRecord(**data)
 
 
+# Grouping similar questions compares every pair, so the queue looks at the most recent open questions only.
+GAP_WINDOW = 500
+
+
 class KbSql:
     conn: AsyncConnection
 
@@ -123,10 +127,11 @@ class KbSql:
                 asked_questions.c.abstained.is_(True),
                 ~closed.exists(),
             )
-            .order_by(asked_questions.c.id)
+            .order_by(asked_questions.c.id.desc())
+            .limit(GAP_WINDOW)
         )
         found = []
-        for row in await self.conn.execute(query):
+        for row in reversed((await self.conn.execute(query)).all()):
             data = row._asdict()
             data["sources"] = tuple(data["sources"])
             found.append(AskedRecord(**data))

@@ -125,6 +125,8 @@ async def test_configuration_falls_back_to_defaults_and_validates(state: State) 
     assert (config.help_channels, config.qotd_channel_id, config.qotd_hour) == ((), None, 9)
     with pytest.raises(InvalidSetting, match="0 to 23"):
         await state.moderation.set_qotd(MOD, 5, 24)
+    with pytest.raises(InvalidSetting, match="@everyone"):  # Discord gives @everyone the server's id
+        await state.moderation.set_moderator_role(MOD, GUILD)
     await state.moderation.set_qotd(MOD, 5, 7)
     await state.moderation.set_help_channels(MOD, [3, 4, 3])
     await state.moderation.set_moderator_role(MOD, ROLE)

@@ -170,3 +170,20 @@ def test_ids_map_between_shipped_and_server_schemes():
     ]
     assert upstream_id("guild-a", "entry") == "concept-a"
     assert upstream_id("guild-c", "resource") == "res-c"
+
+
+def test_server_ids_must_fit_inside_discord_button_ids() -> None:
+    """Ids with ':' or too long for a button's custom_id are refused at import, with their file and line."""
+    long_slug = "x" * 70
+    upload = parse_uploads(
+        [
+            ("a.md", ENTRY.replace("concept-attention", "concept-ml:attention").encode()),
+            ("b.md", ENTRY.replace("concept-attention", f"concept-{long_slug}").encode()),
+        ]
+    )
+    assert upload.problems == [
+        "a.md:2: id: 'guild-ml:attention' must be at most 70 lowercase letters, digits and hyphens once prefixed "
+        "with 'guild-'",
+        f"b.md:2: id: 'guild-{long_slug}' must be at most 70 lowercase letters, digits and hyphens once prefixed "
+        "with 'guild-'",
+    ]

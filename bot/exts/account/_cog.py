@@ -179,6 +179,7 @@ class AccountCog(commands.Cog):
     @app_commands.choices(skill=[app_commands.Choice(name=s.label, value=s.value) for s in Skill])
     async def resources(self, interaction: _ui.Interaction, skill: app_commands.Choice[str] | None = None) -> None:
         await interaction.response.defer(thinking=True)
+        interaction.extras["public_defer"] = True  # an error replaces the public "thinking…" with a private reply
         overlay = await self.bot.state.kb_admin.overlay(interaction.guild_id) if interaction.guild_id else None
         hidden = overlay.hidden if overlay else frozenset()
         resources: list[Any] = [r for r in self.bot.state.kb.resources.values() if r.id not in hidden]
@@ -211,3 +212,4 @@ class AccountCog(commands.Cog):
                 if picked:
                     embed.add_field(name=s.label, value=_ui.whole_lines(map(line, picked)), inline=False)
         await interaction.followup.send(embed=_ui.fit_embed(embed))
+        interaction.extras.pop("public_defer", None)

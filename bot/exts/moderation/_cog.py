@@ -19,6 +19,8 @@ from bot.domain.errors import StudyBotError
 from bot.domain.quiz import LETTERS
 from bot.exts import _ui
 from bot.exts.moderation._views import (
+    BODY_LIMIT,
+    TITLE_LIMIT,
     AnswerGapButton,
     EntryModal,
     QuizItemModal,
@@ -42,9 +44,12 @@ async def _entries(interaction: _ui.Interaction, current: str, origin: Origin) -
     """Entries of this server only (its own, the shipped base, or the base entries it hid)."""
     if interaction.guild_id is None:
         return []
-    found = await _ui.bot_of(interaction).state.kb_admin.search_entries(
-        interaction.guild_id, current, origin=origin, limit=_ui.AUTOCOMPLETE_CHOICES
-    )
+    try:
+        found = await _ui.bot_of(interaction).state.kb_admin.search_entries(
+            interaction.guild_id, current, origin=origin, limit=_ui.AUTOCOMPLETE_CHOICES
+        )
+    except StudyBotError:  # the database is away: no suggestions rather than an error log
+        return []
     return [app_commands.Choice(name=_ui.clip(f"{title} ({doc_id})", 100), value=doc_id) for doc_id, title, _ in found]
 
 
@@ -63,9 +68,12 @@ async def hidden_entries(interaction: _ui.Interaction, current: str) -> list[app
 async def quiz_items(interaction: _ui.Interaction, current: str) -> list[app_commands.Choice[str]]:
     if interaction.guild_id is None:
         return []
-    found = await _ui.bot_of(interaction).state.quiz_admin.search_items(
-        interaction.guild_id, current, limit=_ui.AUTOCOMPLETE_CHOICES
-    )
+    try:
+        found = await _ui.bot_of(interaction).state.quiz_admin.search_items(
+            interaction.guild_id, current, limit=_ui.AUTOCOMPLETE_CHOICES
+        )
+    except StudyBotError:
+        return []
     return [app_commands.Choice(name=_ui.clip(f"{label} ({item_id})", 100), value=item_id) for item_id, label in found]
 
 
@@ -92,6 +100,11 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         actor = actor_of(interaction, "/kb edit")
         await self.bot.state.moderation.check(actor, "kb.edit")
         found = await self.bot.state.kb_admin.entry(actor.guild_id, entry)
+        if found.origin != "server" or len(found.body) > BODY_LIMIT or len(found.title) > TITLE_LIMIT:
+            raise StudyBotError(
+                "A form can only edit this server's own live entries of up to 4,000 characters. For this one, "
+                "export it with `studybot kb export`, edit the file, and bring it back with /kb import."
+            )
         defaults = {"title": found.title, "skill": found.skill, "body": found.body}
         await interaction.response.send_modal(EntryModal(title="Edit entry", doc_id=found.doc_id, defaults=defaults))
 
@@ -134,10 +147,10 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.describe(file="A .md entry with front matter, a resources .yaml or a quiz .yaml (at most 1 MB)")
     async def import_(self, interaction: _ui.Interaction, file: discord.Attachment) -> None:
         actor = actor_of(interaction, "/kb import")
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.state.moderation.check(actor, "kb.import")
         if file.size > UPLOAD_LIMIT:
             raise StudyBotError(f"`{_ui.safe(file.filename, 100)}` is larger than 1 MB; split it into smaller files.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
         result = await self.bot.state.kb_admin.import_files(actor, [(file.filename, data)], reason="/kb import")
         changed(interaction)

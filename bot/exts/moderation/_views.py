@@ -18,6 +18,7 @@ from bot.domain.quiz import LETTERS
 from bot.exts import _ui
 
 BODY_LIMIT = 4000  # a modal's paragraph input holds at most 4,000 characters
+TITLE_LIMIT = 120  # the entry schema's limit
 SKILL_HINT = ", ".join(s.value for s in Skill)
 
 
@@ -70,7 +71,7 @@ class EntryModal(_ui.GuardedModal):
         self.doc_id, self.gap_id = doc_id, gap_id
         d = defaults or {}
         self.entry_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Title", max_length=120, default=d.get("title")
+            label="Title", max_length=TITLE_LIMIT, default=d.get("title")
         )
         self.skill: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Skill", max_length=40, required=False, default=d.get("skill"), placeholder=SKILL_HINT[:100]

@@ -103,7 +103,9 @@ class AnswerButton(
                 f"(you chose {LETTERS[feedback.choice]}, which was {verdict}).{ended}",
             )
             return
-        await interaction.edit_original_response(**after_answer(bot, feedback))
+        await interaction.edit_original_response(
+            **after_answer(bot, feedback, reportable=interaction.guild_id is not None)
+        )
 
 
 class ReportItemButton(
@@ -161,7 +163,7 @@ def question_message(question: Question, *, note: str | None = None) -> dict[str
     return {"content": note, "embeds": [question_embed(question)], "view": answer_view(question)}
 
 
-def after_answer(bot: Any, feedback: Feedback) -> dict[str, Any]:
+def after_answer(bot: Any, feedback: Feedback, *, reportable: bool = True) -> dict[str, Any]:
     """The quiz message after an answer: the feedback, then the next question or the summary."""
     embeds = [feedback_embed(feedback, bot.state.bank.title_of(feedback.source))]
     report = ReportItemButton(feedback.question.item.id)
@@ -173,5 +175,6 @@ def after_answer(bot: Any, feedback: Feedback) -> dict[str, Any]:
         if feedback.summary is not None:
             embeds.append(summary_embed(feedback.summary))
         view = discord.ui.View(timeout=None)
-    view.add_item(report)
+    if reportable:  # reports go to a server's moderators; a quiz in DMs has none
+        view.add_item(report)
     return {"content": None, "embeds": embeds, "view": view}
