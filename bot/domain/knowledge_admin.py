@@ -58,6 +58,7 @@ MODAL_BODY_LIMIT = 4000  # Discord's paragraph text input holds at most 4,000 ch
 MAX_AUDIT_ROWS = 100
 # Help channels are looked up on every message in a server; another process's change shows within this.
 CONFIG_TTL = timedelta(seconds=30)
+QOTD_OFF = 0  # stored when moderators turn the question of the day off (no channel has id 0)
 MAX_PROBLEMS_SHOWN = 15  # a Discord message is 2,000 characters; the full list stays on the exception
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 autocomplete choices
 Origin = Literal["server", "shipped", "removed"]
@@ -150,7 +151,13 @@ class ModerationService:
         return replace(
             config,
             help_channels=self.defaults.help_channels if config.help_channels is None else config.help_channels,
-            qotd_channel_id=config.qotd_channel_id or self.defaults.qotd_channel_id,
+            qotd_channel_id=(
+                None
+                if config.qotd_channel_id == QOTD_OFF
+                else self.defaults.qotd_channel_id
+                if config.qotd_channel_id is None
+                else config.qotd_channel_id
+            ),
             qotd_hour=self.defaults.qotd_hour if config.qotd_hour is None else config.qotd_hour,
         )
 
@@ -176,7 +183,12 @@ class ModerationService:
         """
         async with self.store.transaction() as repos:
             configs = await repos.guild_configs()
-        return [self.effective(c.guild_id, c) for c in configs if c.qotd_channel_id is not None]
+        # The stored channel is kept as it is, so QOTD_OFF tells the scheduler "not even the default here".
+        return [
+            replace(self.effective(c.guild_id, c), qotd_channel_id=c.qotd_channel_id)
+            for c in configs
+            if c.qotd_channel_id is not None
+        ]
 
     async def authorize(
         self, repos: Repos, actor: Actor, action: str, target: str = "", guild_id: int | None = None
@@ -265,7 +277,8 @@ class ModerationService:
         if hour is not None and not 0 <= hour <= 23:
             raise InvalidSetting("The hour of the question of the day is a UTC hour from 0 to 23.")
         detail = f"channel {channel_id}, hour {hour}"
-        return await self._update(actor, "config.qotd", detail, qotd_channel_id=channel_id, qotd_hour=hour)
+        stored = QOTD_OFF if channel_id is None else channel_id  # "off" must override the settings' default
+        return await self._update(actor, "config.qotd", detail, qotd_channel_id=stored, qotd_hour=hour)
 
     async def show(self, actor: Actor) -> GuildConfig:
         async with self.transaction(actor, "config.show") as repos:

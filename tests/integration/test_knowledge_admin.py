@@ -13,11 +13,14 @@ from bot.app import State
 from bot.domain.content import load_knowledge
 from bot.domain.knowledge_admin import (
     MODAL_BODY_LIMIT,
+    QOTD_OFF,
     CannotHide,
+    ConfigDefaults,
     EntryRemoved,
     InvalidEntry,
     InvalidSetting,
     InvalidUpload,
+    ModerationService,
     UnknownEntry,
     UnknownGap,
     group_gaps,
@@ -117,6 +120,17 @@ async def test_manage_server_or_the_configured_role_may_moderate_only_their_own_
     with pytest.raises(NotModerator):
         await state.moderation.check(Actor(user_id=5, guild_id=GUILD, command="/kb add"), "kb.add")
     assert (await state.moderation.check(LEARNER, "kb.add")).moderator_role_id == ROLE
+
+
+async def test_turning_the_question_of_the_day_off_overrides_the_default_channel(state: State) -> None:
+    """A server that turns the question of the day off gets no channel, even where the settings name one."""
+    moderation = ModerationService(state.store, state.moderation.clock, ConfigDefaults(qotd_channel_id=42))
+    assert (await moderation.config(GUILD)).qotd_channel_id == 42
+    await moderation.set_qotd(MOD, None, None)
+    assert (await moderation.config(GUILD)).qotd_channel_id is None
+    assert [(c.guild_id, c.qotd_channel_id) for c in await moderation.guilds_with_qotd()] == [(GUILD, QOTD_OFF)]
+    await moderation.set_qotd(MOD, 7, 10)
+    assert (await moderation.config(GUILD)).qotd_channel_id == 7
 
 
 async def test_configuration_falls_back_to_defaults_and_validates(state: State) -> None:

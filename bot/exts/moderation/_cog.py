@@ -376,7 +376,10 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         await interaction.response.defer(ephemeral=True, thinking=True)
         config = await self.bot.state.moderation.show(actor)
         channels = ", ".join(f"<#{c}>" for c in config.help_channels or ()) or "none"
-        qotd = f"<#{config.qotd_channel_id}> at {config.qotd_hour or 0:02d}:00 UTC" if config.qotd_channel_id else "off"
+        # The settings' default channel belongs to one server only: elsewhere it means "off".
+        channel = self.bot.get_channel(config.qotd_channel_id) if config.qotd_channel_id else None
+        here = isinstance(channel, discord.abc.GuildChannel) and channel.guild.id == interaction.guild_id
+        qotd = f"<#{config.qotd_channel_id}> at {config.qotd_hour or 0:02d}:00 UTC" if here else "off"
         embed = discord.Embed(title="⚙️ StudyBot in this server", colour=discord.Colour.dark_grey())
         role = f"<@&{config.moderator_role_id}>" if config.moderator_role_id else "none (Manage Server only)"
         embed.add_field(name="Moderator role", value=role, inline=False)

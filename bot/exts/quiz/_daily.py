@@ -56,15 +56,13 @@ class QotdButton(
 
 async def qotd_targets(bot: StudyBot) -> dict[int, tuple[int, int]]:
     """Server → (channel, UTC hour): what moderators set with /config qotd, else the settings' channel."""
-    targets = {
-        c.guild_id: (c.qotd_channel_id, c.qotd_hour or 0)
-        for c in await bot.state.moderation.guilds_with_qotd()
-        if c.qotd_channel_id is not None
-    }
+    configured = await bot.state.moderation.guilds_with_qotd()
+    targets = {c.guild_id: (c.qotd_channel_id, c.qotd_hour or 0) for c in configured if c.qotd_channel_id}
+    decided = {c.guild_id for c in configured}  # including servers that turned it off
     default = bot.settings.qotd_channel_id
     channel = bot.get_channel(default) if default is not None else None
-    if isinstance(channel, discord.TextChannel) and default is not None:
-        targets.setdefault(channel.guild.id, (default, bot.settings.qotd_hour))
+    if isinstance(channel, discord.TextChannel) and default is not None and channel.guild.id not in decided:
+        targets[channel.guild.id] = (default, bot.settings.qotd_hour)
     return targets
 
 
