@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import pkgutil
 import signal
@@ -98,6 +99,9 @@ class StudyBot(commands.Bot):
             await self.load_extension(name)
         await self.sync_commands()
         await self.kb_sync.start()
+        # Everything loaded so far (index, model, knowledge base) lives as long as the process. Without this,
+        # each full garbage collection walks it all and stalls the event loop for ~0.3 s (bench discord).
+        gc.freeze()
 
     def knowledge_changed(self, guild_id: int) -> None:
         """Re-index a server after one of its moderators changed its knowledge (other processes poll)."""
