@@ -113,6 +113,14 @@ class EntryRemoved(StudyBotError):
         super().__init__(f"`{doc_id}` was removed. Roll it back to an earlier revision to restore it first.")
 
 
+class EditConflict(StudyBotError):
+    def __init__(self, doc_id: str, started_from: int, now: int) -> None:
+        super().__init__(
+            f"`{doc_id}` changed while you were editing it (you started from revision {started_from}; it is now at "
+            f"revision {now}), so I did not save over it. Your text is attached: compare with /kb diff and edit again."
+        )
+
+
 class CannotHide(StudyBotError):
     pass
 
@@ -585,12 +593,19 @@ class KnowledgeAdmin:
         reason: str = "",
         url: str | None = None,
         tags: Iterable[str] | None = None,
+        expected_revision: int | None = None,
     ) -> EntryRecord:
-        """Replace an entry's text; ``url`` and ``tags`` stay as they were unless given."""
+        """Replace an entry's text; ``url`` and ``tags`` stay as they were unless given.
+
+        ``expected_revision`` is the revision the editor started from: a form stays open for minutes, and saving
+        it over someone else's newer revision would silently undo their work.
+        """
         async with self.moderation.transaction(actor, "kb.edit", doc_id) as repos:
             entry = await self._live(repos, actor.guild_id, doc_id)
             if entry.deleted:
                 raise EntryRemoved(doc_id)
+            if expected_revision is not None and entry.revision != expected_revision:
+                raise EditConflict(doc_id, expected_revision, entry.revision)
             title = title.strip()
             text = normalize_body(title, body) if entry.kind == "entry" else body.strip()
             new_url = (url.strip() or None) if url is not None else entry.url

@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.client import StudyBot
+from bot.domain.ports import Actor
 from tests.e2e.fake_discord import FakeDiscord, FakeGuild, FakeUser, StoredMessage, Upload, World
 from tests.e2e.test_bot import ROOT, Running, answered, make_settings, running, world
 
@@ -130,6 +131,19 @@ async def test_edit_then_rollback_restores_the_old_answer(
     await indexed(bot, world.guild.id)
     restored = await ask(fake_discord, world.user, world.guild, world.channel, KAN_QUESTION)
     assert "spline" in restored.text() and "Chebyshev" not in restored.text()
+
+    # Someone else saves while a form is open: the late save is refused and its text comes back as a file.
+    late = await slash(fake_discord, world.owner, world.guild, world, "kb edit", entry=doc_id)
+    await late.wait_modal()
+    other_mod = Actor(user_id=world.owner.id, guild_id=world.guild.id, command="test", manage_guild=True)
+    await bot.state.kb_admin.edit(
+        other_mod, doc_id, title=KAN_TITLE, skill="machine-learning", body=KAN_BODY.format(kind="B-spline")
+    )
+    refused = await submit(fake_discord, world.owner, late, KAN_TITLE, "machine-learning", "My late text " * 20)
+    assert "changed while you were editing" in refused.text()
+    draft = next(r for r in fake_discord.requests if r.files and r.files[0].filename.endswith("-draft.md"))
+    assert b"My late text" in draft.files[0].data
+    assert (await bot.state.kb_admin.entry(world.guild.id, doc_id)).revision == 4
 
 
 async def test_hide_unhide_remove_and_status(running: Running, fake_discord: FakeDiscord, world: World) -> None:

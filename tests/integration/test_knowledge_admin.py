@@ -16,6 +16,7 @@ from bot.domain.knowledge_admin import (
     QOTD_OFF,
     CannotHide,
     ConfigDefaults,
+    EditConflict,
     EntryRemoved,
     InvalidEntry,
     InvalidSetting,
@@ -421,3 +422,17 @@ async def test_forget_me_anonymizes_a_moderators_authorship(state: State) -> Non
     assert [r.author_id for r in history] == [FORGOTTEN_AUTHOR]
     assert {r.author_id for r in await state.moderation.audit_log(MOD)} == {FORGOTTEN_AUTHOR}
     assert (await state.moderation.config(GUILD)).author_id == FORGOTTEN_AUTHOR
+
+
+async def test_an_edit_started_from_an_old_revision_is_refused(state: State) -> None:
+    """Saving a form opened at revision 1 after someone saved revision 2 raises EditConflict and changes nothing."""
+    entry = await state.kb_admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
+    await state.kb_admin.edit(
+        MOD, entry.doc_id, title="Attention", skill="math", body=TWO_SECTIONS, expected_revision=1
+    )
+    with pytest.raises(EditConflict, match="revision 2"):
+        await state.kb_admin.edit(
+            MOD, entry.doc_id, title="Attention", skill="python", body=TWO_SECTIONS, expected_revision=1
+        )
+    now = await state.kb_admin.entry(GUILD, entry.doc_id)
+    assert (now.revision, now.skill) == (2, "math")

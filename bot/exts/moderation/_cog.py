@@ -106,7 +106,9 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
                 "export it with `studybot kb export`, edit the file, and bring it back with /kb import."
             )
         defaults = {"title": found.title, "skill": found.skill, "body": found.body}
-        await interaction.response.send_modal(EntryModal(title="Edit entry", doc_id=found.doc_id, defaults=defaults))
+        await interaction.response.send_modal(
+            EntryModal(title="Edit entry", doc_id=found.doc_id, defaults=defaults, revision=found.revision)
+        )
 
     @app_commands.command(name="remove", description="Remove one of this server's entries (asks first).")
     @app_commands.describe(entry="The entry to remove (start typing its title)")

@@ -6,6 +6,7 @@ collect input and show results. Buttons are ``DynamicItem``s so they still work 
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -13,6 +14,7 @@ import discord
 
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
+from bot.domain.knowledge_admin import EditConflict
 from bot.domain.ports import Actor
 from bot.domain.quiz import LETTERS
 from bot.exts import _ui
@@ -66,9 +68,10 @@ class EntryModal(_ui.GuardedModal):
         doc_id: str | None = None,
         gap_id: int | None = None,
         defaults: dict[str, str] | None = None,
+        revision: int | None = None,
     ) -> None:
         super().__init__(title=_ui.clip(title, 45), timeout=15 * 60)
-        self.doc_id, self.gap_id = doc_id, gap_id
+        self.doc_id, self.gap_id, self.revision = doc_id, gap_id, revision
         d = defaults or {}
         self.entry_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Title", max_length=TITLE_LIMIT, default=d.get("title")
@@ -113,9 +116,25 @@ class EntryModal(_ui.GuardedModal):
             verb = "Added"
         else:
             actor = actor_of(interaction, "/kb edit")
-            entry = await admin.edit(
-                actor, self.doc_id, title=draft["title"], skill=skill.value, body=draft["body"], reason=draft["reason"]
-            )
+            try:
+                entry = await admin.edit(
+                    actor,
+                    self.doc_id,
+                    title=draft["title"],
+                    skill=skill.value,
+                    body=draft["body"],
+                    reason=draft["reason"],
+                    expected_revision=self.revision,
+                )
+            except EditConflict as conflict:  # nothing is lost: the moderator gets their text back
+                text = f"# {draft['title']}\n\n{draft['body']}\n"
+                await interaction.followup.send(
+                    conflict.message,
+                    file=discord.File(io.BytesIO(text.encode()), filename=f"{self.doc_id}-draft.md"),
+                    ephemeral=True,
+                    allowed_mentions=_ui.NO_PINGS,
+                )
+                return
             verb = "Updated"
         changed(interaction)
         await interaction.followup.send(
