@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.errors import StudyBotError
@@ -51,6 +51,11 @@ class StorageUnavailable(StudyBotError):
         super().__init__("I can't reach my database right now, so nothing was saved. Please try again in a minute.")
 
 
+class ConcurrentChange(StudyBotError):
+    def __init__(self) -> None:
+        super().__init__("Someone changed the same thing at the same moment, so nothing was saved. Please try again.")
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """A locked, missing or unreachable database becomes one friendly error; the details go to the log."""
@@ -59,6 +64,9 @@ def translate_errors() -> Iterator[None]:
     except (OperationalError, OSError, ConnectionError) as exc:
         _log_unavailable(exc)
         raise StorageUnavailable() from exc
+    except IntegrityError as exc:  # e.g. two moderators creating the same id in the same instant
+        log.warning("conflicting write rolled back: %s", str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+        raise ConcurrentChange() from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             _log_unavailable(exc)

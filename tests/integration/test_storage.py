@@ -16,8 +16,8 @@ from bot.storage import SqlStore, open_store
 from bot.storage import engine as engine_module
 from bot.storage.engine import DatabaseConfigError, async_url, create_engine
 from bot.storage.migrate import current, head, upgrade
-from bot.storage.repos import StorageUnavailable
-from bot.storage.tables import IMPERSONAL_TABLES, metadata, quiz_reports
+from bot.storage.repos import ConcurrentChange, StorageUnavailable
+from bot.storage.tables import IMPERSONAL_TABLES, kb_versions, metadata, quiz_reports
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -302,5 +302,26 @@ async def test_reminder_claim_is_exactly_once_per_day(db_url: str) -> None:
         async with store.transaction() as repos:
             results.append(await repos.claim_reminder(1, date(2026, 3, 3)))
         assert results == [True, False, False, True]
+    finally:
+        await store.close()
+
+
+async def test_a_conflicting_write_is_a_friendly_error_and_saves_nothing(db_url: str) -> None:
+    """Two writers claiming the same key: the loser gets ConcurrentChange and its whole transaction rolls back."""
+    store = await open_store(db_url)
+    try:
+        async with store.transaction() as repos:
+            await repos.conn.execute(insert(kb_versions).values(guild_id=1, version=1, updated_at=T0))
+
+        async def loser() -> None:
+            async with store.transaction() as repos:
+                await repos.conn.execute(insert(kb_versions).values(guild_id=2, version=5, updated_at=T0))
+                await repos.conn.execute(insert(kb_versions).values(guild_id=1, version=9, updated_at=T0))
+
+        with pytest.raises(ConcurrentChange, match="at the same moment"):
+            await loser()
+        async with store.transaction() as repos:
+            rows = (await repos.conn.execute(select(kb_versions.c.guild_id, kb_versions.c.version))).all()
+        assert [tuple(r) for r in rows] == [(1, 1)]
     finally:
         await store.close()
