@@ -180,18 +180,18 @@ async def start_bot(settings: Settings) -> StudyBot:
 
     point_at(settings)
     state = await open_state(settings)
-    try:
+
+    def load_indexes() -> GuildIndexes:  # file reads and model loading: off the event loop
         index = IndexService(settings)
-        base = await asyncio.to_thread(index.ensure, lambda msg: log.info("%s", msg))
+        base = index.ensure(lambda msg: log.info("%s", msg))
+        make = service_factory(index.query_embedder(), settings.abstain_threshold)
+        return GuildIndexes(base, settings.index_dir, make, build_embedder_factory())
+
+    try:
+        indexes = await asyncio.to_thread(load_indexes)
     except BaseException:
         await state.close()
         raise
-    indexes = GuildIndexes(
-        base,
-        settings.index_dir,
-        service_factory(index.query_embedder(), settings.abstain_threshold),
-        build_embedder_factory(),
-    )
     answerer = Answerer(indexes)
     if settings.shard_count is not None:
         return ShardedStudyBot(settings, state, answerer, shard_count=settings.shard_count)

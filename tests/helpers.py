@@ -5,6 +5,23 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+# The front matter of a server's quiz upload; its items follow from line 8.
+_QUIZ_HEADER = textwrap.dedent("""\
+    id: quiz-server
+    title: Server quiz
+    skill: machine-learning
+    tags: [quiz]
+    level: beginner
+    related: []
+    items:
+    """)
+
+
+def quiz_upload(items: str) -> str:
+    """A server's quiz file: the shared front matter, then ``items`` (a YAML list, any indentation)."""
+    return _QUIZ_HEADER + textwrap.indent(textwrap.dedent(items), "  ")
+
+
 CONCEPT = """\
 ---
 id: concept-{slug}

@@ -39,6 +39,7 @@ from bot.domain.uploads import (
     GUILD_PREFIX,
     UploadedDoc,
     entry_problems,
+    free_id,
     normalize_body,
     parse_uploads,
     render_markdown,
@@ -46,11 +47,11 @@ from bot.domain.uploads import (
     render_resources,
     resolve_sources,
     resource_problems,
+    slugify,
     stem,
     upstream_id,
 )
 from index.chunking import Document
-from index.text import slug
 
 log = logging.getLogger(__name__)
 
@@ -386,15 +387,6 @@ def group_gaps(questions: Iterable[AskedRecord], threshold: float = 0.5) -> list
     return sorted(gaps, key=lambda g: (-g.count, -g.last_asked.timestamp(), g.id))
 
 
-def _doc_id_for(title: str, taken: set[str]) -> str:
-    base = GUILD_PREFIX + (re.sub(r"[^a-z0-9]+", "-", slug(title)).strip("-") or "entry")
-    doc_id, n = base, 1
-    while doc_id in taken:
-        n += 1
-        doc_id = f"{base}-{n}"
-    return doc_id
-
-
 def _clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
 
@@ -552,7 +544,7 @@ class KnowledgeAdmin:
         clean_tags = _clean_tags(tags)
         text = normalize_body(title, body) if kind == "entry" else body.strip()
         taken = {e.doc_id for e in await repos.overlay_entries(actor.guild_id, include_deleted=True)}
-        doc_id = _doc_id_for(title, taken)
+        doc_id = free_id(GUILD_PREFIX + slugify(title, 60, "entry"), taken)
         self._check(kind, doc_id, title, skill, text, url, clean_tags, len(body.strip()))
         revision = self._revision(actor, "add", reason, title=title, skill=skill, body=text, url=url, tags=clean_tags)
         entry = await self._write(repos, actor, None, revision, doc_id, "resource" if kind == "resource" else "entry")

@@ -34,6 +34,7 @@ from bot.domain.ports import (
     utc_now,
 )
 from bot.domain.quiz import QuizBank, QuizBanks
+from bot.domain.uploads import free_id, slugify
 
 OWN_PREFIX = "guild-"  # shipped ids never start with it, so a server's item can't shadow a shipped one
 REPORTS_TO_SUSPEND = 3  # one learner can't take an item down; a few agreeing can, until a moderator looks
@@ -148,11 +149,6 @@ class ReportedItem:
     suspended: bool
 
 
-def slugify(text: str, limit: int = 40) -> str:
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return "-".join(words)[:limit].strip("-") or "item"
-
-
 def validate_item(data: dict[str, Any]) -> tuple[QuizItem | None, list[str]]:
     """The ``QuizItem`` schema of the knowledge folder, with problems named after add_item's parameters."""
     try:
@@ -196,7 +192,7 @@ class QuizAdmin:
         now = self.clock()
         async with self._moderating(actor, guild_id, "quiz.add") as repos:
             known = await self.banks.known(repos, guild_id)
-            item_id = _free_id(known, f"{OWN_PREFIX}{slugify(question)}")
+            item_id = free_id(f"{OWN_PREFIX}{slugify(question)}", known.items)
             data = {
                 "id": item_id,
                 "skill": skill,
@@ -419,14 +415,6 @@ def _default_topic(skill: Skill | str) -> str:
         return Skill(skill).label
     except ValueError:
         return "general"  # the skill itself is reported as invalid
-
-
-def _free_id(bank: QuizBank, wanted: str) -> str:
-    candidate, n = wanted, 1
-    while candidate in bank.items:
-        n += 1
-        candidate = f"{wanted}-{n}"
-    return candidate
 
 
 def _admin_item(item: QuizItem, state: QuizItemState | None) -> AdminItem:

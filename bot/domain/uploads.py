@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +35,21 @@ _LOCATION = re.compile(r"^[^\n]*?:\d+: ")
 DEFAULT_LEVEL = "beginner"  # kb_entries keeps no level; exports say beginner and a reviewer adjusts it upstream
 # Resources keep title, url, skill, "why" and tags; these three fields are exported with neutral defaults.
 DEFAULT_RESOURCE = {"kind": "docs", "level": DEFAULT_LEVEL, "cost": "free"}
+
+
+def slugify(text: str, limit: int = 40, fallback: str = "item") -> str:
+    """Lowercase ASCII words joined by hyphens: the shape every server id takes (and Discord buttons accept)."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return "-".join(words)[:limit].strip("-") or fallback
+
+
+def free_id(wanted: str, taken: Container[str]) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``… : the first that is not taken."""
+    candidate, n = wanted, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{wanted}-{n}"
+    return candidate
 
 
 def guild_doc_id(identifier: str) -> str:

@@ -14,6 +14,7 @@ from bot.client import StudyBot
 from bot.domain.ports import Actor
 from tests.e2e.fake_discord import FakeDiscord, FakeGuild, FakeUser, StoredMessage, Upload, World
 from tests.e2e.test_bot import ROOT, Running, answered, make_settings, running, world
+from tests.helpers import quiz_upload
 
 __all__ = ["running", "world"]  # fixtures shared with test_bot
 
@@ -211,14 +212,7 @@ async def test_an_import_with_one_bad_item_applies_nothing(
     """/kb import lists every problem as file:line: reason and applies none of the file; a good file then imports."""
     bot = running.bot
     assert bot is not None
-    quiz = textwrap.dedent("""\
-        id: quiz-server
-        title: Server quiz
-        skill: machine-learning
-        tags: [quiz]
-        level: beginner
-        related: []
-        items:
+    quiz = quiz_upload("""\
           - id: q-kan-1
             skill: machine-learning
             topic: overfitting

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from bot.domain.knowledge_admin import (
 from bot.domain.moderation import NotModerator
 from bot.domain.ports import Actor, AskedRecord, Learner
 from bot.storage.tables import FORGOTTEN_AUTHOR
-from tests.helpers import CONCEPT
+from tests.helpers import CONCEPT, quiz_upload
 from tests.state import FakeClock
 
 GUILD, OTHER = 500, 600
@@ -40,14 +39,7 @@ LEARNER = Actor(user_id=22, guild_id=GUILD, command="/kb add", role_ids=frozense
 TWO_SECTIONS = "## What is it?\nA short explanation of the idea in plain words.\n\n## Why care?\nBecause it matters."
 SHIPPED_ID = "concept-overfitting"
 
-QUIZ = textwrap.dedent("""\
-    id: quiz-server
-    title: Server quiz
-    skill: machine-learning
-    tags: [quiz]
-    level: beginner
-    related: []
-    items:
+QUIZ = quiz_upload("""\
       - id: q-attention-1
         skill: machine-learning
         topic: attention

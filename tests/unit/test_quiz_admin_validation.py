@@ -1,6 +1,7 @@
 """Quiz item ids and validation for moderators' own items, without storage."""
 
-from bot.domain.quiz_admin import InvalidQuizItem, slugify, validate_item
+from bot.domain.quiz_admin import InvalidQuizItem, validate_item
+from bot.domain.uploads import slugify
 
 GOOD = {
     "id": "guild-what-is-a-tensor",

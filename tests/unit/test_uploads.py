@@ -15,18 +15,11 @@ from bot.domain.uploads import (
     resolve_sources,
     upstream_id,
 )
-from tests.helpers import CONCEPT
+from tests.helpers import CONCEPT, quiz_upload
 
 ENTRY = CONCEPT.format(slug="attention", title="Attention", body="Attention weighs the inputs by relevance.")
 
-QUIZ = textwrap.dedent("""\
-    id: quiz-server
-    title: Server quiz
-    skill: machine-learning
-    tags: [quiz]
-    level: beginner
-    related: []
-    items:
+QUIZ = quiz_upload("""\
       - id: q-attention-1
         skill: machine-learning
         topic: attention

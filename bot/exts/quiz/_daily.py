@@ -84,9 +84,7 @@ async def post_question_of_the_day(bot: StudyBot, channel: discord.TextChannel, 
     post = await bot.state.daily.claim_qotd(channel.guild.id, channel.id, hour)
     if post is None or post.id is None:
         return
-    item = (await bot.state.banks.bank_for(channel.guild.id)).get(post.item_id) or bot.state.bank.get(post.item_id)
-    if item is None:
-        return
+    _, item = await bot.state.daily.question(post.id, channel.guild.id)  # may be one of the server's own items
     embed = question_embed(Question("qotd", 0, 1, item), heading="🌞 Question of the day")
     embed.description = f"{embed.description}\n\nAnswer with the buttons: only you will see the result."
     view = discord.ui.View(timeout=None)
