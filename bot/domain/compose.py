@@ -1,0 +1,290 @@
+"""Composing an extractive answer: the right passages of the right entries, with their structure kept whole.
+
+The retriever ranks chunks; this module decides what of them to show. It works on *blocks*, the pieces
+of a note that must be shown whole: a sentence, a list with its lead-in, a code block with its lead-in.
+Every word shown comes from the notes; nothing is rephrased.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from bot.domain.questions import LIBRARIES, Analysis
+from index.chunking import Chunk
+from index.text import clean, split_sentences
+
+BlockKind = Literal["sentence", "list", "code"]
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9*`])")
+_HOW_HEADING = re.compile(r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|when should|which)\b", re.I)
+_WHAT_HEADING = re.compile(r"^(what|why|who)\b", re.I)
+REDUNDANT = 0.85  # cosine above which two sentences say the same thing
+SECONDARY_MARGIN = 0.08  # a second entry joins only if its relevance is within this of the first's
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of a note that is shown whole, in the note's order."""
+
+    kind: BlockKind
+    text: str  # Markdown, as shown
+    sentences: tuple[str, ...]  # the index's sentences inside it, for scoring
+    order: int
+    paragraph: int  # sentences of one paragraph are joined with a space, not a line break
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in (clean(p) for p in _SENTENCE_END.split(" ".join(text.split()))) if s]
+
+
+def parse_blocks(text: str) -> list[Block]:
+    """Cut a chunk's Markdown into blocks: a list keeps its lead-in, a code block stays whole."""
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    paragraph = 0
+    prose: list[str] = []
+
+    def flush_prose() -> None:
+        if prose:
+            for sentence in _sentences(" ".join(prose)):
+                blocks.append(Block("sentence", sentence, (sentence,), len(blocks), paragraph))
+            prose.clear()
+
+    def take_lead_in() -> str | None:
+        """The sentence just before a list or code block, when it introduces it (ends with ':')."""
+        if prose:
+            sentences = _sentences(" ".join(prose))
+            if sentences and sentences[-1].endswith(":"):
+                prose[:] = [" ".join(sentences[:-1])] if len(sentences) > 1 else []
+                return sentences[-1]
+            return None
+        last = blocks[-1] if blocks else None
+        if last is not None and last.kind == "sentence" and last.text.endswith(":"):
+            blocks.pop()
+            return last.text
+        return None
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _FENCE.match(line):
+            lead = take_lead_in()
+            flush_prose()
+            fence = _FENCE.match(line)
+            assert fence is not None
+            end = i + 1
+            while end < len(lines) and not lines[end].strip().startswith(fence.group(1)):
+                end += 1
+            opening = re.sub(r"\s+runnable\s*$", "", line.rstrip())  # the test marker is not for readers
+            code = "\n".join([opening, *lines[i + 1 : end], fence.group(1)])
+            shown = f"{lead}\n{code}" if lead else code
+            blocks.append(Block("code", shown, (lead,) if lead else (), len(blocks), paragraph))
+            paragraph += 1
+            i = end + 1
+            continue
+        if _LIST_ITEM.match(line):
+            lead = take_lead_in()
+            flush_prose()
+            items: list[str] = []
+            while i < len(lines) and lines[i].strip() and not _FENCE.match(lines[i]):
+                if _LIST_ITEM.match(lines[i]) or not items:
+                    items.append(lines[i].strip())
+                else:  # a wrapped item continues on the next line
+                    items[-1] = f"{items[-1]} {lines[i].strip()}"
+                i += 1
+            scored = tuple(s for item in items for s in split_sentences(item))
+            body = "\n".join(items)
+            blocks.append(
+                Block("list", f"{lead}\n{body}" if lead else body, ((lead,) if lead else ()) + scored, len(blocks), paragraph)
+            )
+            paragraph += 1
+            continue
+        if not line.strip():
+            flush_prose()
+            paragraph += 1
+        else:
+            prose.append(line.strip())
+        i += 1
+    flush_prose()
+    return blocks
+
+
+class SentenceVectors(Protocol):
+    """The index's sentence embeddings, looked up per chunk row."""
+
+    def __call__(self, row: int) -> dict[str, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A retrieved chunk offered to the composer."""
+
+    row: int
+    chunk: Chunk
+    score: float  # the retriever's fused score
+
+
+@dataclass
+class Passage:
+    """What is shown from one chunk: some of its blocks, in the note's order."""
+
+    chunk: Chunk
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        out: list[str] = []
+        previous: Block | None = None
+        for block in sorted(self.blocks, key=lambda b: b.order):
+            if out and previous is not None and block.kind == previous.kind == "sentence":
+                joiner = " " if block.paragraph == previous.paragraph and block.order == previous.order + 1 else " … "
+                out[-1] += joiner + block.text
+            else:
+                out.append(block.text)
+            previous = block
+        return "\n".join(out)
+
+    @property
+    def size(self) -> int:
+        return sum(len(b.text) + 1 for b in self.blocks)
+
+
+def mentions(text: str, library: str) -> bool:
+    low = f" {text.lower()} "
+    return any(
+        (alias.strip() in low) if alias.endswith((".", "(")) else re.search(rf"\b{re.escape(alias.strip())}\b", low)
+        for alias in LIBRARIES.get(library, (library.lower(),))
+    )
+
+
+def other_libraries(text: str, library: str) -> bool:
+    """Whether a passage is about a different library than the one asked for (Keras when PyTorch was asked)."""
+    rivals = {"PyTorch", "TensorFlow", "Keras", "JAX", "XGBoost", "LightGBM", "scikit-learn"} - {library}
+    return any(mentions(text, lib) for lib in rivals) and not mentions(text, library)
+
+
+def heading_fits(chunk: Chunk, analysis: Analysis) -> float:
+    """A bonus for a section whose heading asks the same kind of question."""
+    heading = chunk.heading_path[-1] if len(chunk.heading_path) > 1 else ""
+    if analysis.kind in ("howto", "recommend") and _HOW_HEADING.search(heading):
+        return 0.04
+    if analysis.kind == "explain" and _WHAT_HEADING.search(heading):
+        return 0.02
+    if analysis.kind == "compare":
+        low = heading.lower()
+        hits = sum(1 for s in analysis.subjects if any(w in low for w in s.split() if len(w) > 2))
+        return 0.02 * hits + (0.02 if re.search(r"differ|\bvs\b|versus|compare|or\b", low) else 0.0)
+    return 0.0
+
+
+class Composer:
+    """Picks blocks across the best chunks for one (sub-)question, within a character budget."""
+
+    def __init__(self, vectors: SentenceVectors) -> None:
+        self.vectors = vectors
+
+    def rank(self, candidates: Sequence[Candidate], analysis: Analysis) -> list[Candidate]:
+        """Candidates re-ranked for what was asked: the kind of question and the library it names."""
+
+        def value(c: Candidate) -> float:
+            text = " ".join(c.chunk.heading_path) + " " + c.chunk.text
+            bonus = heading_fits(c.chunk, analysis)
+            if analysis.library:
+                if mentions(text, analysis.library):
+                    bonus += 0.05
+                elif other_libraries(text, analysis.library):
+                    bonus -= 0.05
+            return c.score + bonus
+
+        return sorted(candidates, key=value, reverse=True)
+
+    def blocks(self, cand: Candidate, query: np.ndarray, analysis: Analysis) -> list[tuple[float, Block, np.ndarray]]:
+        """Each block of a chunk with its relevance to the query and a vector for redundancy checks."""
+        table = self.vectors(cand.row)
+        out: list[tuple[float, Block, np.ndarray]] = []
+        fallback = np.zeros_like(query)
+        for block in parse_blocks(cand.chunk.text):
+            vecs = [table[s] for s in block.sentences if s in table]
+            if not vecs:
+                vecs = [table[s] for s in split_sentences(block.text) if s in table]
+            if vecs:
+                sims = [float(v @ query) for v in vecs]
+                best = int(np.argmax(sims))
+                score, vec = sims[best], vecs[best]
+            else:
+                score, vec = 0.0, fallback
+            if analysis.kind == "howto" and block.kind in ("list", "code"):
+                score += 0.05
+            if analysis.library and block.kind != "code" and other_libraries(block.text, analysis.library):
+                score -= 0.1
+            if analysis.library and block.kind == "code" and mentions(block.text, analysis.library):
+                score += 0.05
+            out.append((score, block, vec))
+        return out
+
+    def select(
+        self,
+        candidates: Sequence[Candidate],
+        query: np.ndarray,
+        analysis: Analysis,
+        budget: int,
+        max_entries: int = 3,
+    ) -> list[Passage]:
+        """The best chunk's most relevant blocks, then relevant, non-redundant blocks of the next ones."""
+        ranked = self.rank(candidates, analysis)
+        if not ranked:
+            return []
+        passages: list[Passage] = []
+        chosen: list[np.ndarray] = []
+        used = 0
+        top_score = ranked[0].score
+        floor: float | None = None
+        for n, cand in enumerate(ranked[: max_entries + 2]):
+            if len(passages) >= max_entries or budget - used < 120:
+                break
+            if n and cand.score < top_score - SECONDARY_MARGIN:
+                break
+            scored = sorted(self.blocks(cand, query, analysis), key=lambda t: -t[0])
+            if not scored:
+                continue
+            if floor is None:  # the first chunk sets the bar for what counts as relevant
+                floor = scored[0][0] - 0.2
+            passage = Passage(cand.chunk)
+            for score, block, vec in scored:
+                if n and score < max(floor, scored[0][0] - 0.1):
+                    continue
+                if used + len(block.text) + 1 > budget:
+                    continue
+                if chosen and any(float(vec @ c) > REDUNDANT for c in chosen if c.any()):
+                    continue
+                passage.blocks.append(block)
+                used += len(block.text) + 1
+                if vec.any():
+                    chosen.append(vec)
+            if passage.blocks:
+                passages.append(passage)
+            elif n == 0:  # even the best block is too long: show its start, cut at a word
+                first = scored[0][1]
+                cut = first.text[: budget - 1].rsplit(" ", 1)[0] + "…"
+                passages.append(Passage(cand.chunk, [Block("sentence", cut, (), 0, 0)]))
+                break
+        return passages
+
+
+def render(passages: Sequence[Passage]) -> str:
+    """Passages in ranking order, each in the note's order, separated by a blank line."""
+    return "\n\n".join(p.text for p in passages if p.blocks)
+
+
+def source_label(chunk: Chunk) -> str:
+    return chunk.title if chunk.kind == "resource" else " › ".join(chunk.heading_path)
+
+
+Search = Callable[[str], tuple[list[Candidate], np.ndarray, float]]

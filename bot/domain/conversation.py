@@ -1,0 +1,148 @@
+"""Follow-up questions: turning "does Adam still need one?" into a question that stands on its own.
+
+A conversation is the recent turns of one thread, console session or CLI chat. Rewriting is pure rules:
+a question that refers back ("it", "that one", "and for transformers?") borrows the subject of the turn
+before; a question with a subject of its own is left alone, so a new topic is never bent into the old one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.domain.questions import normalize, resolve_pronoun, subject_of
+
+MAX_TURNS = 6  # turns kept per conversation: enough for "it" to find its noun, small enough to stay bounded
+MAX_AGE = timedelta(hours=12)  # an old thread's context no longer applies to a new question
+MAX_KEY = 100  # characters of a conversation id
+MAX_CONVERSATIONS = 1000  # kept in memory by the CLI and console
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    standalone: str
+    doc_ids: tuple[str, ...]
+    at: datetime
+
+
+class Conversations(Protocol):
+    """Where turns are kept: memory for the CLI and console, the database for Discord threads."""
+
+    async def recent(self, key: str, now: datetime) -> list[Turn]: ...
+
+    async def add(self, key: str, turn: Turn, *, user_id: int, guild_id: int) -> None: ...
+
+
+class MemoryConversations:
+    """Turns kept in this process, bounded in conversations, turns and age."""
+
+    def __init__(self, max_conversations: int = MAX_CONVERSATIONS) -> None:
+        self._turns: OrderedDict[str, list[Turn]] = OrderedDict()
+        self.max_conversations = max_conversations
+
+    async def recent(self, key: str, now: datetime) -> list[Turn]:
+        return [t for t in self._turns.get(key, []) if now - t.at <= MAX_AGE]
+
+    async def add(self, key: str, turn: Turn, *, user_id: int = 0, guild_id: int = 0) -> None:
+        turns = self._turns.pop(key, [])
+        turns = [*turns, turn][-MAX_TURNS:]
+        self._turns[key] = turns
+        while len(self._turns) > self.max_conversations:
+            self._turns.popitem(last=False)
+
+    def clear(self, key: str) -> None:
+        self._turns.pop(key, None)
+
+
+_PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|the same|there)\b")
+_CONTINUE = re.compile(
+    r"^(and|but|so|also|then|plus|ok(ay)? (and|so|but)|what about|how about|what if|and what about|"
+    r"and how about|same (for|with|in)|now (for|with|in))\b"
+)
+_PREPOSITION = re.compile(r"^(for|in|with|on|using|via|when|if|without|under|at|from|during|after|before)\b")
+_BARE_WH = re.compile(r"^(why|how|when|where|really|example|examples|such as|like what|e\.?g\.?)\b[ ?!.]*$")
+_FOLLOW_LEAD = re.compile(
+    r"^(?:(?:and|but|so|ok(?:ay)?),? )?(?:what about|how about|also|then|plus|same (?:for|with|in)|now (?:for|with|in)"
+    r"|and|but|so)?[,:]?\s*"
+)
+_CONTENT = re.compile(r"[a-z][a-z0-9+#.-]{2,}")
+_FILLER = frozenset(
+    "the and but for with what about how does did can could would should will still need use using work "
+    "works help helps matter matters why when where which one ones this that these those they them their "
+    "its same there then also really mean means make makes get instead too better worse more less good bad "
+    "any some much many very just like then".split()
+)
+_GERUND = {"choose": "choosing", "use": "using", "reduce": "reducing", "prevent": "preventing",
+           "tune": "tuning", "schedule": "scheduling", "move": "moving", "handle": "handling",
+           "pick": "picking", "set": "setting", "stop": "stopping", "save": "saving", "load": "loading",
+           "train": "training", "split": "splitting", "scale": "scaling", "fix": "fixing", "debug": "debugging",
+           "deploy": "deploying", "serve": "serving", "evaluate": "evaluating", "detect": "detecting",
+           "avoid": "avoiding", "improve": "improving", "speed": "speeding", "normalize": "normalizing",
+           "fine-tune": "fine-tuning", "initialize": "initializing", "implement": "implementing",
+           "compute": "computing", "calculate": "calculating", "read": "reading", "learn": "learning"}
+# Verbs whose noun has the same spelling: "schedule my learning rate" -> "a learning rate schedule".
+_NOUN_VERBS = frozenset({"schedule", "split", "plot", "test", "check", "search", "scale"})
+_DETERMINERS = re.compile(r"\b(my|our|your|the|a|an|their)\s+")
+
+
+def own_words(text: str) -> list[str]:
+    """The topic words a question brings of its own, without pronouns and filler."""
+    return [w for w in _CONTENT.findall(normalize(text)) if w not in _FILLER]
+
+
+def needs_context(text: str) -> bool:
+    """Whether a question leans on an earlier turn to be understood."""
+    norm = normalize(text).strip(" ?!.")
+    if not norm:
+        return False
+    words = own_words(norm)
+    if _CONTINUE.search(norm) or _BARE_WH.search(norm):
+        return True
+    if _PREPOSITION.search(norm) and len(norm.split()) <= 5:
+        return True  # "in pytorch?", "for images?"
+    if _PRONOUN.search(norm) and len(words) <= 2:
+        return True  # "why does that help?", "does adam still need one?"
+    return False
+
+
+def _as_noun(subject: str, pronoun: str) -> str:
+    """The subject as a noun phrase that can stand where a pronoun stood."""
+    parts = subject.split(" ", 1)
+    if len(parts) == 2 and parts[0] in _GERUND:
+        verb, rest = parts[0], _DETERMINERS.sub("", parts[1]).strip()
+        if pronoun == "one" and verb in _NOUN_VERBS:
+            return f"{rest} {verb}"
+        return f"{_GERUND[verb]} {rest}"
+    return _DETERMINERS.sub("", subject).strip()
+
+
+def rewrite(text: str, history: Sequence[Turn]) -> str | None:
+    """The follow-up rewritten to stand alone, or None when it already does (or there is no history)."""
+    if not history or not needs_context(text):
+        return None
+    previous = history[-1].standalone.strip().rstrip("?").strip()
+    norm = normalize(text).strip().rstrip("?!.").strip()
+    subject = subject_of(previous)
+    rest = _FOLLOW_LEAD.sub("", norm).strip()
+    if not rest or _BARE_WH.search(rest):  # "why?", "and how?"
+        word = (rest.split() or ["why"])[0]
+        return f"{word} {_as_noun(subject, 'it')}?" if word in ("why", "how", "when", "where") else f"{previous}?"
+    if _PREPOSITION.search(rest):  # "and for transformers?": swap or add the qualifier
+        prep = rest.split()[0]
+        qualifier = re.search(rf"\s{prep}\s+[^,;]+$", previous)
+        return f"{previous[: qualifier.start()]} {rest}?" if qualifier else f"{previous} {rest}?"
+    pronoun = _PRONOUN.search(rest)
+    if pronoun:
+        noun = _as_noun(subject, pronoun[1])
+        return resolve_pronoun(rest, noun).rstrip("?") + "?"
+    if norm != rest:  # "what about random forests?": the same question about a new subject
+        noun = _as_noun(subject, "it")
+        if noun and noun in previous:
+            return previous.replace(noun, rest, 1) + "?"
+        return f"{previous} {rest}?"
+    return None

@@ -1,0 +1,277 @@
+"""What a question asks for: its kind, its subjects, its parts and the library it names.
+
+Pure rules and small lexicons, so the answer can take the shape that was asked for: steps for a how-to,
+both sides for a comparison, every part of a two-part question. Nothing here embeds or searches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["explain", "howto", "compare", "multipart", "recommend", "yesno"]
+
+# Chat spellings and slang, rewritten before any rule runs ("diff btw" -> "difference between").
+_SLANG = [
+    (r"\bwat\b|\bwht\b|\bwhat's\b|\bwhats\b", "what is"),
+    (r"\bhw\b", "how"),
+    (r"\bu\b", "you"),
+    (r"\br\b", "are"),
+    (r"\bur\b", "your"),
+    (r"\bpls\b|\bplz\b", "please"),
+    (r"\bdiff\b", "difference"),
+    (r"\bbtw\b|\bb/w\b", "between"),
+    (r"\bv/s\b|\bvs\.|\bversus\b", "vs"),
+    (r"\bidk\b", "i do not know"),
+    (r"\bim\b|\bi'm\b", "i am"),
+    (r"\bdont\b|\bdon't\b", "do not"),
+    (r"\bdoesnt\b|\bdoesn't\b", "does not"),
+    (r"\bcant\b|\bcan't\b", "cannot"),
+    (r"\bshd\b|\bshld\b", "should"),
+    (r"\bw/\b", "with"),
+    (r"\bhow's\b", "how is"),
+    (r"\bwhy's\b", "why is"),
+    (r"\bthx\b|\bty\b", "thanks"),
+    (r"\bgonna\b", "going to"),
+    (r"\bwanna\b", "want to"),
+    (r"\bgotta\b", "have to"),
+]
+_SLANG_RE = [(re.compile(p), r) for p, r in _SLANG]
+
+# The libraries and tools a learner names; the key is how the notes spell it.
+LIBRARIES: dict[str, tuple[str, ...]] = {
+    "PyTorch": ("pytorch", "torch", "py torch", "nn.module", "dataloader", "cuda"),
+    "scikit-learn": ("scikit-learn", "scikit learn", "sklearn", "scikit", "sk-learn"),
+    "pandas": ("pandas", "dataframe", "dataframes", "pd.", "groupby"),
+    "NumPy": ("numpy", "np.", "ndarray", "num py"),
+    "Hugging Face": ("hugging face", "huggingface", "hugging-face", "transformers library", "hf ", "hf's"),
+    "Keras": ("keras",),
+    "TensorFlow": ("tensorflow", "tensor flow", "tf.", "tf2"),
+    "JAX": ("jax",),
+    "XGBoost": ("xgboost", "xgb"),
+    "LightGBM": ("lightgbm", "lgbm"),
+    "Matplotlib": ("matplotlib", "pyplot", "plt."),
+    "seaborn": ("seaborn",),
+    "FAISS": ("faiss",),
+    "MLflow": ("mlflow",),
+    "Docker": ("docker", "dockerfile"),
+    "FastAPI": ("fastapi",),
+    "Git": ("git ", "github"),
+    "Jupyter": ("jupyter", "notebook"),
+    "SHAP": ("shap",),
+}
+# Hugging Face's library is also called "transformers"; only count it when the context says library.
+_HF_HINT = re.compile(r"\b(from_pretrained|autotokenizer|automodel|trainer|pipeline\(|the hub)\b")
+
+# A pasted error: a Python exception name, a traceback header, or a CUDA message.
+_ERROR = re.compile(
+    r"traceback \(most recent call last\)|\b[a-z]*(error|exception)\b:|\bcuda out of memory\b|"
+    r"\bexpected all tensors to be on the same device\b|\bmat1 and mat2 shapes\b|\bsize mismatch\b",
+    re.I,
+)
+
+_RECOMMEND = re.compile(
+    r"\b(courses?|books?|textbooks?|tutorials?|resources?|videos?|youtube|playlists?|lectures?|mooc|"
+    r"channels?|podcasts?|websites?|sites?|blogs?|newsletters?|curriculum|syllabus|roadmap)\b|"
+    r"\bwhere (can|should|do) (i|you|one) (learn|study|start|read)|\brecommend|\bsuggest (a|some|any)\b|"
+    r"\bbest (way|place)s? to (learn|study|start)\b|\bwhat should i (read|watch)\b|\blearn .{0,30} from\b|"
+    r"\bcs ?229\b|\bcs ?231n\b|\bfast\.?ai\b|\bandrew ng\b|\bcoursera\b|\budemy\b|\bkaggle learn\b",
+)
+_HOWTO = re.compile(
+    r"\bhow (do|can|should|would|to|could|does one|do you|do we|i)\b|\bhow (?:would|should) i\b|"
+    r"^(steps|ways?) to\b|\bsteps? (to|for)\b|\bwhat('s| is) the (best |right |easiest |proper )?way to\b|"
+    r"\b(implement|code|write|build|set ?up|install|configure|debug|fix|solve|resolve|deploy|serve|"
+    r"save|load|move|convert|plot|train|fine-?tune|tune|speed up|profile|reduce|prevent|avoid|handle|"
+    r"choose|pick|select|use|apply|compute|calculate|run)\b.{0,60}\b(in|with|using)\b|"
+    r"\bexample (of|for)\b|\bgive me (an? )?(example|code|snippet)\b|\b(snippet|boilerplate)\b|"
+    r"^(please )?(show|teach|help) me (how|to)\b|\bi (want|need|am trying|try|tried) to\b|\bhelp me\b",
+)
+_COMPARE = re.compile(
+    r"\b(difference|differences|differ|distinguish|compare|comparison|compared|contrast)\b|"
+    r"\bvs\b|\bbetter than\b|\bworse than\b|\binstead of\b|\bor\b.{1,40}\b(better|faster|prefer|choose|pick|use)\b|"
+    r"\b(which|what) (one |is better|should i (use|pick|choose|learn))\b|\bshould i (use|learn|pick|choose|go with|start with) .{1,30} or\b|\b(when|why) (should i )?(use|pick|choose) .{1,40} (over|instead of|rather than)\b",
+)
+_YESNO = re.compile(
+    r"^(?!(can|could|would) (you|someone|anyone) (please )?(explain|tell|describe|show|help|teach|give|recommend))"
+    r"(is|are|was|were|does|do|did|can|could|should|would|will|shall|am|has|have|must|isn't|aren't|"
+    r"doesn't|do not|does not)\b|\bshould i\b|\bis it (ok|okay|fine|worth|possible|bad|necessary|true)\b|"
+    r"\bworth (it|learning)\b|\bdo i (need|have) to\b",
+)
+_QUESTION_WORD = re.compile(
+    r"^(what|how|why|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|should|would|"
+    r"will|shall|am|has|have|must|explain|describe|define|tell|give|show|list|compare|recommend|suggest|any|"
+    r"please|help|teach|name)\b"
+)
+# Where a question joins two questions: "what is X and how do I Y", "X? also, Y".
+_PART_JOIN = re.compile(
+    r"\?\s+|;\s*|\.\s+(?=\S)|\s*\b(?:and|also|plus|then|but)\s+(?=(?:also\s+)?(?:how|what|why|when|where|which|"
+    r"who|is|are|does|do|can|could|should|would|will|explain|tell|give|show|list|recommend|any)\b)|"
+    r",\s*(?:and\s+)?(?:also\s+)?(?=(?:how|what|why|when|where|which|who|can|could|should|does|do|is|are)\b)|"
+    r"\s+(?:also|and also|additionally|plus)[,:]?\s+",
+)
+_NUMBERED = re.compile(r"(?:^|\s)(?:\(?\d[.)]|[a-c]\))\s+")
+
+# "what is", "how do i", ...: stripped to find what a question is about.
+_LEAD = re.compile(
+    r"^(?:(?:hey|hi|hello|yo|ok|okay|so|um|uh|quick question|question|please|pls|sorry|thanks)[,!:]?\s+)*"
+    r"(?:can|could|would) (?:you|someone|anyone) (?:please )?(?:explain|tell me|describe|help me (?:understand)?)\s*|"
+    r"^(?:explain|describe|define|tell me about|what (?:is|are|was|were|does|do)(?: an?| the)?|"
+    r"what's(?: an?| the)?|who (?:is|are)|why (?:is|are|does|do|did|would|should)|"
+    r"how (?:do|can|should|would|could) (?:i|you|we|one)|how to|how (?:is|are|does|do)|"
+    r"when (?:should|do|would|can) (?:i|you|we)|where (?:can|should|do) (?:i|you)|"
+    r"is (?:it|there)|are there|should i|do i (?:need|have) to|can i|is|are|does|do|what|how|why)\b\s*",
+)
+_DETERMINER = re.compile(r"^(?:the|a|an|my|our|your|this|that|these|those|some|any)\s+")
+_TRAIL = re.compile(
+    r"\s+(?:in|with|using|for|on)\s+(?:pytorch|torch|sklearn|scikit-learn|pandas|numpy|keras|tensorflow|"
+    r"hugging ?face|python)\b.*$|\s+(?:work|works|mean|means|help|helps|matter|matters|do|does|is|are)$"
+)
+_COMPARE_SIDES = [
+    re.compile(r"\bdifferences? between (?P<a>.+?) (?:and|vs|or|&) (?P<b>.+)$"),
+    re.compile(r"\bcompare (?P<a>.+?) (?:and|to|with|vs|against) (?P<b>.+)$"),
+    re.compile(r"\b(?P<a>[\w\- .]+?) vs (?P<b>.+)$"),
+    re.compile(r"\bhow (?:does|do|is|are) (?P<a>.+?) differ(?:ent)? from (?P<b>.+)$"),
+    re.compile(r"\b(?P<a>[\w\- .]+?) compared (?:to|with) (?P<b>.+)$"),
+    re.compile(r"\b(?:is|are) (?P<a>.+?) (?:better|worse|faster|slower) than (?P<b>.+)$"),
+    re.compile(r"\b(?:use|pick|choose|learn|prefer) (?P<a>.+?) (?:or|over|instead of|rather than) (?P<b>.+)$"),
+    re.compile(r"^(?:which|what)(?: one)? (?:is better|should i use|to use)[,:]? (?P<a>.+?) or (?P<b>.+)$"),
+    re.compile(r"^(?P<a>[\w\- .]{2,40}) or (?P<b>[\w\- .]{2,40})$"),
+]
+_SIDE_TAIL = re.compile(
+    r"\s*(?:\?|\.|!|,).*$|\s+(?:for|in|when|if|on|to)\s+.*$|\s+(?:is|are)\s+(?:better|best|faster)\b.*$"
+)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one question asks for."""
+
+    text: str  # the question as asked (cleaned), shown back to the learner
+    normalized: str  # lowercase, slang expanded: what the rules read
+    kind: Kind
+    subjects: tuple[str, ...]  # what it is about; both sides for a comparison
+    parts: tuple[str, ...]  # one sub-question each for a multi-part question, else (text,)
+    library: str | None  # the library or tool named, spelled as the notes spell it
+    pasted_error: bool = False
+
+
+def normalize(text: str) -> str:
+    """Lowercase with chat slang expanded, so the rules see one spelling."""
+    out = " ".join(text.lower().split())
+    for pattern, repl in _SLANG_RE:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def library_named(text: str) -> str | None:
+    """The first library the question names, as the notes spell it."""
+    low = f" {normalize(text)} "
+    best: tuple[int, str] | None = None
+    for name, aliases in LIBRARIES.items():
+        for alias in aliases:
+            pattern = re.escape(alias.strip()) if alias.endswith((".", "(")) else rf"\b{re.escape(alias.strip())}\b"
+            match = re.search(pattern, low)
+            if match and (best is None or match.start() < best[0]):
+                best = (match.start(), name)
+    if best is None and re.search(r"\btransformers\b", low) and _HF_HINT.search(low):
+        return "Hugging Face"
+    return best[1] if best else None
+
+
+def subject_of(question: str) -> str:
+    """The noun phrase a question is about: "how do I reduce overfitting?" -> "reduce overfitting"."""
+    text = normalize(question).strip(" ?!.")
+    for _ in range(3):  # "hey, can you explain what is dropout" peels several leads
+        stripped = _LEAD.sub("", text, count=1).strip(" ,?")
+        if stripped == text:
+            break
+        text = stripped
+    text = _TRAIL.sub("", text)
+    text = _DETERMINER.sub("", text)
+    return text.strip(" ,?") or normalize(question).strip(" ?!.")
+
+
+def _compare_sides(text: str) -> tuple[str, str] | None:
+    body = text.strip(" ?!.")
+    for pattern in _COMPARE_SIDES:
+        match = pattern.search(body)
+        if match:
+            a = _DETERMINER.sub("", _LEAD.sub("", match["a"].strip(" ,")).strip())
+            b = _DETERMINER.sub("", _SIDE_TAIL.sub("", match["b"]).strip(" ,"))
+            a = re.sub(r"^.*\b(?:between|is|are|use|pick|choose)\s+", "", a) if len(a.split()) > 5 else a
+            if a and b and a != b and len(a.split()) <= 6 and len(b.split()) <= 6:
+                return a.strip(), b.strip()
+    return None
+
+
+def _has_content(part: str) -> bool:
+    """Enough words to stand as a question of its own, not a fragment like "and why"."""
+    return len(re.findall(r"[a-z0-9]{3,}", part)) >= 2
+
+
+def split_parts(text: str) -> list[str]:
+    """Cut a multi-part question into its sub-questions, in order; a single question comes back whole."""
+    norm = normalize(text)
+    if _ERROR.search(text):  # a pasted traceback is one question however many lines it has
+        return [text]
+    numbered = [p.strip(" ,") for p in _NUMBERED.split(norm) if p.strip(" ,")]
+    pieces = numbered if len(numbered) >= 2 and _NUMBERED.search(norm) else _PART_JOIN.split(norm)
+    parts: list[str] = []
+    for raw in pieces:
+        piece = (raw or "").strip(" ,.;?")
+        if not piece:
+            continue
+        if parts and (not _has_content(piece) or not (_QUESTION_WORD.search(piece) or _HOWTO.search(piece))):
+            parts[-1] = f"{parts[-1]} {piece}"  # a fragment belongs to the question before it
+        else:
+            parts.append(piece)
+    if len(parts) < 2:
+        return [text]
+    # "what is overfitting and how do I prevent it": the second part's "it" is the first part's subject.
+    first = subject_of(parts[0])
+    resolved = [parts[0]]
+    for part in parts[1:]:
+        resolved.append(resolve_pronoun(part, first))
+    return [p if p.endswith("?") else f"{p}?" for p in resolved]
+
+
+def resolve_pronoun(text: str, subject: str) -> str:
+    """Replace the first pronoun standing for ``subject``: "how do I choose one" -> "how do I choose a learning rate"."""
+    match = re.search(r"\b(it|this|that|them|they|these|those|one)\b(?!\s+(?:of|is a|more)\b)", text)
+    if match is None:
+        return text
+    article = "" if match[1] != "one" or subject.endswith("s") else ("an " if subject[:1] in "aeiou" else "a ")
+    return f"{text[: match.start()]}{article}{subject}{text[match.end() :]}"
+
+
+def _kind_of(norm: str, raw: str) -> Kind:
+    if _ERROR.search(raw):
+        return "howto"
+    if _RECOMMEND.search(norm) and not re.search(r"\bhow (do|does|can) .{0,30}\bwork", norm):
+        return "recommend"
+    if _COMPARE.search(norm) and _compare_sides(norm):
+        return "compare"
+    if _HOWTO.search(norm):
+        return "howto"
+    if _YESNO.search(norm):
+        return "yesno"
+    return "explain"
+
+
+def analyze(text: str) -> Analysis:
+    """Work out what ``text`` asks for; never raises."""
+    norm = normalize(text)
+    library = library_named(text)
+    pasted = bool(_ERROR.search(text))
+    parts = split_parts(text)
+    if len(parts) >= 2:
+        subjects = tuple(dict.fromkeys(subject_of(p) for p in parts))
+        return Analysis(text, norm, "multipart", subjects, tuple(parts), library, pasted)
+    kind = _kind_of(norm, text)
+    if kind == "compare":
+        sides = _compare_sides(norm)
+        subjects: tuple[str, ...] = sides if sides else (subject_of(text),)
+    else:
+        subjects = (subject_of(text),)
+    return Analysis(text, norm, kind, subjects, (text,), library, pasted)
