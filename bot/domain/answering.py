@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
+from bot.domain.compose import Candidate, Composer, Passage, mentions, render, source_label
+from bot.domain.conversation import Turn, own_words, rewrite
 from bot.domain.errors import InvalidQuestion
+from bot.domain.questions import Analysis, analyze
+from index.chunking import Chunk
 from index.confidence import Calibration
-from index.retriever import Hit, HybridRetriever
+from index.retriever import Hit, HybridRetriever, SearchResult
 from index.text import clean
 
 ANSWER_LIMIT = 1000  # characters of answer text; leaves room for sources inside Discord's 2,000
+PART_LIMIT = 450  # at least this much per part of a multi-part question, so no part is starved
+MAX_PARTS = 4  # parts answered from one message; more is a list of questions, not a question
 MAX_QUESTION = 2000
 MAX_SOURCES = 5
+CANDIDATES = 8  # chunks offered to the composer
+LEARN_MORE_MIN = 0.35  # fused score a resource hit needs to come first under "learn more"
 
 # Text that tries to steer the bot rather than ask about ML. The bot is extractive, so it could not
 # obey anyway; declining openly is clearer than answering with a passage that merely shares words.
@@ -49,6 +61,13 @@ class Answer:
     related_resources: list[Source] = field(default_factory=list)
     closest_topics: list[str] = field(default_factory=list)
     skill: str | None = None
+    standalone_question: str = ""  # the follow-up rewritten to stand alone, or the question itself
+    kind: str = "explain"
+
+    @property
+    def rewritten(self) -> bool:
+        """Whether the answer is to a rewritten follow-up, which the reply should show."""
+        return bool(self.standalone_question) and self.standalone_question != self.question
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape of ``studybot ask --json``."""
@@ -62,7 +81,13 @@ class Answer:
                 for s in self.sources
             ],
             "latency_ms": round(self.latency_ms, 3),
+            "standalone_question": self.standalone_question or self.question,
+            "kind": self.kind,
         }
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_FIELDS = {"id", "doc_id", "title", "heading_path", "text", "path", "skill", "kind", "url", "line", "sentences"}
 
 
 def check_question(raw: str) -> str:
@@ -77,18 +102,56 @@ def check_question(raw: str) -> str:
     return text[:MAX_QUESTION]
 
 
+def _as_chunk(chunk: Any) -> Chunk:
+    if isinstance(chunk, dict):  # TRANSITION: until the typed index seam lands
+        return Chunk(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in chunk.items() if k in _FIELDS})
+    return chunk  # type: ignore[no-any-return]
+
+
+def _chunk(hit: Hit) -> Chunk:
+    return _as_chunk(hit.chunk)
+
+
+def _resource_source(chunk: Chunk, score: float) -> Source:
+    return Source(chunk.title, chunk.path, chunk.url, chunk.text, round(score, 4), chunk.id, chunk.skill)
+
+
 def _source(hit: Hit) -> Source:
-    chunk = hit.chunk
-    title = chunk["title"] if chunk["kind"] == "resource" else " › ".join(chunk["heading_path"])
+    chunk = _chunk(hit)
     return Source(
-        title=title,
-        path=chunk["path"],
-        url=chunk.get("url"),
-        text=chunk["text"],
+        title=source_label(chunk),
+        path=chunk.path,
+        url=chunk.url,
+        text=chunk.text,
         score=round(hit.score, 4),
-        doc_id=chunk["doc_id"],
-        skill=chunk["skill"],
+        doc_id=chunk.doc_id,
+        skill=chunk.skill,
     )
+
+
+_RESOURCE_KIND = {
+    "video": re.compile(r"\b(youtube|videos?|lectures?|watch|playlist|channel)\b"),
+    "book": re.compile(r"\b(books?|textbooks?|read|pdf)\b"),
+    "course": re.compile(r"\b(course|courses|mooc|class|specialization)\b"),
+    "tutorial": re.compile(r"\b(tutorials?|hands-on|walkthrough)\b"),
+}
+_FREE = re.compile(r"\b(free|no cost|cheap|without paying)\b")
+
+
+@dataclass
+class _Part:
+    """One answered (or declined) piece of a reply, with the hits it was composed from."""
+
+    question: str
+    confidence: float
+    passages: list[Passage]
+    hits: list[Hit]
+    note: str = ""  # a one-line caveat shown before the passages
+    query_vector: np.ndarray | None = None
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.passages)
 
 
 class AnswerService:
@@ -98,9 +161,32 @@ class AnswerService:
         self.retriever = retriever
         self.calibration = calibration
         self.threshold = calibration.threshold if threshold is None else threshold
+        self.composer = Composer(self._sentence_vectors)
 
-    def ask(self, question: str, context: str | None = None) -> Answer:
-        """Answer ``question``; ``context`` (an earlier question in the same thread) helps short follow-ups."""
+    def _sentence_vectors(self, row: int) -> dict[str, np.ndarray]:
+        index = self.retriever.index
+        start, end = index.sentence_spans[row]
+        return {index.sentence_texts[i]: index.sentence_vectors[i] for i in range(start, end)}
+
+    def standalone(self, question: str, history: Sequence[Turn]) -> str:
+        """The question as it stands alone: a follow-up borrows its subject from the turn before.
+
+        A follow-up whose own words are not in the notes ("and what about pizza?") is not rewritten: bending
+        it into the previous topic would answer something that was never asked.
+        """
+        rewritten = rewrite(question, history)
+        if rewritten is None:
+            return question
+        words = own_words(question)
+        if words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
+            return question
+        return rewritten
+
+    def ask(self, question: str, context: str | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Answer ``question``; ``history`` (the conversation's recent turns) resolves follow-ups.
+
+        ``context`` is an earlier question given as plain text, kept for callers without a conversation.
+        """
         started = time.perf_counter()
         text = check_question(question)
         if _INJECTION.search(text):
@@ -112,56 +198,204 @@ class AnswerService:
                 "Ask me something like *What is cross-validation?*",
                 sources=[],
                 latency_ms=(time.perf_counter() - started) * 1000,
+                standalone_question=text,
             )
-        query = f"{clean(context)[:500]} {text}" if context else text
-        result = self.retriever.search(query)
-        confidence = self.calibration.confidence(result.features)
-        top_docs = result.by_document(MAX_SOURCES)
-        if not result.hits or confidence < self.threshold:
-            topics = list(dict.fromkeys(h.chunk["title"] for h in result.hits if h.chunk["kind"] == "entry"))[:3]
-            where = f" The closest topics I do cover: {', '.join(topics)}." if topics else ""
-            return Answer(
-                question=text,
-                abstained=True,
-                confidence=confidence,
-                answer="That's not in my notes yet, so I won't guess."
-                + where
-                + " For more, browse the curated resources or ask a moderator to add it.",
-                sources=[],
-                latency_ms=(time.perf_counter() - started) * 1000,
-                closest_topics=topics,
-            )
-        best = result.hits[0]
-        sentences = self.retriever.best_sentences(best, result.query_vector, ANSWER_LIMIT)
-        answer = " ".join(sentences)
-        skill = best.chunk["skill"]
-        related = [_source(h) for h in result.hits if h.chunk["kind"] == "resource" and h.chunk["skill"] == skill][:3]
-        if len(related) < 3:
-            related += [s for s in self._resources(skill) if s.doc_id not in {r.doc_id for r in related}][
-                : 3 - len(related)
+        if not history and context:
+            history = [Turn(clean(context)[:500], clean(context)[:500], (), _EPOCH)]
+        asked = self.standalone(text, history)
+        analysis = analyze(asked)
+        if analysis.kind == "multipart":
+            parts = [
+                self._part(p, analyze(p), max(PART_LIMIT, ANSWER_LIMIT // len(analysis.parts)))
+                for p in analysis.parts[:MAX_PARTS]
             ]
+        else:
+            parts = [self._part(asked, analysis, ANSWER_LIMIT)]
+        return self._answer(text, asked, analysis, parts, started)
+
+    # -- one question ----------------------------------------------------------------------------
+    def _search(self, text: str) -> tuple[SearchResult, float]:
+        result = self.retriever.search(text)
+        return result, self.calibration.confidence(result.features)
+
+    def _candidates(self, hits: Sequence[Hit], kind: str = "entry") -> list[Candidate]:
+        return [Candidate(h.row, _chunk(h), h.score) for h in hits if _chunk(h).kind == kind][:CANDIDATES]
+
+    def _part(self, question: str, analysis: Analysis, budget: int) -> _Part:
+        result, confidence = self._search(question)
+        if not result.hits or confidence < self.threshold:
+            return _Part(question, confidence, [], result.hits, query_vector=result.query_vector)
+        if analysis.kind == "recommend":
+            picked = self._recommend(result.hits, analysis, budget)
+            if picked.passages:
+                picked.question, picked.confidence = question, confidence
+                return picked
+        if analysis.kind == "compare" and len(analysis.subjects) == 2:
+            part = self._compare(question, analysis, result, confidence, budget)
+            part.query_vector = result.query_vector
+            return part
+        passages = self.composer.select(self._candidates(result.hits), result.query_vector, analysis, budget)
+        note = ""
+        if analysis.library and not any(mentions(p.text, analysis.library) for p in passages):
+            note = f"My notes don't show this in {analysis.library} specifically, so here is the general answer."
+        return _Part(question, confidence, passages, result.hits, note, result.query_vector)
+
+    def _compare(
+        self, question: str, analysis: Analysis, result: SearchResult, confidence: float, budget: int
+    ) -> _Part:
+        """Both sides: one entry that covers both when the notes have it, else each side from its own search."""
+        a, b = analysis.subjects[:2]
+        ranked = self.composer.rank(self._candidates(result.hits), analysis)
+
+        def covers(cand: Candidate) -> bool:
+            """A chunk compares the two when its heading names both, or its text dwells on both."""
+            heading, text = " ".join(cand.chunk.heading_path[1:]).lower(), cand.chunk.text.lower()
+
+            def count(where: str, side: str) -> int:
+                return max((len(re.findall(rf"\b{re.escape(w)}", where)) for w in own_words(side) or [side]), default=0)
+
+            in_heading = count(heading, a) and count(heading, b)
+            return bool(in_heading or (count(text, a) >= 2 and count(text, b) >= 2))
+
+        both = [c for c in ranked[:4] if covers(c)]
+        if both:
+            passages = self.composer.select(
+                both + [c for c in ranked if c not in both], result.query_vector, analysis, budget, max_entries=2
+            )
+            return _Part(question, confidence, passages, result.hits)
+        passages: list[Passage] = []
+        hits: list[Hit] = list(result.hits)
+        for side in (a, b):
+            side_result, side_conf = self._search(f"what is {side}")
+            if side_conf < self.threshold:
+                continue
+            side_analysis = analyze(f"what is {side}")
+            chosen = self.composer.select(
+                self._candidates(side_result.hits), side_result.query_vector, side_analysis, budget // 2, max_entries=1
+            )
+            passages += [p for p in chosen if p.chunk.id not in {q.chunk.id for q in passages}]
+            hits += side_result.hits
+        note = "My notes don't compare these directly, so here is each side." if len(passages) > 1 else ""
+        return _Part(question, confidence, passages, hits, note)
+
+    def _recommend(self, hits: Sequence[Hit], analysis: Analysis, budget: int) -> _Part:
+        """Curated resources for "where can I learn…": the medium and price asked for first."""
+        wants = [kind for kind, pattern in _RESOURCE_KIND.items() if pattern.search(analysis.normalized)]
+        free = bool(_FREE.search(analysis.normalized))
+
+        def value(hit: Hit) -> float:
+            text = _chunk(hit).text.lower()
+            bonus = 0.1 if any(f" {kind}" in text.split(" for learning")[0] for kind in wants) else 0.0
+            bonus += 0.05 if free and ": a free" in text else 0.0
+            return hit.score + bonus
+
+        resources = sorted((h for h in hits if _chunk(h).kind == "resource"), key=value, reverse=True)[:3]
+        if not resources:
+            return _Part("", 0.0, [], list(hits))
+        from bot.domain.compose import Block
+
+        passages = []
+        used = 0
+        for hit in resources:
+            chunk = _chunk(hit)
+            blurb = chunk.text.split(" Topics: ")[0]
+            line = f"- **{chunk.title}**{blurb[len(chunk.title) :]}" if blurb.startswith(chunk.title) else f"- {blurb}"
+            if used + len(line) > budget:
+                break
+            used += len(line) + 1
+            passages.append(Passage(chunk, [Block("list", line, (), 0, 0)]))
+        return _Part("", 0.0, passages, list(hits))
+
+    # -- the reply -------------------------------------------------------------------------------
+    def _answer(self, text: str, asked: str, analysis: Analysis, parts: list[_Part], started: float) -> Answer:
+        answered = [p for p in parts if p.answered]
+        confidence = max((p.confidence for p in (answered or parts)), default=0.0)
+        if not answered:
+            return self._decline(text, asked, analysis, parts, confidence, started)
+        multi = len(parts) > 1
+        segments: list[str] = []
+        for part in parts:
+            body = render(part.passages) if part.answered else "That part isn't in my notes yet, so I won't guess."
+            if part.note and part.answered:
+                body = f"*{part.note}*\n{body}"
+            if multi:
+                where = ", ".join(dict.fromkeys(source_label(p.chunk) for p in part.passages))
+                body = f"**{part.question[:1].upper()}{part.question[1:]}**\n{body}" + (
+                    f"\n*Source: {where}*" if where else ""
+                )
+            segments.append(body)
+        used: dict[str, Passage] = {}
+        for part in answered:
+            for passage in part.passages:
+                used.setdefault(passage.chunk.doc_id, passage)
+        scores = {_chunk(h).id: h for part in answered for h in part.hits}
+        sources = []
+        for passage in list(used.values())[:MAX_SOURCES]:
+            hit = scores.get(passage.chunk.id)
+            sources.append(
+                Source(
+                    title=source_label(passage.chunk),
+                    path=passage.chunk.path,
+                    url=passage.chunk.url,
+                    text=passage.chunk.text,
+                    score=round(hit.score, 4) if hit else 0.0,
+                    doc_id=passage.chunk.doc_id,
+                    skill=passage.chunk.skill,
+                )
+            )
+        skill = sources[0].skill
+        related: list[Source] = []
+        if analysis.kind != "recommend":
+            related = self._learn_more(answered, skill, {s.doc_id for s in sources})
         return Answer(
             question=text,
             abstained=False,
             confidence=confidence,
-            answer=answer,
-            sources=[_source(h) for h in top_docs],
+            answer="\n\n".join(segments),
+            sources=sources,
             latency_ms=(time.perf_counter() - started) * 1000,
             related_resources=related,
             skill=skill,
+            standalone_question=asked,
+            kind=analysis.kind,
         )
 
-    def _resources(self, skill: str) -> list[Source]:
-        return [
-            Source(
-                title=c["title"],
-                path=c["path"],
-                url=c.get("url"),
-                text=c["text"],
-                score=0.0,
-                doc_id=c["doc_id"],
-                skill=c["skill"],
-            )
-            for c in self.retriever.index.chunks
-            if c["kind"] == "resource" and c["skill"] == skill
+    def _decline(
+        self, text: str, asked: str, analysis: Analysis, parts: list[_Part], confidence: float, started: float
+    ) -> Answer:
+        hits = [h for part in parts for h in part.hits]
+        topics = list(dict.fromkeys(_chunk(h).title for h in hits if _chunk(h).kind == "entry"))[:3]
+        where = f" The closest topics I do cover: {', '.join(topics)}." if topics else ""
+        return Answer(
+            question=text,
+            abstained=True,
+            confidence=confidence,
+            answer="That's not in my notes yet, so I won't guess."
+            + where
+            + " For more, browse the curated resources or ask a moderator to add it.",
+            sources=[],
+            latency_ms=(time.perf_counter() - started) * 1000,
+            closest_topics=topics,
+            standalone_question=asked,
+            kind=analysis.kind,
+        )
+
+    def _learn_more(self, parts: Sequence[_Part], skill: str, shown: set[str], limit: int = 3) -> list[Source]:
+        """Resources the search itself found for this question first, then the answer's skill's nearest ones."""
+        found = [
+            h for part in parts for h in part.hits if _chunk(h).kind == "resource" and _chunk(h).doc_id not in shown
         ]
+        out = [_source(h) for h in found if h.score >= LEARN_MORE_MIN][:limit]
+        query = parts[0].query_vector
+        if len(out) < limit and query is not None:
+            index = self.retriever.index
+            taken = shown | {s.doc_id for s in out}
+            rows = [
+                (row, c)
+                for row, c in ((row, _as_chunk(raw)) for row, raw in enumerate(index.chunks))
+                if c.kind == "resource" and c.skill == skill and c.doc_id not in taken
+            ]
+            if rows:
+                sims = index.vectors[[r for r, _ in rows]] @ query
+                out += [_resource_source(rows[i][1], float(sims[i])) for i in np.argsort(-sims)[: limit - len(out)]]
+        return out

@@ -23,7 +23,9 @@ BlockKind = Literal["sentence", "list", "code"]
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9*`])")
-_HOW_HEADING = re.compile(r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|when should|which)\b", re.I)
+_HOW_HEADING = re.compile(
+    r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|when should|which)\b", re.I
+)
 _WHAT_HEADING = re.compile(r"^(what|why|who)\b", re.I)
 REDUNDANT = 0.85  # cosine above which two sentences say the same thing
 SECONDARY_MARGIN = 0.08  # a second entry joins only if its relevance is within this of the first's
@@ -38,6 +40,36 @@ class Block:
     sentences: tuple[str, ...]  # the index's sentences inside it, for scoring
     order: int
     paragraph: int  # sentences of one paragraph are joined with a space, not a line break
+
+
+_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|both|several|\d+)\b", re.I)
+
+
+def trim_list(block: Block, budget: int) -> Block | None:
+    """A list cut to its first items that fit, unless its lead-in promises a count the cut would break."""
+    if block.kind != "list" or len(block.text) <= budget:
+        return block if len(block.text) <= budget else None
+    lines = block.text.split("\n")
+    lead = None if _LIST_ITEM.match(lines[0]) else lines[0]
+    if lead is not None and _COUNT.search(lead):
+        return None
+    items = lines[1:] if lead is not None else lines
+    kept: list[str] = [lead] if lead is not None else []
+    for item in items:
+        if len("\n".join([*kept, item])) > budget:
+            break
+        kept.append(item)
+    shown = [k for k in kept if _LIST_ITEM.match(k)]
+    if len(shown) < 2:  # a lead-in with one item is a dangling bullet, not a list
+        return None
+    text = "\n".join(kept)
+    return Block(
+        "list",
+        text,
+        tuple(s for s in block.sentences if s in text or s.lstrip("- ") in text),
+        block.order,
+        block.paragraph,
+    )
 
 
 def _sentences(text: str) -> list[str]:
@@ -102,7 +134,13 @@ def parse_blocks(text: str) -> list[Block]:
             scored = tuple(s for item in items for s in split_sentences(item))
             body = "\n".join(items)
             blocks.append(
-                Block("list", f"{lead}\n{body}" if lead else body, ((lead,) if lead else ()) + scored, len(blocks), paragraph)
+                Block(
+                    "list",
+                    f"{lead}\n{body}" if lead else body,
+                    ((lead,) if lead else ()) + scored,
+                    len(blocks),
+                    paragraph,
+                )
             )
             paragraph += 1
             continue
@@ -236,9 +274,10 @@ class Composer:
         analysis: Analysis,
         budget: int,
         max_entries: int = 3,
+        rerank: bool = True,
     ) -> list[Passage]:
         """The best chunk's most relevant blocks, then relevant, non-redundant blocks of the next ones."""
-        ranked = self.rank(candidates, analysis)
+        ranked = self.rank(candidates, analysis) if rerank else list(candidates)
         if not ranked:
             return []
         passages: list[Passage] = []
@@ -254,13 +293,18 @@ class Composer:
             scored = sorted(self.blocks(cand, query, analysis), key=lambda t: -t[0])
             if not scored:
                 continue
-            if floor is None:  # the first chunk sets the bar for what counts as relevant
-                floor = scored[0][0] - 0.2
+            if floor is None:  # the first chunk's best block sets the bar for what the others must reach
+                floor = scored[0][0] - 0.05
             passage = Passage(cand.chunk)
-            for score, block, vec in scored:
-                if n and score < max(floor, scored[0][0] - 0.1):
+            for score, whole, vec in scored:
+                if n and score < floor:
                     continue
-                if used + len(block.text) + 1 > budget:
+                block: Block | None = whole
+                if used + len(whole.text) + 1 > budget:
+                    block = trim_list(whole, budget - used - 1) if n == 0 else None
+                if block is None:
+                    continue
+                if chosen and any(float(vec @ c) > REDUNDANT for c in chosen if c.any()):
                     continue
                 if chosen and any(float(vec @ c) > REDUNDANT for c in chosen if c.any()):
                     continue
@@ -279,8 +323,16 @@ class Composer:
 
 
 def render(passages: Sequence[Passage]) -> str:
-    """Passages in ranking order, each in the note's order, separated by a blank line."""
-    return "\n\n".join(p.text for p in passages if p.blocks)
+    """Passages in ranking order, each in the note's order, separated by a blank line (list items by one)."""
+    out = ""
+    for p in passages:
+        if not p.blocks:
+            continue
+        tight = out.endswith(("\n- ", "- ")) or (
+            out and out.rsplit("\n", maxsplit=1)[-1].startswith("- ") and p.text.startswith("- ")
+        )
+        out += ("\n" if tight else "\n\n") + p.text if out else p.text
+    return out
 
 
 def source_label(chunk: Chunk) -> str:

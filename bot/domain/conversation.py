@@ -72,19 +72,109 @@ _FOLLOW_LEAD = re.compile(
 )
 _CONTENT = re.compile(r"[a-z][a-z0-9+#.-]{2,}")
 _FILLER = frozenset(
-    "the and but for with what about how does did can could would should will still need use using work "
-    "works help helps matter matters why when where which one ones this that these those they them their "
-    "its same there then also really mean means make makes get instead too better worse more less good bad "
-    "any some much many very just like then".split()
+    [
+        "the",
+        "and",
+        "but",
+        "for",
+        "with",
+        "what",
+        "about",
+        "how",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "still",
+        "need",
+        "use",
+        "using",
+        "work",
+        "works",
+        "help",
+        "helps",
+        "matter",
+        "matters",
+        "why",
+        "when",
+        "where",
+        "which",
+        "one",
+        "ones",
+        "this",
+        "that",
+        "these",
+        "those",
+        "they",
+        "them",
+        "their",
+        "its",
+        "same",
+        "there",
+        "then",
+        "also",
+        "really",
+        "mean",
+        "means",
+        "make",
+        "makes",
+        "get",
+        "instead",
+        "too",
+        "better",
+        "worse",
+        "more",
+        "less",
+        "good",
+        "bad",
+        "any",
+        "some",
+        "much",
+        "many",
+        "very",
+        "just",
+        "like",
+        "then",
+    ]
 )
-_GERUND = {"choose": "choosing", "use": "using", "reduce": "reducing", "prevent": "preventing",
-           "tune": "tuning", "schedule": "scheduling", "move": "moving", "handle": "handling",
-           "pick": "picking", "set": "setting", "stop": "stopping", "save": "saving", "load": "loading",
-           "train": "training", "split": "splitting", "scale": "scaling", "fix": "fixing", "debug": "debugging",
-           "deploy": "deploying", "serve": "serving", "evaluate": "evaluating", "detect": "detecting",
-           "avoid": "avoiding", "improve": "improving", "speed": "speeding", "normalize": "normalizing",
-           "fine-tune": "fine-tuning", "initialize": "initializing", "implement": "implementing",
-           "compute": "computing", "calculate": "calculating", "read": "reading", "learn": "learning"}
+_GERUND = {
+    "choose": "choosing",
+    "use": "using",
+    "reduce": "reducing",
+    "prevent": "preventing",
+    "tune": "tuning",
+    "schedule": "scheduling",
+    "move": "moving",
+    "handle": "handling",
+    "pick": "picking",
+    "set": "setting",
+    "stop": "stopping",
+    "save": "saving",
+    "load": "loading",
+    "train": "training",
+    "split": "splitting",
+    "scale": "scaling",
+    "fix": "fixing",
+    "debug": "debugging",
+    "deploy": "deploying",
+    "serve": "serving",
+    "evaluate": "evaluating",
+    "detect": "detecting",
+    "avoid": "avoiding",
+    "improve": "improving",
+    "speed": "speeding",
+    "normalize": "normalizing",
+    "fine-tune": "fine-tuning",
+    "initialize": "initializing",
+    "implement": "implementing",
+    "compute": "computing",
+    "calculate": "calculating",
+    "read": "reading",
+    "learn": "learning",
+}
 # Verbs whose noun has the same spelling: "schedule my learning rate" -> "a learning rate schedule".
 _NOUN_VERBS = frozenset({"schedule", "split", "plot", "test", "check", "search", "scale"})
 _DETERMINERS = re.compile(r"\b(my|our|your|the|a|an|their)\s+")
@@ -105,9 +195,7 @@ def needs_context(text: str) -> bool:
         return True
     if _PREPOSITION.search(norm) and len(norm.split()) <= 5:
         return True  # "in pytorch?", "for images?"
-    if _PRONOUN.search(norm) and len(words) <= 2:
-        return True  # "why does that help?", "does adam still need one?"
-    return False
+    return bool(_PRONOUN.search(norm)) and len(words) <= 2  # "why does that help?", "does adam still need one?"
 
 
 def _as_noun(subject: str, pronoun: str) -> str:

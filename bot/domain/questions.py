@@ -109,8 +109,9 @@ _PART_JOIN = re.compile(
     r"who|is|are|does|do|can|could|should|would|will|explain|tell|give|show|list|recommend|any)\b)|"
     r",\s*(?:and\s+)?(?:also\s+)?(?=(?:how|what|why|when|where|which|who|can|could|should|does|do|is|are)\b)|"
     r"\s+(?:also|and also|additionally|plus)[,:]?\s+",
+    re.I,
 )
-_NUMBERED = re.compile(r"(?:^|\s)(?:\(?\d[.)]|[a-c]\))\s+")
+_NUMBERED = re.compile(r"(?:^|\s)(?:\(?\d[.)]|[a-c]\))\s+", re.I)
 
 # "what is", "how do i", ...: stripped to find what a question is about.
 _LEAD = re.compile(
@@ -212,17 +213,18 @@ def _has_content(part: str) -> bool:
 
 def split_parts(text: str) -> list[str]:
     """Cut a multi-part question into its sub-questions, in order; a single question comes back whole."""
-    norm = normalize(text)
     if _ERROR.search(text):  # a pasted traceback is one question however many lines it has
         return [text]
-    numbered = [p.strip(" ,") for p in _NUMBERED.split(norm) if p.strip(" ,")]
-    pieces = numbered if len(numbered) >= 2 and _NUMBERED.search(norm) else _PART_JOIN.split(norm)
+    source = " ".join(text.split())  # split the learner's own words, so parts keep their spelling
+    numbered = [p.strip(" ,") for p in _NUMBERED.split(source) if p.strip(" ,")]
+    pieces = numbered if len(numbered) >= 2 and _NUMBERED.search(source) else _PART_JOIN.split(source)
     parts: list[str] = []
     for raw in pieces:
         piece = (raw or "").strip(" ,.;?")
         if not piece:
             continue
-        if parts and (not _has_content(piece) or not (_QUESTION_WORD.search(piece) or _HOWTO.search(piece))):
+        norm = normalize(piece)
+        if parts and (not _has_content(norm) or not (_QUESTION_WORD.search(norm) or _HOWTO.search(norm))):
             parts[-1] = f"{parts[-1]} {piece}"  # a fragment belongs to the question before it
         else:
             parts.append(piece)
