@@ -6,6 +6,8 @@ import sys
 
 from bot.indexing import IndexService
 from bot.settings import Settings
+from bot.domain.answering import AnswerService
+from index.confidence import Calibration
 from index.embedder import NumpyMiniLM
 from index.retriever import HybridRetriever
 
@@ -14,3 +16,7 @@ def open_retriever(settings: Settings | None = None) -> HybridRetriever:
     service = IndexService(settings or Settings())
     loaded = service.ensure(lambda msg: print(msg, file=sys.stderr))
     return HybridRetriever(loaded, NumpyMiniLM())
+
+
+def open_service(settings: Settings | None = None) -> AnswerService:
+    return AnswerService(open_retriever(settings), Calibration.load())
