@@ -44,6 +44,15 @@ SKILL_LABELS = {
 }
 
 Level = Literal["beginner", "intermediate", "advanced"]
+# What a learner pays. "free-to-audit": the lessons are free, graded work or the certificate is not (Coursera, edX);
+# "freemium": a useful free tier with paid extras (Real Python, Colab). Exact labels, because learners filter on them.
+Cost = Literal["free", "free-to-audit", "freemium", "paid"]
+COST_LABELS: dict[str, str] = {
+    "free": "free",
+    "free-to-audit": "free to audit",
+    "freemium": "freemium",
+    "paid": "paid",
+}
 Id = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-:][a-z0-9]+)*$", max_length=80)]
 Text = Annotated[str, Field(min_length=1)]
 SECTION_LIMITS = {"skills": (6, 12), "concepts": (2, 6)}
@@ -70,9 +79,14 @@ class Resource(_Strict):
     kind: Literal["docs", "course", "book", "paper", "video", "tutorial", "tool"]
     skill: Skill
     level: Level
-    cost: Literal["free", "paid"]
+    cost: Cost
     why: Annotated[str, Field(min_length=10, max_length=300)]
     tags: list[str] = []
+
+    @property
+    def cost_label(self) -> str:
+        """The cost as a learner reads it ("free to audit", not the id "free-to-audit")."""
+        return COST_LABELS[self.cost]
 
 
 class ResourceFile(FrontMatter):
@@ -145,7 +159,7 @@ class KnowledgeBase:
             for e in self.entries.values()
         ]
         for r in self.resources.values():
-            body = f"{r.title}: a {r.cost} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}" + (
+            body = f"{r.title}: a {r.cost_label} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}" + (
                 f" Topics: {', '.join(r.tags)}." if r.tags else ""
             )
             docs.append(

@@ -143,3 +143,14 @@ def test_shipped_content_meets_the_brief():
     assert len(kb.quiz) >= 300
     quiz_per_skill = {s: sum(q.skill == s for q in kb.quiz.values()) for s in per_skill}
     assert min(quiz_per_skill.values()) >= 30, quiz_per_skill
+
+
+def test_resource_document_names_its_cost_in_words(tmp_path):
+    """A free-to-audit course is indexed as 'free to audit', the words a learner searches with."""
+    small_kb(tmp_path)
+    path = tmp_path / "resources" / "math.yaml"
+    path.write_text(path.read_text().replace("cost: free", "cost: free-to-audit"))
+    kb = load_knowledge(tmp_path)
+    assert kb.problems == []
+    (doc,) = [d for d in kb.documents() if d.kind == "resource"]
+    assert "a free to audit course" in doc.body
