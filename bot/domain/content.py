@@ -6,7 +6,9 @@ whose top-level mapping carries the same front-matter fields. Everything is vali
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -44,10 +46,22 @@ SKILL_LABELS = {
 }
 
 Level = Literal["beginner", "intermediate", "advanced"]
+# What a learner pays. "free-to-audit": the lessons are free, graded work or the certificate is not (Coursera, edX);
+# "freemium": a useful free tier with paid extras (Real Python, Colab). Exact labels, because learners filter on them.
+Cost = Literal["free", "free-to-audit", "freemium", "paid"]
+COST_LABELS: dict[str, str] = {
+    "free": "free",
+    "free-to-audit": "free to audit",
+    "freemium": "freemium",
+    "paid": "paid",
+}
 Id = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-:][a-z0-9]+)*$", max_length=80)]
 Text = Annotated[str, Field(min_length=1)]
 SECTION_LIMITS = {"skills": (6, 12), "concepts": (2, 6)}
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
+PYTHON_INFO = ("python", "py", "python3")
+RUNNABLE = "runnable"  # ```python runnable: tests/unit/test_note_code.py executes the block
 
 
 class _Strict(BaseModel):
@@ -70,9 +84,14 @@ class Resource(_Strict):
     kind: Literal["docs", "course", "book", "paper", "video", "tutorial", "tool"]
     skill: Skill
     level: Level
-    cost: Literal["free", "paid"]
+    cost: Cost
     why: Annotated[str, Field(min_length=10, max_length=300)]
     tags: list[str] = []
+
+    @property
+    def cost_label(self) -> str:
+        """The cost as a learner reads it ("free to audit", not the id "free-to-audit")."""
+        return COST_LABELS[self.cost]
 
 
 class ResourceFile(FrontMatter):
@@ -145,7 +164,7 @@ class KnowledgeBase:
             for e in self.entries.values()
         ]
         for r in self.resources.values():
-            body = f"{r.title}: a {r.cost} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}" + (
+            body = f"{r.title}: a {r.cost_label} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}" + (
                 f" Topics: {', '.join(r.tags)}." if r.tags else ""
             )
             docs.append(
@@ -237,6 +256,81 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
+@dataclass(frozen=True)
+class CodeBlock:
+    """A fenced code block of a Markdown text, with the line numbers a problem report needs."""
+
+    info: str  # what follows the opening fence, e.g. "python runnable"
+    fence_line: int  # the opening fence
+    line: int  # the first line of code
+    end_line: int  # the closing fence, or the last line if the block is never closed
+    code: str
+    closed: bool = True
+
+    @property
+    def is_python(self) -> bool:
+        words = self.info.split()
+        return bool(words) and words[0].lower() in PYTHON_INFO
+
+    @property
+    def runnable(self) -> bool:
+        return self.info.split() == ["python", RUNNABLE]
+
+
+def code_blocks(text: str, first_line: int = 1) -> list[CodeBlock]:
+    """Every fenced block (``` or ~~~, CommonMark rules for closing) in ``text``, whose first line is ``first_line``."""
+    blocks: list[CodeBlock] = []
+    lines = text.splitlines()
+    opened: tuple[str, int, int, str, int] | None = None  # fence char, fence length, indent, info, offset
+    body: list[str] = []
+    for offset, line in enumerate(lines):
+        match = _FENCE.match(line)
+        if opened is None:
+            if match and not (match.group(2)[0] == "`" and "`" in match.group(3)):
+                fence = match.group(2)
+                opened = (fence[0], len(fence), len(match.group(1)), match.group(3).strip(), offset)
+                body = []
+            continue
+        char, length, indent, info, start = opened
+        if match and match.group(2)[0] == char and len(match.group(2)) >= length and not match.group(3).strip():
+            blocks.append(
+                CodeBlock(info, first_line + start, first_line + start + 1, first_line + offset, "\n".join(body))
+            )
+            opened = None
+        else:
+            body.append(line[min(indent, len(line) - len(line.lstrip())) :])
+    if opened is not None:
+        char, length, indent, info, start = opened
+        last = first_line + max(len(lines) - 1, start)
+        blocks.append(CodeBlock(info, first_line + start, first_line + start + 1, last, "\n".join(body), closed=False))
+    return blocks
+
+
+def code_problems(blocks: Iterable[CodeBlock], where: str) -> list[str]:
+    """``file:line`` problems for unclosed fences, unknown python options and Python that does not parse."""
+    problems: list[str] = []
+    for block in blocks:
+        if not block.closed:
+            problems.append(f"{where}:{block.fence_line}: this code block is never closed (add a line with the fence)")
+        if not block.is_python:
+            continue
+        options = block.info.split()[1:]
+        if options and options != [RUNNABLE]:
+            problems.append(
+                f"{where}:{block.fence_line}: code block '{block.info}': the only option after python is '{RUNNABLE}'"
+            )
+        if not block.closed:
+            continue  # the rest of the note is swallowed into the block; its parse error would only add noise
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. an invalid escape sequence: a style issue, not a parse error
+                ast.parse(block.code, filename=where)
+        except SyntaxError as exc:
+            line = block.line + (exc.lineno or 1) - 1
+            problems.append(f"{where}:{line}: python code block does not parse: {exc.msg}")
+    return problems
+
+
 def parse_entry(text: str, where: str, folder: str, problems: list[str]) -> Entry | None:
     """Parse one Markdown entry; append ``file:line`` problems and return None if it is invalid."""
     if "\x00" in text:
@@ -253,12 +347,16 @@ def parse_entry(text: str, where: str, folder: str, problems: list[str]) -> Entr
     meta = _validate(FrontMatter, data, where, 1, problems)
     body_line = text[: match.end()].count("\n") + 1
     body = text[match.end() :]
+    blocks = code_blocks(body, body_line)
+    in_code = {n - body_line for b in blocks for n in range(b.fence_line, b.end_line + 1)}
     sections: list[str] = []
     titles = 0
     current_has_text = True
     section_line = body_line
     for offset, line in enumerate(body.splitlines()):
-        if line.startswith("# "):
+        if offset in in_code:  # a "# comment" inside a code block is not a heading
+            current_has_text = current_has_text or bool(line.strip())
+        elif line.startswith("# "):
             titles += 1
         elif line.startswith("## "):
             if not current_has_text:
@@ -278,6 +376,7 @@ def parse_entry(text: str, where: str, folder: str, problems: list[str]) -> Entr
     duplicates = {s for s in sections if sections.count(s) > 1}
     for dup in sorted(duplicates):
         problems.append(f"{where}:{body_line}: the section heading '{dup}' appears more than once")
+    problems.extend(code_problems(blocks, where))
     if meta is None or len(problems) > before:
         return None
     return Entry(**meta.model_dump(), path=where, body=body, body_line=body_line, sections=sections)

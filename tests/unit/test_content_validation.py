@@ -143,3 +143,42 @@ def test_shipped_content_meets_the_brief():
     assert len(kb.quiz) >= 300
     quiz_per_skill = {s: sum(q.skill == s for q in kb.quiz.values()) for s in per_skill}
     assert min(quiz_per_skill.values()) >= 30, quiz_per_skill
+
+
+def test_resource_document_names_its_cost_in_words(tmp_path):
+    """A free-to-audit course is indexed as 'free to audit', the words a learner searches with."""
+    small_kb(tmp_path)
+    path = tmp_path / "resources" / "math.yaml"
+    path.write_text(path.read_text().replace("cost: free", "cost: free-to-audit"))
+    kb = load_knowledge(tmp_path)
+    assert kb.problems == []
+    (doc,) = [d for d in kb.documents() if d.kind == "resource"]
+    assert "a free to audit course" in doc.body
+
+
+def test_python_block_that_does_not_parse_is_reported_at_its_line(tmp_path):
+    """kb validate names the note and the line of a python block's syntax error."""
+    small_kb(tmp_path)
+    body = "A snippet:\n```python\nimport numpy as np\nx = np.zeros((2, 3)\n```"
+    path = write_concept(tmp_path, "broken-code", "Broken code", body)
+    problems = load_knowledge(tmp_path).problems
+    where = path.relative_to(tmp_path.parent)
+    assert problems == [f"{where}:15: python code block does not parse: '(' was never closed"], problems
+
+
+def test_code_block_lines_are_not_headings_and_fences_must_close(tmp_path):
+    """A '# comment' inside a code block is no title or section; an unknown option or open fence is reported."""
+    small_kb(tmp_path)
+    ok = write_concept(
+        tmp_path, "commented", "Commented", "Code:\n```python runnable\n# a comment\n## not a section\n```"
+    )
+    kb = load_knowledge(tmp_path)
+    assert kb.problems == [] and len(kb.entries["concept-commented"].sections) == 2
+    ok.unlink()
+    path = write_concept(tmp_path, "open-fence", "Open fence", "Code:\n```python runable\nx = 1\n")
+    where = path.relative_to(tmp_path.parent)
+    assert load_knowledge(tmp_path).problems == [
+        f"{where}:9: needs 2-6 '## ' sections, found 1",  # the open fence swallowed the next section
+        f"{where}:13: this code block is never closed (add a line with the fence)",
+        f"{where}:13: code block 'python runable': the only option after python is 'runnable'",
+    ]

@@ -180,3 +180,13 @@ def test_server_ids_must_fit_inside_discord_button_ids() -> None:
         f"b.md:2: id: 'guild-{long_slug}' must be at most 70 lowercase letters, digits and hyphens once prefixed "
         "with 'guild-'",
     ]
+
+
+def test_uploaded_resources_take_the_four_cost_labels_and_refuse_others():
+    """Each of free, free-to-audit, freemium and paid is accepted; an old or loose label names its line."""
+    for cost in ("free", "free-to-audit", "freemium", "paid"):
+        upload = parse_uploads([("r.yaml", RESOURCES.replace("cost: free", f"cost: {cost}").encode())])
+        assert upload.problems == [], cost
+    upload = parse_uploads([("r.yaml", RESOURCES.replace("cost: free", "cost: free to audit").encode())])
+    assert upload.docs == []
+    assert len(upload.problems) == 1 and upload.problems[0].startswith("r.yaml:14: cost:"), upload.problems

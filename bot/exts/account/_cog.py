@@ -188,7 +188,7 @@ class AccountCog(commands.Cog):
 
         def line(r: Any) -> str:
             link = f"• [{discord.utils.escape_markdown(r.title)}]({r.url})"
-            return f"{link} · this server's pick" if r in own else f"{link} · {r.kind}, {r.level}, {r.cost}"
+            return f"{link} · this server's pick" if r in own else f"{link} · {r.kind}, {r.level}, {r.cost_label}"
 
         def why(r: Any) -> str:
             return r.body.splitlines()[0][:300] if r in own else r.why
