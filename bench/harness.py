@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.indexing import IndexService
+from bot.retrieval.shipped import IndexService
 from bot.settings import Settings
 from index.embedder import NumpyMiniLM
 from index.retriever import HybridRetriever

@@ -79,15 +79,15 @@ def check_question(raw: str) -> str:
 
 def _source(hit: Hit) -> Source:
     chunk = hit.chunk
-    title = chunk["title"] if chunk["kind"] == "resource" else " › ".join(chunk["heading_path"])
+    title = chunk.title if chunk.kind == "resource" else " › ".join(chunk.heading_path)
     return Source(
         title=title,
-        path=chunk["path"],
-        url=chunk.get("url"),
-        text=chunk["text"],
+        path=chunk.path,
+        url=chunk.url,
+        text=chunk.text,
         score=round(hit.score, 4),
-        doc_id=chunk["doc_id"],
-        skill=chunk["skill"],
+        doc_id=chunk.doc_id,
+        skill=chunk.skill,
     )
 
 
@@ -118,7 +118,7 @@ class AnswerService:
         confidence = self.calibration.confidence(result.features)
         top_docs = result.by_document(MAX_SOURCES)
         if not result.hits or confidence < self.threshold:
-            topics = list(dict.fromkeys(h.chunk["title"] for h in result.hits if h.chunk["kind"] == "entry"))[:3]
+            topics = list(dict.fromkeys(h.chunk.title for h in result.hits if h.chunk.kind == "entry"))[:3]
             where = f" The closest topics I do cover: {', '.join(topics)}." if topics else ""
             return Answer(
                 question=text,
@@ -134,8 +134,8 @@ class AnswerService:
         best = result.hits[0]
         sentences = self.retriever.best_sentences(best, result.query_vector, ANSWER_LIMIT)
         answer = " ".join(sentences)
-        skill = best.chunk["skill"]
-        related = [_source(h) for h in result.hits if h.chunk["kind"] == "resource" and h.chunk["skill"] == skill][:3]
+        skill = best.chunk.skill
+        related = [_source(h) for h in result.hits if h.chunk.kind == "resource" and h.chunk.skill == skill][:3]
         if len(related) < 3:
             related += [s for s in self._resources(skill) if s.doc_id not in {r.doc_id for r in related}][
                 : 3 - len(related)
@@ -154,14 +154,14 @@ class AnswerService:
     def _resources(self, skill: str) -> list[Source]:
         return [
             Source(
-                title=c["title"],
-                path=c["path"],
-                url=c.get("url"),
-                text=c["text"],
+                title=c.title,
+                path=c.path,
+                url=c.url,
+                text=c.text,
                 score=0.0,
-                doc_id=c["doc_id"],
-                skill=c["skill"],
+                doc_id=c.doc_id,
+                skill=c.skill,
             )
             for c in self.retriever.index.chunks
-            if c["kind"] == "resource" and c["skill"] == skill
+            if c.kind == "resource" and c.skill == skill
         ]
