@@ -127,9 +127,7 @@ def run(ask: Ask, questions: list[Asked]) -> Iterator[tuple[Asked, Answer]]:
         history = histories[q.conversation] if q.conversation else []
         answer = ask(q.question, list(history))
         if q.conversation:
-            history.append(
-                Turn(q.question, answer.standalone_question or q.question, (), datetime.now(UTC))
-            )
+            history.append(Turn(q.question, answer.standalone_question or q.question, (), datetime.now(UTC)))
         yield q, answer
 
 
@@ -162,7 +160,11 @@ def table(tallies: dict[str, Tally]) -> list[tuple[str, str]]:
         t = tallies[kind]
         bits = []
         if t.recall:
-            bits += [f"recall {_mean(t.recall)}", f"helpful {_mean(t.helpful)}", f"false declines {_mean(t.false_declines)}"]
+            bits += [
+                f"recall {_mean(t.recall)}",
+                f"helpful {_mean(t.helpful)}",
+                f"false declines {_mean(t.false_declines)}",
+            ]
         if t.parts:
             bits.append(f"all parts covered {_mean([p == 1.0 for p in t.parts])}")
         if t.declined:
@@ -199,5 +201,7 @@ def main(rows: list[tuple[str, str]], split: str | None = None) -> dict[str, dic
             results[f"{name}/{part}"] = tallies
             rows += [(f"{name} composer · {part} · {k}", v) for k, v in table(tallies)]
         p50 = statistics.median(a.latency_ms for _, a in pairs)
-        rows.append((f"{name} composer · warm p50", f"{p50:.1f} ms = {p50 / forward:.2f} × one forward ({forward:.1f} ms)"))
+        rows.append(
+            (f"{name} composer · warm p50", f"{p50:.1f} ms = {p50 / forward:.2f} × one forward ({forward:.1f} ms)")
+        )
     return results

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from index.chunking import Chunk
 from index.retriever import HybridRetriever, Mode, SearchResult
 
 DEVSET = Path(__file__).with_name("devset.yaml")
@@ -26,8 +26,8 @@ def load(path: Path = DEVSET) -> list[DevQuestion]:
     return questions
 
 
-def is_match(chunk: dict[str, Any], expect: tuple[str, ...]) -> bool:
-    return chunk["doc_id"] in expect or (chunk["kind"] == "resource" and f"resources:{chunk['skill']}" in expect)
+def is_match(chunk: Chunk, expect: tuple[str, ...]) -> bool:
+    return chunk.doc_id in expect or (chunk.kind == "resource" and f"resources:{chunk.skill}" in expect)
 
 
 def first_hit_rank(result: SearchResult, expect: tuple[str, ...], depth: int = 5) -> int | None:

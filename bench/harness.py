@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bot.indexing import IndexService
-from bot.settings import Settings
 from bot.domain.answering import AnswerService
+from bot.retrieval.shipped import IndexService
+from bot.settings import Settings
 from index.confidence import Calibration
 from index.embedder import NumpyMiniLM
 from index.retriever import HybridRetriever

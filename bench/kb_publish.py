@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.domain.ports import KbOverlay
-from bot.guild_index import GuildIndexes, KbSync, build_embedder_factory, service_factory
-from bot.indexing import IndexService, build_embedder
+from bot.retrieval.embedders import build_embedder, reusing_embedder
+from bot.retrieval.servers import GuildIndexes, KbSync, service_factory
+from bot.retrieval.shipped import IndexService
 from bot.settings import Settings
 from index.chunking import Document
 from index.embedder import NumpyMiniLM
@@ -139,7 +140,7 @@ def run(rows: list[tuple[str, str]]) -> list[str]:
     query_embedder = NumpyMiniLM()
     make_service = service_factory(query_embedder, settings.abstain_threshold)
     with tempfile.TemporaryDirectory() as tmp:
-        indexes = GuildIndexes(base, Path(tmp), make_service, build_embedder_factory())
+        indexes = GuildIndexes(base, Path(tmp), make_service, reusing_embedder())
         times, failures, overlay = asyncio.run(_measure(indexes, settings.kb_poll_seconds, rows))
         service = indexes.service(GUILD)
         questions = [t[2] for t in TOPICS]

@@ -19,7 +19,7 @@ import numpy as np
 from bench import devset
 from bench.harness import open_retriever
 from bot.domain.answering import AnswerService
-from bot.indexing import IndexService
+from bot.retrieval.shipped import IndexService
 from bot.settings import Settings
 from index.confidence import Calibration
 from index.embedder import SentenceTransformerEmbedder

@@ -118,7 +118,7 @@ async def answer_session(quiz: QuizService, view: SessionView, rng: random.Rando
         item = quiz.bank.items[item_id]
         choice = item.answer if rng.random() < 0.7 else (item.answer + 1) % 4
         elapsed = timedelta(seconds=rng.uniform(4, 60))
-        feedback = await _timed(quiz.answer(view.id, position, choice, user, elapsed), sink)
+        feedback = await _timed(quiz.submit(view.id, position, choice, user, elapsed), sink)
         assert not feedback.repeated
 
 
@@ -223,8 +223,8 @@ async def burst(quiz: QuizService, users: range, failures: list[str], label: str
     for view in views:
         user, items = view.session.user_id, view.session.item_ids
         choices = [quiz.bank.items[i].answer for i in items]
-        calls += [quiz.answer(view.id, p, choices[p], user) for p in range(len(items))]
-        calls.append(quiz.answer(view.id, 0, choices[0], user))
+        calls += [quiz.submit(view.id, p, choices[p], user) for p in range(len(items))]
+        calls.append(quiz.submit(view.id, 0, choices[0], user))
     t = time.perf_counter()
     results = await asyncio.gather(*calls)
     rate = sum(len(v.session.item_ids) for v in views) / (time.perf_counter() - t)

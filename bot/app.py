@@ -1,23 +1,45 @@
-"""The composition root: settings → storage → services, shared by the CLI, the console and Discord."""
+"""The composition root: settings → storage → index → services, shared by the CLI, the console and Discord.
+
+Every surface gets its services here and nowhere else:
+
+- ``open_services``: the database-backed services (quiz, streaks, moderation, the question log);
+- ``shipped_answers``: answering from the shipped index alone (``studybot ask`` and the console's questions),
+  with no database and no torch;
+- ``open_bot_services``: both, with each server answered from its own index and questions logged as asked.
+
+Imports happen inside the functions: ``studybot ask`` must not pay for SQLAlchemy, nor the bot for the CLI.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.domain.asking import AskLog
-from bot.domain.content import KnowledgeBase, load_knowledge
-from bot.domain.daily import DailyService
-from bot.domain.errors import KnowledgeError
-from bot.domain.knowledge_admin import ConfigDefaults, KnowledgeAdmin, ModerationService
-from bot.domain.learners import LearnerService
 from bot.domain.ports import Clock, utc_now
-from bot.domain.quiz import QuizBank, QuizBanks, QuizService
-from bot.domain.quiz_admin import QuizAdmin
 from bot.settings import Settings
-from bot.storage import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from bot.domain.answering import AnswerService
+    from bot.domain.asking import AskLog, Questions
+    from bot.domain.content import KnowledgeBase
+    from bot.domain.daily import DailyService
+    from bot.domain.knowledge_admin import KnowledgeAdmin, ModerationService
+    from bot.domain.learners import LearnerService
+    from bot.domain.quiz import QuizBank, QuizBanks, QuizService
+    from bot.domain.quiz_admin import QuizAdmin
+    from bot.domain.resources import ResourceCatalog
+    from bot.retrieval.answerer import Answerer
+    from bot.storage import SqlStore
+
+Notify = Callable[[str], None]  # one line of progress for the person waiting (index builds)
 
 
 def load_kb(settings: Settings) -> KnowledgeBase:
+    from bot.domain.content import load_knowledge
+    from bot.domain.errors import KnowledgeError
+
     if not settings.knowledge_dir.is_dir():
         raise KnowledgeError(
             f"The knowledge folder {settings.knowledge_dir} does not exist. "
@@ -32,13 +54,15 @@ def load_kb(settings: Settings) -> KnowledgeBase:
 
 
 def quiz_bank(kb: KnowledgeBase) -> QuizBank:
+    from bot.domain.quiz import QuizBank
+
     titles = {e.id: e.title for e in kb.entries.values()} | {r.id: r.title for r in kb.resources.values()}
     return QuizBank(kb.quiz.values(), titles)
 
 
 @dataclass
-class State:
-    """Everything StudyBot remembers, behind the domain services."""
+class Services:
+    """The service container: every domain service StudyBot runs, over one database connection pool."""
 
     store: SqlStore
     kb: KnowledgeBase
@@ -51,13 +75,35 @@ class State:
     kb_admin: KnowledgeAdmin
     banks: QuizBanks  # each server's quiz bank; ``bank`` holds the shipped items only
     quiz_admin: QuizAdmin
+    resources: ResourceCatalog
+    answerer: Answerer | None = None  # each server's answering; only the bot attaches it (open_bot_services)
+
+    @property
+    def questions(self) -> Questions:
+        """Answer a question and log it, in one call (the bot's /ask, mentions and help channels)."""
+        from bot.domain.asking import Questions
+
+        if self.answerer is None:
+            raise RuntimeError("no answerer attached: open the services with open_bot_services")
+        return Questions(self.answerer, self.asks)
 
     async def close(self) -> None:
+        if self.answerer is not None:
+            self.answerer.close()
         await self.store.close()
 
 
-async def open_state(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBase | None = None) -> State:
+async def open_services(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBase | None = None) -> Services:
     """Load the knowledge base, connect to the database and migrate it to the latest schema."""
+    from bot.domain.asking import AskLog
+    from bot.domain.daily import DailyService
+    from bot.domain.knowledge_admin import ConfigDefaults, KnowledgeAdmin, ModerationService
+    from bot.domain.learners import LearnerService
+    from bot.domain.quiz import QuizBanks, QuizService
+    from bot.domain.quiz_admin import QuizAdmin
+    from bot.domain.resources import ResourceCatalog
+    from bot.storage import open_store
+
     kb = kb if kb is not None else load_kb(settings)
     bank = quiz_bank(kb)
     store = await open_store(settings.database)
@@ -65,16 +111,49 @@ async def open_state(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBa
     quiz = QuizService(store, bank, clock, banks)
     defaults = ConfigDefaults(tuple(settings.help_channels), settings.qotd_channel_id, settings.qotd_hour)
     moderation = ModerationService(store, clock, defaults)
-    return State(
+    kb_admin = KnowledgeAdmin(store, kb, moderation, clock)
+    return Services(
         store,
         kb,
         bank,
         quiz,
         LearnerService(store, bank, clock, banks),
         AskLog(store, clock),
-        DailyService(store, bank, quiz, clock),
+        DailyService(store, quiz, clock),
         moderation=moderation,
-        kb_admin=KnowledgeAdmin(store, kb, moderation, clock),
+        kb_admin=kb_admin,
         banks=banks,
         quiz_admin=QuizAdmin(store, banks, clock),
+        resources=ResourceCatalog(kb, kb_admin),
     )
+
+
+def shipped_answers(settings: Settings, notify: Notify) -> AnswerService:
+    """Answering from the shipped index, built first if missing or stale (the CLI and the console)."""
+    from bot.retrieval.shipped import IndexService
+
+    return IndexService(settings).answer_service(notify)
+
+
+def open_answerer(settings: Settings, notify: Notify) -> Answerer:
+    """Each server answered from its own index (shipped plus overlay); blocking: file reads and model loading."""
+    from bot.retrieval.answerer import Answerer
+    from bot.retrieval.embedders import reusing_embedder
+    from bot.retrieval.servers import GuildIndexes, service_factory
+    from bot.retrieval.shipped import IndexService
+
+    index = IndexService(settings)
+    base = index.ensure(notify)
+    make = service_factory(index.query_embedder(), settings.abstain_threshold)
+    return Answerer(GuildIndexes(base, settings.index_dir, make, reusing_embedder()))
+
+
+async def open_bot_services(settings: Settings, notify: Notify, clock: Clock = utc_now) -> Services:
+    """The database services, then the answerer (loaded off the event loop); closes the database if that fails."""
+    services = await open_services(settings, clock)
+    try:
+        services.answerer = await asyncio.to_thread(open_answerer, settings, notify)
+    except BaseException:
+        await services.close()
+        raise
+    return services

@@ -16,7 +16,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from bot.domain.answering import Answer
-    from bot.indexing import IndexService
+    from bot.retrieval.shipped import IndexService
     from bot.settings import Settings
 
 app = typer.Typer(
@@ -57,7 +57,7 @@ def _setup_logging(settings: Settings) -> None:
 
 
 def _service(settings: Settings) -> IndexService:
-    from bot.indexing import IndexService
+    from bot.retrieval.shipped import IndexService
 
     return IndexService(settings)
 
@@ -153,6 +153,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
 ) -> None:
     """Answer a question from the knowledge base, with its sources."""
+    from bot.app import shipped_answers
     from bot.domain.errors import InvalidQuestion, KnowledgeError
 
     settings = _settings()
@@ -161,7 +162,7 @@ def ask(
         err.print('Ask a question, e.g. [bold]studybot ask "What is overfitting?"[/] (or use --json to read stdin).')
         raise typer.Exit(2)
     try:
-        service = _service(settings).answer_service(lambda msg: err.print(f"[dim]{msg}[/]"))
+        service = shipped_answers(settings, lambda msg: err.print(f"[dim]{msg}[/]"))
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
 
@@ -222,19 +223,19 @@ def kb_validate() -> None:
         raise typer.Exit(1)
 
 
-def _with_state(settings: Settings, work: Any) -> Any:
-    """Run ``work(state)`` on a freshly opened state (knowledge base, migrated database), then close it."""
+def _with_services(settings: Settings, work: Any) -> Any:
+    """Run ``work(services)`` on freshly opened services (knowledge base, migrated database), then close them."""
     import asyncio
 
-    from bot.app import open_state
+    from bot.app import open_services
     from bot.domain.errors import KnowledgeError, StudyBotError
 
     async def go() -> Any:
-        state = await open_state(settings)
+        services = await open_services(settings)
         try:
-            return await work(state)
+            return await work(services)
         finally:
-            await state.close()
+            await services.close()
 
     try:
         return asyncio.run(go())
@@ -260,7 +261,7 @@ def kb_export(
     settings = _settings()
     _setup_logging(settings)
     target = out_dir or Path(f"kb-export-{guild}")
-    files: dict[str, str] = _with_state(settings, lambda state: state.kb_admin.export(guild))
+    files: dict[str, str] = _with_services(settings, lambda services: services.kb_admin.export(guild))
     if not files:
         out.print(f"Server {guild} has no entries, resources or quiz items of its own: nothing written.")
         return
@@ -304,13 +305,13 @@ def kb_import(
         raise typer.Exit(2)
     actor = Actor(user_id=0, guild_id=guild, command="studybot kb import", trusted=True)
 
-    async def work(state: Any) -> Any:
+    async def work(services: Any) -> Any:
         try:
-            return await state.kb_admin.import_files(actor, files, reason)
+            return await services.kb_admin.import_files(actor, files, reason)
         except InvalidUpload as exc:
             return exc
 
-    result = _with_state(settings, work)
+    result = _with_services(settings, work)
     if isinstance(result, InvalidUpload):
         for problem in result.problems:
             typer.echo(problem)  # plain lines: editors and CI parse file:line

@@ -13,7 +13,6 @@ import logging
 import pkgutil
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -23,12 +22,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import metrics
-from bot.app import State, open_state
-from bot.domain.answering import Answer
+from bot.app import Services, open_bot_services
 from bot.domain.asking import RateLimiter
 from bot.domain.errors import StudyBotError
 from bot.exts import _ui
-from bot.guild_index import GuildIndexes, GuildIndexStatus, KbSync, build_embedder_factory, service_factory
+from bot.retrieval.answerer import Answerer
+from bot.retrieval.servers import GuildIndexStatus, KbSync
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,32 +41,6 @@ class StudyTree(app_commands.CommandTree["StudyBot"]):
         await _ui.report(interaction, error)
 
 
-class Answerer:
-    """Runs the CPU-bound answer pipeline on a worker thread so the event loop keeps acknowledging others.
-
-    Each server is answered from its own index (the shipped one plus its overlay), whichever is live when
-    the question arrives; a rebuild in progress never blocks or half-changes an answer.
-    """
-
-    def __init__(self, indexes: GuildIndexes) -> None:
-        self.indexes = indexes
-        # One worker: the encoder and BM25 are not documented as thread-safe, and one question takes ~10 ms.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
-
-    async def ask(
-        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
-    ) -> Answer:
-        loop = asyncio.get_running_loop()
-        service = self.indexes.service(guild_id)
-        with metrics.ANSWER_SECONDS.time():
-            answer = await loop.run_in_executor(self._pool, service.ask, question, context)
-        metrics.QUESTIONS.labels(via, "abstained" if answer.abstained else "answered").inc()
-        return answer
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
 def intents() -> discord.Intents:
     wanted = discord.Intents.none()
     wanted.guilds = True
@@ -77,7 +50,7 @@ def intents() -> discord.Intents:
 
 
 class StudyBot(commands.Bot):
-    def __init__(self, settings: Settings, state: State, answerer: Answerer, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, services: Services, **kwargs: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # no text commands; slash commands only
             intents=intents(),
@@ -86,13 +59,15 @@ class StudyBot(commands.Bot):
             help_command=None,
             **kwargs,
         )
+        if services.answerer is None:
+            raise ValueError("the bot answers questions: open its services with open_bot_services")
         self.settings = settings
-        self.state = state
-        self.answerer = answerer
+        self.services = services
+        self.answerer: Answerer = services.answerer
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, timedelta(seconds=settings.ask_rate_window))
         self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
-        self.kb_sync = KbSync(answerer.indexes, state.kb_admin, poll_seconds=settings.kb_poll_seconds)
+        self.kb_sync = KbSync(self.answerer.indexes, services.kb_admin, poll_seconds=settings.kb_poll_seconds)
 
     async def setup_hook(self) -> None:
         for name in extension_modules():
@@ -108,7 +83,7 @@ class StudyBot(commands.Bot):
         self.kb_sync.kick(guild_id)
 
     def kb_status(self, guild_id: int) -> GuildIndexStatus:
-        return self.answerer.indexes.status(guild_id)
+        return self.answerer.status(guild_id)
 
     async def sync_commands(self) -> None:
         guild_id = self.settings.dev_guild_id
@@ -157,8 +132,7 @@ class StudyBot(commands.Bot):
                 task.cancel()
         await super().close()
         await self.kb_sync.stop()
-        self.answerer.close()
-        await self.state.close()
+        await self.services.close()
         log.info("shut down cleanly")
 
 
@@ -176,26 +150,11 @@ def point_at(settings: Settings) -> None:
 
 async def start_bot(settings: Settings) -> StudyBot:
     """Build the bot with its services (database migrated, index loaded); the caller logs it in."""
-    from bot.indexing import IndexService
-
     point_at(settings)
-    state = await open_state(settings)
-
-    def load_indexes() -> GuildIndexes:  # file reads and model loading: off the event loop
-        index = IndexService(settings)
-        base = index.ensure(lambda msg: log.info("%s", msg))
-        make = service_factory(index.query_embedder(), settings.abstain_threshold)
-        return GuildIndexes(base, settings.index_dir, make, build_embedder_factory())
-
-    try:
-        indexes = await asyncio.to_thread(load_indexes)
-    except BaseException:
-        await state.close()
-        raise
-    answerer = Answerer(indexes)
+    services = await open_bot_services(settings, lambda msg: log.info("%s", msg))
     if settings.shard_count is not None:
-        return ShardedStudyBot(settings, state, answerer, shard_count=settings.shard_count)
-    return StudyBot(settings, state, answerer)
+        return ShardedStudyBot(settings, services, shard_count=settings.shard_count)
+    return StudyBot(settings, services)
 
 
 async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None = None) -> None:

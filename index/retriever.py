@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from index import dense, fusion
+from index.chunking import Chunk
 from index.embedder import Embedder
 from index.store import LoadedIndex
 
@@ -18,7 +19,7 @@ CANDIDATES = 50
 @dataclass(frozen=True)
 class Hit:
     row: int
-    chunk: dict[str, Any]
+    chunk: Chunk
     score: float  # the fused score used for ranking
     cosine: float
     bm25: float
@@ -35,8 +36,8 @@ class SearchResult:
         seen: set[str] = set()
         out: list[Hit] = []
         for hit in self.hits:
-            if hit.chunk["doc_id"] not in seen:
-                seen.add(hit.chunk["doc_id"])
+            if hit.chunk.doc_id not in seen:
+                seen.add(hit.chunk.doc_id)
                 out.append(hit)
                 if len(out) == limit:
                     break
@@ -90,9 +91,9 @@ class HybridRetriever:
         """Signals for calibrated confidence; each is meaningful on any knowledge base."""
         kw = self.index.keyword
         top = hits[0] if hits else None
-        top_terms = set(kw.query_terms(" ".join(top.chunk["heading_path"]) + " " + top.chunk["text"])) if top else set()
+        top_terms = set(kw.query_terms(" ".join(top.chunk.heading_path) + " " + top.chunk.text)) if top else set()
         chunks = self.index.chunks
-        agree = bool(dense_ids and bm25_ids and chunks[dense_ids[0]]["doc_id"] == chunks[bm25_ids[0]]["doc_id"])
+        agree = bool(dense_ids and bm25_ids and chunks[dense_ids[0]].doc_id == chunks[bm25_ids[0]].doc_id)
         return {
             "top_cosine": top.cosine if top else 0.0,
             "max_cosine": max((h.cosine for h in hits), default=0.0),
@@ -106,7 +107,7 @@ class HybridRetriever:
         start, end = self.index.sentence_spans[hit.row]
         rows = np.arange(start, end)
         if not len(rows):
-            return [hit.chunk["text"][:budget]]
+            return [hit.chunk.text[:budget]]
         sims = self.index.sentence_vectors[rows] @ query
         chosen: list[int] = []
         used = 0

@@ -184,8 +184,8 @@ class IndexStore:
             sentence_cache: dict[str, np.ndarray] = {}
             reusable = [] if force else [s for s in (seed, previous) if s is not None]
             for source in reusable:
-                for row, meta in enumerate(source.chunks):
-                    chunk_cache[meta["hash"]] = source.vectors[row]
+                for row, chunk in enumerate(source.chunks):
+                    chunk_cache[chunk.content_hash] = source.vectors[row]
                 for row, text in enumerate(source.sentence_texts):
                     sentence_cache[_sentence_hash(text)] = source.sentence_vectors[row]
                 for row, text in enumerate(source.offtopic_texts):
@@ -306,7 +306,7 @@ class IndexStore:
 class LoadedIndex:
     build_id: str
     manifest: dict[str, Any]
-    chunks: list[dict[str, Any]]
+    chunks: list[Chunk]  # row i of ``vectors`` embeds chunks[i]
     vectors: np.ndarray
     sentence_texts: list[str]
     sentence_vectors: np.ndarray
@@ -316,32 +316,22 @@ class LoadedIndex:
     offtopic_texts: list[str]
     offtopic_vectors: np.ndarray
 
-    def as_chunks(self) -> list[Chunk]:
-        """The chunks as ``Chunk`` objects again, with the same content hashes, to build another index from."""
-        fields = {f.name for f in dataclasses.fields(Chunk)}
-        out = []
-        for record in self.chunks:
-            values = {k: v for k, v in record.items() if k in fields}
-            values["heading_path"] = tuple(values["heading_path"])
-            values["sentences"] = tuple(values.get("sentences", ()))
-            out.append(Chunk(**values))
-        return out
-
     @classmethod
     def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:
-        chunks = json.loads((path / "chunks.json").read_text())
+        records = json.loads((path / "chunks.json").read_text())
         vectors = np.load(path / "vectors.npy")
         sentence_vectors = np.load(path / "sentences.npy")
-        texts = [s for c in chunks for s in c["sentences"]]
+        chunks = [_chunk(record) for record in records]
+        texts = [s for c in chunks for s in c.sentences]
         spans, start = [], 0
         for c in chunks:
-            spans.append((start, start + len(c["sentences"])))
-            start += len(c["sentences"])
+            spans.append((start, start + len(c.sentences)))
+            start += len(c.sentences)
         faiss_index = dense.load_index(path / "dense.faiss")
 
         if len(chunks) != len(vectors) or len(texts) != len(sentence_vectors) or faiss_index.ntotal != len(chunks):
             raise IndexCorrupt("the index files disagree on how many chunks there are")
-        if [c["hash"] for c in chunks] != [c["hash"] for c in manifest["chunks"]]:
+        if [r["hash"] for r in records] != [c["hash"] for c in manifest["chunks"]]:
             raise IndexCorrupt("the chunk list does not match the manifest")
         return cls(
             build_id=manifest["build_id"],
@@ -356,3 +346,14 @@ class LoadedIndex:
             offtopic_texts=json.loads((path / "offtopic.json").read_text()),
             offtopic_vectors=np.load(path / "offtopic.npy"),
         )
+
+
+_CHUNK_FIELDS = frozenset(f.name for f in dataclasses.fields(Chunk))
+
+
+def _chunk(record: dict[str, Any]) -> Chunk:
+    """A ``Chunk`` again from its chunks.json record (lists back to tuples; the stored hash is not a field)."""
+    values = {k: v for k, v in record.items() if k in _CHUNK_FIELDS}
+    values["heading_path"] = tuple(values["heading_path"])
+    values["sentences"] = tuple(values.get("sentences", ()))
+    return Chunk(**values)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.indexing import IndexService
+from bot.retrieval.shipped import IndexService
 from bot.settings import Settings
 from index.embedder import NumpyMiniLM, SentenceTransformerEmbedder
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import State, open_state
+from bot.app import Services, open_services
 from bot.domain.content import KnowledgeBase, load_knowledge
 from bot.settings import Settings
 
@@ -61,8 +61,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def state(db_url: str, tmp_path: Path, clock: FakeClock, shipped_kb: KnowledgeBase) -> AsyncIterator[State]:
-    opened = await open_state(settings_for(db_url, tmp_path), clock, kb=shipped_kb)
+async def state(db_url: str, tmp_path: Path, clock: FakeClock, shipped_kb: KnowledgeBase) -> AsyncIterator[Services]:
+    opened = await open_services(settings_for(db_url, tmp_path), clock, kb=shipped_kb)
     try:
         yield opened
     finally:

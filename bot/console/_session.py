@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, assert_never
 from rich.console import Console
 from rich.text import Text
 
-from bot.app import State, open_state
+from bot.app import Services, open_services, shipped_answers
 from bot.charts import progress_png
 from bot.console import render
 from bot.console._parsing import (
@@ -73,7 +73,7 @@ class ChatSession:
     def __init__(
         self,
         settings: Settings,
-        state: State,
+        services: Services,
         runner: asyncio.Runner,
         out: Console,
         *,
@@ -82,7 +82,7 @@ class ChatSession:
         read: Read = input,
     ) -> None:
         self.settings = settings
-        self.state = state
+        self.services = services
         self.runner = runner
         self.out = out
         self.name = name
@@ -93,7 +93,7 @@ class ChatSession:
 
     def run(self) -> None:
         """Serve commands until the user leaves; nothing but leaving ends the loop."""
-        self._call(self.state.learners.learner(self.user_id, self.name))  # the name follows the login
+        self._call(self.services.learners.learner(self.user_id, self.name))  # the name follows the login
         self.out.print(Text(f"StudyBot · hello, {self.name}!", style="bold"))
         self.out.print("Ask a question, or type /help for the commands. /quit leaves.")
         while True:
@@ -118,7 +118,7 @@ class ChatSession:
             self._unexpected()
 
     def _handle(self, command: Command) -> None:
-        learners = self.state.learners
+        learners = self.services.learners
         match command:
             case Ask(text):
                 self._ask(text)
@@ -164,16 +164,12 @@ class ChatSession:
     def _answer_service(self) -> AnswerService:
         """Load the index and query model on the first question only: quizzes and streaks never need them."""
         if self._answers is None:
-            from bot.indexing import IndexService
-
             self.out.print(Text("Loading my notes… (only the first question waits)", style="dim"))
-            self._answers = IndexService(self.settings).answer_service(
-                lambda msg: self.out.print(Text(msg, style="dim"))
-            )
+            self._answers = shipped_answers(self.settings, lambda msg: self.out.print(Text(msg, style="dim")))
         return self._answers
 
     def _quiz(self, count: int, skill: Skill | None) -> None:
-        view = self._call(self.state.quiz.start_daily(self.user_id, name=self.name, count=count, skill=skill))
+        view = self._call(self.services.quiz.start_daily(self.user_id, name=self.name, count=count, skill=skill))
         question = view.next
         if question is None:
             self._warn("Nothing is left to answer in this quiz. Try /quiz again.")
@@ -192,8 +188,8 @@ class ChatSession:
                     )
                     return
                 elapsed = timedelta(seconds=time.monotonic() - started)  # FSRS rates a quick answer as easier
-                fb = self._call(self.state.quiz.answer(view.id, question.position, choice, self.user_id, elapsed))
-                self.out.print(render.feedback(fb, self.state.bank.title_of))
+                fb = self._call(self.services.quiz.submit(view.id, question.position, choice, self.user_id, elapsed))
+                self.out.print(render.feedback(fb))
                 if fb.summary is not None:
                     self.out.print(render.summary(fb.summary))
                     return
@@ -222,7 +218,7 @@ class ChatSession:
                     self.out.print(QUIZ_HELP)
 
     def _progress(self) -> None:
-        progress = self._call(self.state.learners.progress(self.user_id))
+        progress = self._call(self.services.learners.progress(self.user_id))
         path = (self.settings.data_dir / "charts" / f"progress-{self.user_id}.png").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".png.tmp")
@@ -299,14 +295,16 @@ def run_chat(settings: Settings, *, name: str | None = None, read: Read = input,
     try:
         with asyncio.Runner() as runner:
             try:
-                state = runner.run(open_state(settings))
+                services = runner.run(open_services(settings))
             except StudyBotError as exc:
                 out.print(Text(exc.message, style="red"))
                 return 2
             try:
-                ChatSession(settings, state, runner, out, name=name or login_name(), log_path=log_path, read=read).run()
+                ChatSession(
+                    settings, services, runner, out, name=name or login_name(), log_path=log_path, read=read
+                ).run()
             finally:
-                runner.run(state.close())
+                runner.run(services.close())
     except KeyboardInterrupt:  # Ctrl-C while starting or closing
         out.print("\nGoodbye!")
     except Exception:

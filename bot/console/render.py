@@ -6,7 +6,6 @@ code such as ``x[0]``, which rich would otherwise read as markup and swallow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +65,7 @@ def question(q: Question) -> RenderableType:
     return Group(Text(""), header, Text(item.prompt), options)
 
 
-def feedback(fb: Feedback, title_of: Callable[[str], str]) -> RenderableType:
+def feedback(fb: Feedback) -> RenderableType:
     right = f"{LETTERS[fb.answer]}) {fb.question.item.options[fb.answer]}"
     if fb.correct:
         verdict = Text(f"✓ Correct! +{fb.points} point{'' if fb.points == 1 else 's'}", style="bold green")
@@ -74,7 +73,7 @@ def feedback(fb: Feedback, title_of: Callable[[str], str]) -> RenderableType:
         verdict = Text(f"✗ Not quite: the answer is {right}", style="bold red")
     if fb.repeated:
         verdict.append("  (already answered earlier; the first answer counts)", style="dim")
-    learn = Text(f"Learn more: {title_of(fb.source)}", style="dim")
+    learn = Text(f"Learn more: {fb.source_title}", style="dim")
     return Group(verdict, Text(fb.explanation), learn)
 
 

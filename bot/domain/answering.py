@@ -87,7 +87,6 @@ class Answer:
 
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_FIELDS = {"id", "doc_id", "title", "heading_path", "text", "path", "skill", "kind", "url", "line", "sentences"}
 
 
 def check_question(raw: str) -> str:
@@ -102,22 +101,12 @@ def check_question(raw: str) -> str:
     return text[:MAX_QUESTION]
 
 
-def _as_chunk(chunk: Any) -> Chunk:
-    if isinstance(chunk, dict):  # TRANSITION: until the typed index seam lands
-        return Chunk(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in chunk.items() if k in _FIELDS})
-    return chunk  # type: ignore[no-any-return]
-
-
-def _chunk(hit: Hit) -> Chunk:
-    return _as_chunk(hit.chunk)
-
-
 def _resource_source(chunk: Chunk, score: float) -> Source:
     return Source(chunk.title, chunk.path, chunk.url, chunk.text, round(score, 4), chunk.id, chunk.skill)
 
 
 def _source(hit: Hit) -> Source:
-    chunk = _chunk(hit)
+    chunk = hit.chunk
     return Source(
         title=source_label(chunk),
         path=chunk.path,
@@ -219,7 +208,7 @@ class AnswerService:
         return result, self.calibration.confidence(result.features)
 
     def _candidates(self, hits: Sequence[Hit], kind: str = "entry") -> list[Candidate]:
-        return [Candidate(h.row, _chunk(h), h.score) for h in hits if _chunk(h).kind == kind][:CANDIDATES]
+        return [Candidate(h.row, h.chunk, h.score) for h in hits if h.chunk.kind == kind][:CANDIDATES]
 
     def _part(self, question: str, analysis: Analysis, budget: int) -> _Part:
         result, confidence = self._search(question)
@@ -259,10 +248,10 @@ class AnswerService:
 
         both = [c for c in ranked[:4] if covers(c)]
         if both:
-            passages = self.composer.select(
-                both + [c for c in ranked if c not in both], result.query_vector, analysis, budget, max_entries=2
+            covered = self.composer.select(
+                both + [c for c in ranked if c not in both], result.query_vector, analysis, budget, 2, rerank=False
             )
-            return _Part(question, confidence, passages, result.hits)
+            return _Part(question, confidence, covered, result.hits)
         passages: list[Passage] = []
         hits: list[Hit] = list(result.hits)
         for side in (a, b):
@@ -284,12 +273,12 @@ class AnswerService:
         free = bool(_FREE.search(analysis.normalized))
 
         def value(hit: Hit) -> float:
-            text = _chunk(hit).text.lower()
+            text = hit.chunk.text.lower()
             bonus = 0.1 if any(f" {kind}" in text.split(" for learning")[0] for kind in wants) else 0.0
             bonus += 0.05 if free and ": a free" in text else 0.0
             return hit.score + bonus
 
-        resources = sorted((h for h in hits if _chunk(h).kind == "resource"), key=value, reverse=True)[:3]
+        resources = sorted((h for h in hits if h.chunk.kind == "resource"), key=value, reverse=True)[:3]
         if not resources:
             return _Part("", 0.0, [], list(hits))
         from bot.domain.compose import Block
@@ -297,7 +286,7 @@ class AnswerService:
         passages = []
         used = 0
         for hit in resources:
-            chunk = _chunk(hit)
+            chunk = hit.chunk
             blurb = chunk.text.split(" Topics: ")[0]
             line = f"- **{chunk.title}**{blurb[len(chunk.title) :]}" if blurb.startswith(chunk.title) else f"- {blurb}"
             if used + len(line) > budget:
@@ -328,7 +317,7 @@ class AnswerService:
         for part in answered:
             for passage in part.passages:
                 used.setdefault(passage.chunk.doc_id, passage)
-        scores = {_chunk(h).id: h for part in answered for h in part.hits}
+        scores = {h.chunk.id: h for part in answered for h in part.hits}
         sources = []
         for passage in list(used.values())[:MAX_SOURCES]:
             hit = scores.get(passage.chunk.id)
@@ -364,7 +353,7 @@ class AnswerService:
         self, text: str, asked: str, analysis: Analysis, parts: list[_Part], confidence: float, started: float
     ) -> Answer:
         hits = [h for part in parts for h in part.hits]
-        topics = list(dict.fromkeys(_chunk(h).title for h in hits if _chunk(h).kind == "entry"))[:3]
+        topics = list(dict.fromkeys(h.chunk.title for h in hits if h.chunk.kind == "entry"))[:3]
         where = f" The closest topics I do cover: {', '.join(topics)}." if topics else ""
         return Answer(
             question=text,
@@ -382,9 +371,7 @@ class AnswerService:
 
     def _learn_more(self, parts: Sequence[_Part], skill: str, shown: set[str], limit: int = 3) -> list[Source]:
         """Resources the search itself found for this question first, then the answer's skill's nearest ones."""
-        found = [
-            h for part in parts for h in part.hits if _chunk(h).kind == "resource" and _chunk(h).doc_id not in shown
-        ]
+        found = [h for part in parts for h in part.hits if h.chunk.kind == "resource" and h.chunk.doc_id not in shown]
         out = [_source(h) for h in found if h.score >= LEARN_MORE_MIN][:limit]
         query = parts[0].query_vector
         if len(out) < limit and query is not None:
@@ -392,7 +379,7 @@ class AnswerService:
             taken = shown | {s.doc_id for s in out}
             rows = [
                 (row, c)
-                for row, c in ((row, _as_chunk(raw)) for row, raw in enumerate(index.chunks))
+                for row, c in enumerate(index.chunks)
                 if c.kind == "resource" and c.skill == skill and c.doc_id not in taken
             ]
             if rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.domain.answering import Answer
 from bot.domain.errors import StudyBotError
@@ -112,3 +113,51 @@ class AskLog:
         async with self.store.transaction() as repos:
             await ensure_learner(repos, user_id, None, now)
             await repos.set_feedback(asked_id, user_id, guild_id, helpful, text, now)
+
+
+class Answers(Protocol):
+    """Where answers come from: each server's index, off the event loop (``bot.retrieval.answerer.Answerer``)."""
+
+    async def ask(
+        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
+    ) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Asked:
+    """An answer and the id it was logged under (feedback and "quiz me" buttons carry that id)."""
+
+    id: int
+    answer: Answer
+
+
+class Questions:
+    """Answers a question and logs it, in one call, so every way of asking records the same way."""
+
+    def __init__(self, answers: Answers, log: AskLog) -> None:
+        self.answers = answers
+        self.log = log
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        user_id: int,
+        name: str | None,
+        guild_id: int | None,
+        channel_id: int,
+        thread_id: int | None = None,
+        context: str | None = None,
+        via: str = "slash",
+    ) -> Asked:
+        """``context`` is the question that opened the thread, so a short follow-up is understood."""
+        answer = await self.answers.ask(question, context, via=via, guild_id=guild_id)
+        asked_id = await self.log.record(
+            answer,
+            user_id=user_id,
+            name=name,
+            guild_id=guild_id or 0,
+            channel_id=channel_id,
+            thread_id=thread_id,
+        )
+        return Asked(asked_id, answer)

@@ -216,7 +216,8 @@ def _strip_lines(value: Any) -> Any:
     return value
 
 
-def _load_yaml(text: str, where: str, line_offset: int, problems: list[str]) -> Any:
+def load_yaml(text: str, where: str, line_offset: int, problems: list[str]) -> Any:
+    """YAML with line numbers kept for messages; a syntax error becomes a ``file:line`` problem, not an exception."""
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -237,7 +238,8 @@ def _report(err: ValidationError, data: dict[str, Any], where: str, offset: int,
         problems.append(f"{where}:{line + offset}: {field_name}: {message}")
 
 
-def _validate(model: type[BaseModel], data: Any, where: str, offset: int, problems: list[str]) -> Any:
+def validate_fields(model: type[BaseModel], data: Any, where: str, offset: int, problems: list[str]) -> Any:
+    """``data`` as a ``model``, or None with each wrong field appended to ``problems`` as ``file:line: why``."""
     if not isinstance(data, dict):
         problems.append(f"{where}:{1 + offset}: expected a mapping of fields, found {type(data).__name__}")
         return None
@@ -340,11 +342,11 @@ def parse_entry(text: str, where: str, folder: str, problems: list[str]) -> Entr
     if not match:
         problems.append(f"{where}:1: missing YAML front matter (a '---' block with id, title, skill, level)")
         return None
-    data = _load_yaml(match.group(1), where, 1, problems)
+    data = load_yaml(match.group(1), where, 1, problems)
     if data is None:
         return None
     before = len(problems)
-    meta = _validate(FrontMatter, data, where, 1, problems)
+    meta = validate_fields(FrontMatter, data, where, 1, problems)
     body_line = text[: match.end()].count("\n") + 1
     body = text[match.end() :]
     blocks = code_blocks(body, body_line)
@@ -425,7 +427,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         data, head = header
         claim(head.id, f"{where}:{data['__lines__'].get('id', 1)}")
         for raw in data["resources"]:
-            resource = _validate(Resource, raw, where, 0, kb.problems)
+            resource = validate_fields(Resource, raw, where, 0, kb.problems)
             if resource is None:
                 continue
             line = raw["__lines__"].get("id", raw["__line__"])
@@ -442,7 +444,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         data, head = header
         claim(head.id, f"{where}:{data['__lines__'].get('id', 1)}")
         for raw in data["items"]:
-            item = _validate(QuizItem, raw, where, 0, kb.problems)
+            item = validate_fields(QuizItem, raw, where, 0, kb.problems)
             if item is None:
                 continue
             line = raw["__lines__"].get("id", raw["__line__"])
@@ -490,12 +492,12 @@ def _load_file(
     text = _read(path, where, problems)
     if text is None:
         return None
-    data = _load_yaml(text, where, 0, problems)
+    data = load_yaml(text, where, 0, problems)
     if data is None:
         if not any(p.startswith(where) for p in problems):
             problems.append(f"{where}:1: the file is empty")
         return None
-    head = _validate(model, data, where, 0, problems)
+    head = validate_fields(model, data, where, 0, problems)
     if head is None:
         return None
     return data, head

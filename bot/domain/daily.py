@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.content import QuizItem
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import Clock, Learner, QotdPost, SessionRecord, StateStore, utc_now
-from bot.domain.quiz import Feedback, QuizBank, QuizService, ensure_learner
+from bot.domain.quiz import Feedback, QuizService, ensure_learner
 from bot.domain.streaks import compute_streak, local_day
 
 RECENT_QOTD = 60  # don't repeat a server's question of the day within this many posts
@@ -29,9 +29,8 @@ class Reminder:
 
 
 class DailyService:
-    def __init__(self, store: StateStore, bank: QuizBank, quiz: QuizService, clock: Clock = utc_now) -> None:
+    def __init__(self, store: StateStore, quiz: QuizService, clock: Clock = utc_now) -> None:
         self.store = store
-        self.bank = bank
         self.quiz = quiz
         self.banks = quiz.banks  # one cache of server banks, shared with the quiz engine
         self.clock = clock
@@ -64,7 +63,7 @@ class DailyService:
         return post
 
     async def question(self, post_id: int, guild_id: int) -> tuple[QotdPost, QuizItem]:
-        """The post and its item, which may be the server's own: ``self.bank`` knows only the shipped ones."""
+        """The post and its item, which may be one of the server's own."""
         async with self.store.transaction() as repos:
             post = await repos.get_qotd(post_id)
             if post is None or post.guild_id != guild_id:
@@ -74,7 +73,7 @@ class DailyService:
             raise QotdNotFound()
         return post, item
 
-    async def answer(self, post_id: int, guild_id: int, user_id: int, choice: int, name: str | None = None) -> Feedback:
+    async def submit(self, post_id: int, guild_id: int, user_id: int, choice: int, name: str | None = None) -> Feedback:
         """Each learner answers a question of the day once; it counts for their streak like a practice session."""
         post = await self.get(post_id, guild_id)
         now = self.clock()
@@ -92,7 +91,7 @@ class DailyService:
                     created_at=now,
                 )
             )
-        return await self.quiz.answer(session_id, 0, choice, user_id)
+        return await self.quiz.submit(session_id, 0, choice, user_id)
 
     async def due_reminders(self) -> list[Reminder]:
         """Learners whose reminder hour it is locally, who have not practised today and were not yet reminded.

@@ -21,6 +21,9 @@ ACTIVITY_DAYS = 30
 MASTERY_HORIZON = timedelta(days=1)
 
 
+DEFAULT_REMINDER_HOUR = 18  # local time: after work or classes, before the day is over
+
+
 class InvalidSetting(StudyBotError):
     pass
 
@@ -101,7 +104,20 @@ class LearnerService:
                 await repos.add_event(user_id, TimezoneChange(at=now, tz=zone.key, day_start_hour=hour))
             return learner
 
+    async def switch_reminder(self, user_id: int, *, on: bool, hour: int | None = None) -> Learner:
+        """Turn the daily reminder on at ``hour`` (default: the learner's last hour, else the evening) or off."""
+        if hour is not None and not 0 <= hour <= 23:
+            raise InvalidSetting("The reminder hour must be between 0 and 23.")
+        async with self.store.transaction() as repos:
+            learner = await ensure_learner(repos, user_id, None, self.clock())
+            learner.reminder_hour = (
+                (hour if hour is not None else learner.reminder_hour or DEFAULT_REMINDER_HOUR) if on else None
+            )
+            await repos.save_learner(learner)
+            return learner
+
     async def set_reminder(self, user_id: int, hour: int | None) -> Learner:
+        """The daily reminder at ``hour`` local time, or none."""
         if hour is not None and not 0 <= hour <= 23:
             raise InvalidSetting("The reminder hour must be between 0 and 23.")
         async with self.store.transaction() as repos:

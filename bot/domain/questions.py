@@ -268,8 +268,8 @@ def analyze(text: str) -> Analysis:
     pasted = bool(_ERROR.search(text))
     parts = split_parts(text)
     if len(parts) >= 2:
-        subjects = tuple(dict.fromkeys(subject_of(p) for p in parts))
-        return Analysis(text, norm, "multipart", subjects, tuple(parts), library, pasted)
+        topics = tuple(dict.fromkeys(subject_of(p) for p in parts))
+        return Analysis(text, norm, "multipart", topics, tuple(parts), library, pasted)
     kind = _kind_of(norm, text)
     if kind == "compare":
         sides = _compare_sides(norm)

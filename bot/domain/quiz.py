@@ -23,8 +23,8 @@ from bot.domain.content import QuizItem, Skill
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import (
     LOCAL_GUILD,
-    AnswerRecord,
     CardRecord,
+    ChoiceRecord,
     Clock,
     Learner,
     Repos,
@@ -352,6 +352,7 @@ class Feedback:
     repeated: bool  # this position was already answered: the first result is returned unchanged
     next: Question | None
     summary: SessionSummary | None  # set once the last question is answered
+    source_title: str  # the title of the entry that teaches this item, as the learner's server knows it
 
     @property
     def answer(self) -> int:
@@ -369,7 +370,7 @@ class Feedback:
 @dataclass(frozen=True)
 class SessionView:
     session: SessionRecord
-    answered: Mapping[int, AnswerRecord]
+    answered: Mapping[int, ChoiceRecord]
     next: Question | None
     resumed: bool = False
 
@@ -389,6 +390,17 @@ class SessionView:
 # ----------------------------------------------------------------------------------------------------------
 
 
+async def _source_title(repos: Repos, bank: QuizBank, guild_id: int, source: str) -> str:
+    """The title of a shipped entry, else of the server's own entry (its own quiz items cite those), else the id."""
+    if source in bank.titles:
+        return bank.titles[source]
+    if guild_id != LOCAL_GUILD:
+        entry = await repos.get_entry(guild_id, source)
+        if entry is not None:
+            return entry.title
+    return source
+
+
 async def ensure_learner(repos: Repos, user_id: int, name: str | None, now: datetime) -> Learner:
     learner = await repos.get_learner(user_id)
     if learner is None:
@@ -405,8 +417,7 @@ class QuizService:
         self, store: StateStore, bank: QuizBank, clock: Clock = utc_now, banks: QuizBanks | None = None
     ) -> None:
         self.store = store
-        self.bank = bank  # the shipped items; each server's own bank comes from ``banks``
-        self.banks = banks if banks is not None else QuizBanks(store, bank)
+        self.banks = banks if banks is not None else QuizBanks(store, bank)  # ``bank``: the shipped items
         self.clock = clock
 
     async def start_daily(
@@ -461,7 +472,7 @@ class QuizService:
             session = await self._owned(repos, session_id, user_id, lock=False)
             return await self._view(repos, session)
 
-    async def answer(
+    async def submit(
         self, session_id: str, position: int, choice: int, user_id: int, elapsed: timedelta | None = None
     ) -> Feedback:
         """Record an answer once. Answering an answered position again returns the first result."""
@@ -473,9 +484,9 @@ class QuizService:
             if not 0 <= position < len(session.item_ids):
                 raise InvalidChoice("That question is not part of this quiz.")
             bank = await self.banks.known(repos, session.guild_id)
-            answered = {a.position: a for a in await repos.answers(session_id)}
+            answered = {a.position: a for a in await repos.choices(session_id)}
             if position in answered:
-                return self._feedback(bank, session, answered, answered[position], repeated=True, summary=None)
+                return await self._feedback(repos, bank, session, answered, answered[position], repeated=True)
             if session.finished_at is not None:
                 raise QuizEnded()
             if not 0 <= choice < len(LETTERS):
@@ -488,7 +499,7 @@ class QuizService:
             rating = rating_for(correct, elapsed)
             card = (await repos.cards(user_id, [item.id], lock=True)).get(item.id) or new_card(user_id, item.id, now)
             await repos.save_card(review(card, rating, now))
-            record = AnswerRecord(
+            record = ChoiceRecord(
                 session_id=session_id,
                 position=position,
                 user_id=user_id,
@@ -501,7 +512,7 @@ class QuizService:
                 answered_at=now,
                 elapsed_ms=None if elapsed is None else int(elapsed.total_seconds() * 1000),
             )
-            await repos.add_answer(record)
+            await repos.add_choice(record)
             answered[position] = record
 
             summary = None
@@ -509,7 +520,7 @@ class QuizService:
                 await repos.finish_session(session_id, now)
                 session.finished_at = now
                 summary = await self._summarise(repos, session, answered, now)
-            return self._feedback(bank, session, answered, record, repeated=False, summary=summary)
+            return await self._feedback(repos, bank, session, answered, record, repeated=False, summary=summary)
 
     # ------------------------------------------------------------------------------------------------------
 
@@ -538,7 +549,7 @@ class QuizService:
 
     async def _view(self, repos: Repos, session: SessionRecord, *, resumed: bool = False) -> SessionView:
         bank = await self.banks.known(repos, session.guild_id)
-        answered = {a.position: a for a in await repos.answers(session.id)}
+        answered = {a.position: a for a in await repos.choices(session.id)}
         return SessionView(session, answered, self._next(bank, session, answered), resumed)
 
     @staticmethod
@@ -546,26 +557,28 @@ class QuizService:
         item = bank.get(session.item_ids[position])
         return None if item is None else Question(session.id, position, len(session.item_ids), item)
 
-    def _next(self, bank: QuizBank, session: SessionRecord, answered: Mapping[int, AnswerRecord]) -> Question | None:
+    def _next(self, bank: QuizBank, session: SessionRecord, answered: Mapping[int, ChoiceRecord]) -> Question | None:
         for position in range(len(session.item_ids)):
             if position not in answered:
                 return self._question(bank, session, position)
         return None
 
-    def _feedback(
+    async def _feedback(
         self,
+        repos: Repos,
         bank: QuizBank,
         session: SessionRecord,
-        answered: Mapping[int, AnswerRecord],
-        record: AnswerRecord,
+        answered: Mapping[int, ChoiceRecord],
+        record: ChoiceRecord,
         *,
         repeated: bool,
-        summary: SessionSummary | None,
+        summary: SessionSummary | None = None,
     ) -> Feedback:
         question = self._question(bank, session, record.position)
         if question is None:
             raise QuizEnded("That question has been retired from the quiz bank. Start a new quiz with /quiz.")
         return Feedback(
+            source_title=await _source_title(repos, bank, session.guild_id, question.item.source),
             question=question,
             choice=record.choice,
             correct=record.correct,
@@ -576,7 +589,7 @@ class QuizService:
         )
 
     async def _summarise(
-        self, repos: Repos, session: SessionRecord, answered: Mapping[int, AnswerRecord], now: datetime
+        self, repos: Repos, session: SessionRecord, answered: Mapping[int, ChoiceRecord], now: datetime
     ) -> SessionSummary:
         learner = await repos.get_learner(session.user_id)
         tz, hour = (learner.timezone, learner.day_start_hour) if learner else ("UTC", 0)

@@ -21,10 +21,10 @@ from bot.domain.content import (
     Resource,
     ResourceFile,
     Skill,
-    _load_yaml,
-    _validate,
     decode_text,
+    load_yaml,
     parse_entry,
+    validate_fields,
 )
 
 MAX_FILE_BYTES = 1_000_000  # per uploaded file; Discord's own attachment limit is far above what an entry needs
@@ -142,7 +142,7 @@ def resource_problems(
 ) -> list[str]:
     problems: list[str] = []
     data = {"id": doc_id, "title": title, "url": url, "skill": skill, "why": why, "tags": list(tags)}
-    _validate(Resource, data | DEFAULT_RESOURCE, "resource", 0, problems)
+    validate_fields(Resource, data | DEFAULT_RESOURCE, "resource", 0, problems)
     if url and len(url) > MAX_URL:
         problems.append(f"resource:1: url: at most {MAX_URL} characters")
     return [_LOCATION.sub("", p, count=1) for p in problems]
@@ -218,7 +218,7 @@ def _parse_markdown(name: str, text: str, upload: Upload) -> None:
 
 
 def _parse_yaml(name: str, text: str, upload: Upload) -> None:
-    data = _load_yaml(text, name, 0, upload.problems)
+    data = load_yaml(text, name, 0, upload.problems)
     if data is None:
         return
     if not isinstance(data, dict) or not ({"resources", "items"} & set(data)):
@@ -227,10 +227,10 @@ def _parse_yaml(name: str, text: str, upload: Upload) -> None:
         )
         return
     if "resources" in data:
-        if _validate(ResourceFile, data, name, 0, upload.problems) is None:
+        if validate_fields(ResourceFile, data, name, 0, upload.problems) is None:
             return
         for raw in data["resources"]:
-            resource: Resource | None = _validate(Resource, raw, name, 0, upload.problems)
+            resource: Resource | None = validate_fields(Resource, raw, name, 0, upload.problems)
             if resource is None:
                 continue
             upload.docs.append(
@@ -248,10 +248,10 @@ def _parse_yaml(name: str, text: str, upload: Upload) -> None:
             if len(str(resource.url)) > MAX_URL:
                 upload.problems.append(f"{upload.docs[-1].where}: url: at most {MAX_URL} characters")
         return
-    if _validate(QuizFile, data, name, 0, upload.problems) is None:
+    if validate_fields(QuizFile, data, name, 0, upload.problems) is None:
         return
     for raw in data["items"]:
-        item: QuizItem | None = _validate(QuizItem, raw, name, 0, upload.problems)
+        item: QuizItem | None = validate_fields(QuizItem, raw, name, 0, upload.problems)
         if item is None:
             continue
         where = f"{name}:{raw['__lines__'].get('id', raw['__line__'])}"

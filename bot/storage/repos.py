@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import (
-    AnswerRecord,
     AskedRecord,
     CardRecord,
+    ChoiceRecord,
     ExportedData,
     Learner,
     PointsRow,
@@ -237,12 +237,12 @@ class SqlRepos(ModerationSql, KbSql, QuizAdminSql):
     async def finish_session(self, session_id: str, at: datetime) -> None:
         await self.conn.execute(update(quiz_sessions).where(quiz_sessions.c.id == session_id).values(finished_at=at))
 
-    async def answers(self, session_id: str) -> list[AnswerRecord]:
+    async def choices(self, session_id: str) -> list[ChoiceRecord]:
         query = select(answers).where(answers.c.session_id == session_id).order_by(answers.c.position)
-        return [AnswerRecord(**r._asdict()) for r in await self.conn.execute(query)]
+        return [ChoiceRecord(**r._asdict()) for r in await self.conn.execute(query)]
 
-    async def add_answer(self, answer: AnswerRecord) -> None:
-        await self.conn.execute(insert(answers).values(**vars(answer)))
+    async def add_choice(self, choice: ChoiceRecord) -> None:
+        await self.conn.execute(insert(answers).values(**vars(choice)))
 
     # streaks ----------------------------------------------------------------------------------------------
 

@@ -102,10 +102,10 @@ async def answered(handle: InteractionHandle, timeout: float = 15.0) -> StoredMe
 async def right_answer(bot: StudyBot, message: StoredMessage) -> str:
     quiz_ids = [c for c in message.custom_ids() if c.startswith("quiz:")]
     _, session_id, position, _ = quiz_ids[0].split(":")
-    async with bot.state.store.transaction() as repos:
+    async with bot.services.store.transaction() as repos:
         session = await repos.get_session(session_id)
     assert session is not None
-    item = bot.state.bank.items[session.item_ids[int(position)]]
+    item = bot.services.bank.items[session.item_ids[int(position)]]
     return f"quiz:{session_id}:{position}:{item.answer}"
 
 
@@ -166,7 +166,7 @@ async def test_feedback_buttons_and_modal_are_stored(running: Running, fake_disc
     assert modal.title == "What went wrong?"
     submitted = await fake_discord.submit_modal(world.user, modal.custom_id, {modal.field_ids()[0]: "Too short <@1>"})
     assert "moderators" in (await answered(submitted)).text()
-    exported = await bot.state.learners.export(world.user.id)
+    exported = await bot.services.learners.export(world.user.id)
     assert [f["comment"] for f in exported["tables"]["feedback"]] == ["Too short <@1>"]
 
 
@@ -253,7 +253,7 @@ async def test_mention_opens_a_thread_and_follow_ups_keep_context(
     await fake_discord.wait_message(
         lambda m: m.channel_id == thread.id and bool(m.embeds) and m.id != first.id, timeout=15, what="the follow-up"
     )
-    assert await bot.state.asks.thread_context(thread.id) == "what is cross-validation?"
+    assert await bot.services.asks.thread_context(thread.id) == "what is cross-validation?"
 
 
 # ----------------------------------------------------------------------------------------------------- /quiz
@@ -301,8 +301,8 @@ async def test_double_click_counts_once(running: Running, fake_discord: FakeDisc
     )
     assert already.ephemeral
     session_id = button.split(":")[1]
-    async with bot.state.store.transaction() as repos:
-        assert len(await repos.answers(session_id)) == 1
+    async with bot.services.store.transaction() as repos:
+        assert len(await repos.choices(session_id)) == 1
 
 
 async def test_someone_elses_quiz_button_is_refused_politely(
@@ -355,7 +355,7 @@ async def test_question_of_the_day_and_one_reminder(
         )
         reply = await answered(await fake_discord.click(world.user, post, post.custom_ids()[0]))
         assert reply.ephemeral and ("Correct" in reply.text() or "Not quite" in reply.text())
-        assert (await bot.state.learners.streak(world.user.id)).current == 1
+        assert (await bot.services.learners.streak(world.user.id)).current == 1
         hour = datetime.now(UTC).hour
         settings_reply = await answered(
             await fake_discord.slash(
@@ -428,7 +428,7 @@ async def test_forget_me_asks_first_and_then_deletes(running: Running, fake_disc
     assert "isn't yours" in stranger.text()
     click = await fake_discord.click(world.user, prompt, yes)
     await click.wait_message(lambda m: "deleted everything" in m.text(), timeout=15)
-    exported = await bot.state.learners.export(world.user.id)
+    exported = await bot.services.learners.export(world.user.id)
     assert all(rows == [] for rows in exported["tables"].values())
 
 
@@ -444,7 +444,7 @@ async def test_forget_me_cancel_keeps_everything(running: Running, fake_discord:
     await fake_discord.click(world.user, prompt, no)
     cancelled = await fake_discord.wait_message(lambda m: m.id == prompt.id and "nothing was deleted" in m.text())
     assert cancelled.custom_ids() == []
-    learner = await bot.state.learners.learner(world.user.id)
+    learner = await bot.services.learners.learner(world.user.id)
     assert learner is not None and learner.timezone == "Asia/Tokyo"
 
 
@@ -468,7 +468,7 @@ async def test_unexpected_errors_show_an_id_not_a_traceback(
     async def broken(user_id: int) -> None:
         raise RuntimeError("database exploded: secret detail")
 
-    bot.state.learners.streak = broken  # type: ignore[method-assign]
+    bot.services.learners.streak = broken  # type: ignore[method-assign]
     reply = await answered(await fake_discord.slash(world.user, world.guild, world.channel, "streak"))
     assert reply.ephemeral and "error id" in reply.text() and "secret detail" not in reply.text()
     error_id = reply.text().split("`")[1]

@@ -46,7 +46,7 @@ async def submit(fake: FakeDiscord, user: FakeUser, handle: Any, *values: str) -
 
 async def indexed(bot: StudyBot, guild_id: int) -> None:
     """Wait (bounded) until the server's latest knowledge version is live."""
-    version = (await bot.state.kb_admin.versions())[guild_id]
+    version = (await bot.services.kb_admin.versions())[guild_id]
     status = await bot.kb_sync.wait_for(guild_id, version, timeout=60)
     assert status.version_live == version and status.last_error is None
 
@@ -106,7 +106,7 @@ async def test_edit_then_rollback_restores_the_old_answer(
     bot = running.bot
     assert bot is not None
     await add_kan(fake_discord, world, "spline")
-    doc_id = (await bot.state.kb_admin.search_entries(world.guild.id, "kolmogorov", origin="overlay"))[0][0]
+    doc_id = (await bot.services.kb_admin.search_entries(world.guild.id, "kolmogorov", origin="overlay"))[0][0]
     edit = await slash(fake_discord, world.owner, world.guild, world, "kb edit", entry=doc_id)
     modal = await edit.wait_modal()
     prefilled = [c["components"][0].get("value") for c in modal.components]
@@ -137,14 +137,14 @@ async def test_edit_then_rollback_restores_the_old_answer(
     late = await slash(fake_discord, world.owner, world.guild, world, "kb edit", entry=doc_id)
     await late.wait_modal()
     other_mod = Actor(user_id=world.owner.id, guild_id=world.guild.id, command="test", manage_guild=True)
-    await bot.state.kb_admin.edit(
+    await bot.services.kb_admin.edit(
         other_mod, doc_id, title=KAN_TITLE, skill="machine-learning", body=KAN_BODY.format(kind="B-spline")
     )
     refused = await submit(fake_discord, world.owner, late, KAN_TITLE, "machine-learning", "My late text " * 20)
     assert "changed while you were editing" in refused.text()
     draft = next(r for r in fake_discord.requests if r.files and r.files[0].filename.endswith("-draft.md"))
     assert b"My late text" in draft.files[0].data
-    assert (await bot.state.kb_admin.entry(world.guild.id, doc_id)).revision == 4
+    assert (await bot.services.kb_admin.entry(world.guild.id, doc_id)).revision == 4
 
 
 async def test_hide_unhide_remove_and_status(running: Running, fake_discord: FakeDiscord, world: World) -> None:
@@ -170,7 +170,7 @@ async def test_hide_unhide_remove_and_status(running: Running, fake_discord: Fak
     assert "concept-overfitting" in await cited("What is overfitting?")
 
     await add_kan(fake_discord, world)
-    doc_id = (await bot.state.kb_admin.search_entries(world.guild.id, "kolmogorov", origin="overlay"))[0][0]
+    doc_id = (await bot.services.kb_admin.search_entries(world.guild.id, "kolmogorov", origin="overlay"))[0][0]
     prompt = await answered(await slash(fake_discord, world.owner, world.guild, world, "kb remove", entry=doc_id))
     yes = next(c for c in prompt.custom_ids() if ":yes:" in c)
     stranger = await answered(await fake_discord.click(world.user, prompt, yes))
@@ -239,9 +239,9 @@ async def test_an_import_with_one_bad_item_applies_nothing(
         timeout=30,
     )
     assert "quiz.yaml:23: answer" in bad.text()
-    found = await bot.state.quiz_admin.search_items(world.guild.id, "reveals overfitting")
+    found = await bot.services.quiz_admin.search_items(world.guild.id, "reveals overfitting")
     assert not any(item_id.startswith("guild-") for item_id, _ in found)
-    assert world.guild.id not in await bot.state.kb_admin.versions()
+    assert world.guild.id not in await bot.services.kb_admin.versions()
     good = await answered(
         await slash(
             fake_discord,
@@ -254,7 +254,7 @@ async def test_an_import_with_one_bad_item_applies_nothing(
         timeout=30,
     )
     assert "Imported `quiz.yaml`" in good.text()
-    found = await bot.state.quiz_admin.search_items(world.guild.id, "reveals overfitting")
+    found = await bot.services.quiz_admin.search_items(world.guild.id, "reveals overfitting")
     assert any(item_id.startswith("guild-") for item_id, _ in found)
     resources = textwrap.dedent("""\
         id: resources-server
@@ -323,7 +323,7 @@ async def test_non_moderators_are_refused_on_every_moderator_command(
     for command, options in commands.items():
         reply = await answered(await slash(fake_discord, world.user, world.guild, world, command, **options))
         assert reply.ephemeral and REFUSED in reply.text(), command
-    async with bot.state.store.transaction() as repos:
+    async with bot.services.store.transaction() as repos:
         refusals = [a for a in await repos.audit_entries(world.guild.id, 100) if a.outcome == "refused"]
     assert len(refusals) == len(commands) and {a.author_id for a in refusals} == {world.user.id}
 
@@ -427,5 +427,5 @@ async def test_three_reports_suspend_a_quiz_item(
         await slash(fake_discord, world.owner, world.guild, world, "quizbank suspend", item=new_id, reason="duplicate")
     )
     assert "Suspended" in paused.text()
-    suspended = await bot.state.quiz_admin.item(world.guild.id, new_id)
+    suspended = await bot.services.quiz_admin.item(world.guild.id, new_id)
     assert suspended.suspended and suspended.prompt == prompt

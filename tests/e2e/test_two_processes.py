@@ -78,7 +78,7 @@ async def test_an_entry_added_through_one_process_is_answered_by_the_other(
             await asyncio.sleep(0.2)
         picked_up = time.monotonic() - changed_at
         assert picked_up < 15, f"took {picked_up:.1f}s"
-        assert bot.kb_status(world.guild.id).version_live == (await bot.state.kb_admin.versions())[world.guild.id]
+        assert bot.kb_status(world.guild.id).version_live == (await bot.services.kb_admin.versions())[world.guild.id]
     finally:
         if second.returncode is None:
             second.send_signal(signal.SIGTERM)

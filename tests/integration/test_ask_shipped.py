@@ -66,7 +66,7 @@ def test_index_from_another_model_is_refused_and_rebuilt(shipped_service, tmp_pa
     """A manifest naming another model is refused: ensure() says so and rebuilds before answering."""
     import shutil
 
-    from bot.indexing import IndexService
+    from bot.retrieval.shipped import IndexService
     from bot.settings import Settings
 
     data = tmp_path / "data"

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bot.app import State
+from bot.app import Services
 from bot.domain.answering import Answer, Source
-from bot.domain.asking import UnknownAnswer
+from bot.domain.asking import Questions, UnknownAnswer
 from bot.domain.daily import QotdNotFound
 from tests.state import FakeClock
 
@@ -20,7 +20,7 @@ def answer(question: str, *, abstained: bool = False, doc: str = "concept-overfi
     return Answer(question, abstained, 0.2 if abstained else 0.9, "An answer.", sources, 5.0)
 
 
-async def test_qotd_is_claimed_once_per_server_and_day(state: State, clock: FakeClock) -> None:
+async def test_qotd_is_claimed_once_per_server_and_day(state: Services, clock: FakeClock) -> None:
     """Before the hour nothing is claimed; then exactly one claim per server per UTC day wins, across callers."""
     clock.now = clock.now.replace(hour=8)
     assert await state.daily.claim_qotd(GUILD, 5, hour=9) is None
@@ -34,24 +34,24 @@ async def test_qotd_is_claimed_once_per_server_and_day(state: State, clock: Fake
     assert tomorrow is not None and tomorrow.item_id != won[0].item_id
 
 
-async def test_qotd_answer_counts_once_and_for_the_streak(state: State, clock: FakeClock) -> None:
+async def test_qotd_answer_counts_once_and_for_the_streak(state: Services, clock: FakeClock) -> None:
     """Answering the question of the day twice counts once, returns the first result, and keeps the streak."""
     clock.now = clock.now.replace(hour=10)
     post = await state.daily.claim_qotd(GUILD, 5, hour=9)
     assert post is not None and post.id is not None
     item = state.bank.items[post.item_id]
-    first = await state.daily.answer(post.id, GUILD, 111, item.answer, name="Ada")
-    again = await state.daily.answer(post.id, GUILD, 111, (item.answer + 1) % 4)
+    first = await state.daily.submit(post.id, GUILD, 111, item.answer, name="Ada")
+    again = await state.daily.submit(post.id, GUILD, 111, (item.answer + 1) % 4)
     assert first.correct and first.summary is not None and first.summary.streak is not None
     assert first.summary.streak.current == 1
     assert again.repeated and again.correct
-    other = await state.daily.answer(post.id, GUILD, 222, (item.answer + 1) % 4, name="Bo")
+    other = await state.daily.submit(post.id, GUILD, 222, (item.answer + 1) % 4, name="Bo")
     assert not other.correct and not other.repeated
     with pytest.raises(QotdNotFound):
-        await state.daily.answer(post.id, OTHER, 111, 0)  # another server cannot reach this post
+        await state.daily.submit(post.id, OTHER, 111, 0)  # another server cannot reach this post
 
 
-async def test_reminders_go_out_once_at_the_local_hour_unless_practised(state: State, clock: FakeClock) -> None:
+async def test_reminders_go_out_once_at_the_local_hour_unless_practised(state: Services, clock: FakeClock) -> None:
     """A reminder is due at the learner's local hour, once per day, and not after they practised."""
     clock.now = clock.now.replace(hour=7)  # 08:00 in Berlin (UTC+1 in March)
     await state.learners.set_timezone(111, "Europe/Berlin")
@@ -60,7 +60,7 @@ async def test_reminders_go_out_once_at_the_local_hour_unless_practised(state: S
     await state.learners.set_reminder(222, 8)
     view = await state.quiz.start_daily(222)
     for position, item_id in enumerate(view.session.item_ids):
-        await state.quiz.answer(view.id, position, state.bank.items[item_id].answer, 222)
+        await state.quiz.submit(view.id, position, state.bank.items[item_id].answer, 222)
     due = await state.daily.due_reminders()
     assert [r.learner.user_id for r in due] == [111]
     assert await state.daily.due_reminders() == []  # already sent today
@@ -73,7 +73,15 @@ async def test_reminders_go_out_once_at_the_local_hour_unless_practised(state: S
     assert [r.learner.user_id for r in await state.daily.due_reminders()] == [222]
 
 
-async def test_ask_log_threads_and_feedback(state: State) -> None:
+async def test_switching_the_reminder_on_picks_an_hour(state: Services) -> None:
+    """On without an hour: the evening, or the learner's last hour; on with an hour: that hour; off: none."""
+    assert (await state.learners.switch_reminder(333, on=True)).reminder_hour == 18
+    assert (await state.learners.switch_reminder(333, on=True, hour=7)).reminder_hour == 7
+    assert (await state.learners.switch_reminder(333, on=True)).reminder_hour == 7
+    assert (await state.learners.switch_reminder(333, on=False, hour=9)).reminder_hour is None
+
+
+async def test_ask_log_threads_and_feedback(state: Services) -> None:
     """Questions are logged per server; a thread's first question is its context; votes are per server."""
     asked = await state.asks.record(
         answer("what is overfitting?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=5
@@ -95,7 +103,51 @@ async def test_ask_log_threads_and_feedback(state: State) -> None:
     assert [f["comment"] for f in exported["tables"]["feedback"]] == ["missed the point"]
 
 
-async def test_forget_me_removes_questions_and_votes(state: State, clock: FakeClock) -> None:
+class FakeAnswers:
+    """Answers every question the same way and remembers how it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None, str, int | None]] = []
+
+    async def ask(
+        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
+    ) -> Answer:
+        self.calls.append((question, context, via, guild_id))
+        return answer(question)
+
+
+async def test_one_call_answers_and_logs_a_question(state: Services) -> None:
+    """Questions.ask answers from the asker's server (with the thread's context) and logs what it answered."""
+    answers = FakeAnswers()
+    questions = Questions(answers, state.asks)
+    first = await questions.ask("what is overfitting?", user_id=111, name="Ada", guild_id=GUILD, channel_id=5)
+    follow = await questions.ask(
+        "and in trees?",
+        user_id=111,
+        name="Ada",
+        guild_id=GUILD,
+        channel_id=77,
+        thread_id=77,
+        context="what is overfitting?",
+        via="thread",
+    )
+    assert answers.calls == [
+        ("what is overfitting?", None, "slash", GUILD),
+        ("and in trees?", "what is overfitting?", "thread", GUILD),
+    ]
+    assert first.id != follow.id
+    logged = await state.asks.get(follow.id, GUILD)
+    assert (logged.question, logged.thread_id, logged.user_id) == ("and in trees?", 77, 111)
+    assert await state.asks.thread_context(77) == "and in trees?"
+
+
+async def test_the_service_container_refuses_questions_without_an_answerer(state: Services) -> None:
+    """Services opened without an index (the CLI's database commands) say so instead of failing later."""
+    with pytest.raises(RuntimeError, match="open_bot_services"):
+        _ = state.questions
+
+
+async def test_forget_me_removes_questions_and_votes(state: Services, clock: FakeClock) -> None:
     """Deleting a learner removes their logged questions and feedback along with everything else."""
     asked = await state.asks.record(answer("q?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=5)
     await state.asks.feedback(asked, user_id=111, guild_id=GUILD, helpful=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.domain.ports import KbOverlay
-from bot.guild_index import GuildIndexes, KbSync, service_factory
+from bot.retrieval.servers import GuildIndexes, KbSync, service_factory
 from index.chunking import Document, chunk_document
 from index.embedder import MODEL_ID
 

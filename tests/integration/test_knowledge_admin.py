@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import State
+from bot.app import Services
 from bot.domain.content import load_knowledge
 from bot.domain.knowledge_admin import (
     MODAL_BODY_LIMIT,
@@ -53,14 +53,14 @@ QUIZ = quiz_upload("""\
 ATTENTION = CONCEPT.format(slug="attention", title="Attention", body="Attention weighs the inputs by relevance.")
 
 
-async def ask(state: State, guild: int, question: str, *, user: int = 31, abstained: bool = True) -> int:
+async def ask(state: Services, guild: int, question: str, *, user: int = 31, abstained: bool = True) -> int:
     async with state.store.transaction() as repos:
         if await repos.get_learner(user) is None:
             await repos.save_learner(Learner(user_id=user, name=f"u{user}", created_at=state.kb_admin.clock()))
         return await repos.add_asked(AskedRecord(user, guild, 1, question, abstained, 0.1, (), state.kb_admin.clock()))
 
 
-async def test_non_moderators_are_refused_everywhere_and_each_refusal_is_audited(state: State) -> None:
+async def test_non_moderators_are_refused_everywhere_and_each_refusal_is_audited(state: Services) -> None:
     """Every moderator method refuses a member without Manage Server or the role, writes nothing else, audits it."""
     admin, mod = state.kb_admin, state.moderation
     entry = await admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
@@ -97,7 +97,7 @@ async def test_non_moderators_are_refused_everywhere_and_each_refusal_is_audited
     assert (await mod.config(GUILD)).moderator_role_id is None
 
 
-async def test_manage_server_or_the_configured_role_may_moderate_only_their_own_server(state: State) -> None:
+async def test_manage_server_or_the_configured_role_may_moderate_only_their_own_server(state: Services) -> None:
     """The role works once configured; Manage Server always; a moderator cannot reach another server's data."""
     with pytest.raises(NotModerator):
         await state.kb_admin.add(LEARNER, "Attention", "machine-learning", TWO_SECTIONS)
@@ -115,7 +115,7 @@ async def test_manage_server_or_the_configured_role_may_moderate_only_their_own_
     assert (await state.moderation.check(LEARNER, "kb.add")).moderator_role_id == ROLE
 
 
-async def test_turning_the_question_of_the_day_off_overrides_the_default_channel(state: State) -> None:
+async def test_turning_the_question_of_the_day_off_overrides_the_default_channel(state: Services) -> None:
     """A server that turns the question of the day off gets no channel, even where the settings name one."""
     moderation = ModerationService(state.store, state.moderation.clock, ConfigDefaults(qotd_channel_id=42))
     assert (await moderation.config(GUILD)).qotd_channel_id == 42
@@ -126,7 +126,7 @@ async def test_turning_the_question_of_the_day_off_overrides_the_default_channel
     assert (await moderation.config(GUILD)).qotd_channel_id == 7
 
 
-async def test_configuration_falls_back_to_defaults_and_validates(state: State) -> None:
+async def test_configuration_falls_back_to_defaults_and_validates(state: Services) -> None:
     """Unset values come from settings; the QOTD hour must be 0-23; each change is audited as ok."""
     config = await state.moderation.config(GUILD)
     assert (config.help_channels, config.qotd_channel_id, config.qotd_hour) == ((), None, 9)
@@ -154,7 +154,7 @@ async def test_configuration_falls_back_to_defaults_and_validates(state: State) 
     ]
 
 
-async def test_add_edit_remove_rollback_keep_every_revision(state: State, clock: FakeClock) -> None:
+async def test_add_edit_remove_rollback_keep_every_revision(state: Services, clock: FakeClock) -> None:
     """Each change is a numbered revision; history is newest first; diff shows the change; rollback restores."""
     admin = state.kb_admin
     added = await admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS, tags=["NLP"], reason="new")
@@ -187,7 +187,7 @@ async def test_add_edit_remove_rollback_keep_every_revision(state: State, clock:
     assert (await admin.overlay(GUILD)).version == 5
 
 
-async def test_entries_are_validated_like_the_knowledge_base(state: State) -> None:
+async def test_entries_are_validated_like_the_knowledge_base(state: Services) -> None:
     """A bad skill, an over-long title or a body over Discord's modal limit is refused and nothing is stored."""
     with pytest.raises(InvalidEntry) as caught:
         await state.kb_admin.add(MOD, "T" * 121, "cooking", "x" * (MODAL_BODY_LIMIT + 1))
@@ -201,7 +201,7 @@ async def test_entries_are_validated_like_the_knowledge_base(state: State) -> No
     assert (overlay.version, overlay.documents) == (0, ())
 
 
-async def test_titles_that_collide_get_numbered_ids_and_plain_text_is_searchable(state: State) -> None:
+async def test_titles_that_collide_get_numbered_ids_and_plain_text_is_searchable(state: Services) -> None:
     """Two entries with one title get guild-x and guild-x-2; a plain-text body becomes an indexable document."""
     first = await state.kb_admin.add(MOD, "Beam search", "machine-learning", "Keeps the best k sequences.")
     second = await state.kb_admin.add(MOD, "Beam search!", "machine-learning", "Another note.")
@@ -212,7 +212,7 @@ async def test_titles_that_collide_get_numbered_ids_and_plain_text_is_searchable
     assert doc.body == "# Beam search\n\n## Beam search\nKeeps the best k sequences.\n"
 
 
-async def test_hide_and_unhide_apply_to_shipped_entries_only(state: State) -> None:
+async def test_hide_and_unhide_apply_to_shipped_entries_only(state: Services) -> None:
     """Shipped ids can be hidden and shown again; server ids and unknown ids get a clear error; versions bump."""
     admin = state.kb_admin
     own = await admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
@@ -237,7 +237,7 @@ async def test_hide_and_unhide_apply_to_shipped_entries_only(state: State) -> No
     assert await admin.versions() == {GUILD: 3}
 
 
-async def test_one_servers_entries_never_reach_another(state: State) -> None:
+async def test_one_servers_entries_never_reach_another(state: Services) -> None:
     """Guild A's entries are absent from guild B's overlay, search, export, entry lookup and gap queue."""
     admin = state.kb_admin
     mine = await admin.add(MOD, "Secret sauce", "python", TWO_SECTIONS)
@@ -257,7 +257,7 @@ async def test_one_servers_entries_never_reach_another(state: State) -> None:
         await admin.edit(OTHER_MOD, mine.doc_id, title="x", skill="python", body="y")
 
 
-async def test_import_is_all_or_nothing_and_lists_every_problem(state: State) -> None:
+async def test_import_is_all_or_nothing_and_lists_every_problem(state: Services) -> None:
     """One bad quiz item and one binary file: nothing is imported and each problem names file and line."""
     files = [
         ("attention.md", ATTENTION.encode()),
@@ -278,7 +278,7 @@ async def test_import_is_all_or_nothing_and_lists_every_problem(state: State) ->
     assert [r.action for r in await state.moderation.audit_log(MOD)] == []
 
 
-async def test_import_adds_then_updates_then_skips_unchanged(state: State) -> None:
+async def test_import_adds_then_updates_then_skips_unchanged(state: Services) -> None:
     """Importing twice changes nothing the second time; an edited file becomes a new 'import' revision."""
     admin = state.kb_admin
     first = await admin.import_files(MOD, [("attention.md", ATTENTION.encode())], reason="seed")
@@ -304,7 +304,7 @@ def same_but_for_server(files: dict[str, str], server: int) -> dict[str, str]:
     return {p.replace(str(server), str(GUILD)): t.replace(str(server), str(GUILD)) for p, t in files.items()}
 
 
-async def test_export_is_valid_upstream_and_imports_back_identically(state: State, tmp_path: Path) -> None:
+async def test_export_is_valid_upstream_and_imports_back_identically(state: Services, tmp_path: Path) -> None:
     """Exported entries and resources pass the kb loader's validation and, imported elsewhere, export the same."""
     admin = state.kb_admin
     await admin.import_files(MOD, [("attention.md", ATTENTION.encode())])
@@ -328,7 +328,7 @@ async def test_export_is_valid_upstream_and_imports_back_identically(state: Stat
     assert same_but_for_server(await admin.export(OTHER), OTHER) == exported
 
 
-async def test_quiz_items_import_and_export_round_trip(state: State, tmp_path: Path) -> None:
+async def test_quiz_items_import_and_export_round_trip(state: Services, tmp_path: Path) -> None:
     """Quiz items get guild- ids and sources pointing at the server's entries; the export validates and reimports."""
     admin = state.kb_admin
     files = [("attention.md", ATTENTION.encode()), ("q.yaml", QUIZ.format(difficulty=2).encode())]
@@ -345,7 +345,7 @@ async def test_quiz_items_import_and_export_round_trip(state: State, tmp_path: P
     assert same_but_for_server(await admin.export(OTHER), OTHER) == exported
 
 
-async def test_gaps_group_similar_questions_and_close_as_a_group(state: State, clock: FakeClock) -> None:
+async def test_gaps_group_similar_questions_and_close_as_a_group(state: Services, clock: FakeClock) -> None:
     """Similar unanswered questions form one gap (most asked first); closing it closes every question in it."""
     admin = state.kb_admin
     a = await ask(state, GUILD, "What is a transformer?")
@@ -384,7 +384,7 @@ def test_gap_grouping_is_deterministic_and_uses_word_overlap() -> None:
     assert [(g.id, g.asked_ids) for g in gaps] == [(1, (1, 2, 3)), (4, (4,))]
 
 
-async def test_answer_reports_list_thumbs_down_with_question_and_comment(state: State) -> None:
+async def test_answer_reports_list_thumbs_down_with_question_and_comment(state: Services) -> None:
     """Only 👎 votes of this server are listed, newest first, with the question and the comment."""
     asked = await ask(state, GUILD, "what is dropout?", abstained=False)
     other = await ask(state, OTHER, "what is a monad?", abstained=False)
@@ -395,7 +395,7 @@ async def test_answer_reports_list_thumbs_down_with_question_and_comment(state: 
     assert [(r.asked_id, r.question, r.comment) for r in reports] == [(asked, "what is dropout?", "too vague")]
 
 
-async def test_forget_me_anonymizes_a_moderators_authorship(state: State) -> None:
+async def test_forget_me_anonymizes_a_moderators_authorship(state: Services) -> None:
     """/forget-me exports what a moderator authored, then sets author ids to 0 and keeps the history."""
     admin = state.kb_admin
     await ask(state, GUILD, "what is attention?", user=MOD.user_id)
@@ -416,7 +416,7 @@ async def test_forget_me_anonymizes_a_moderators_authorship(state: State) -> Non
     assert (await state.moderation.config(GUILD)).author_id == FORGOTTEN_AUTHOR
 
 
-async def test_an_edit_started_from_an_old_revision_is_refused(state: State) -> None:
+async def test_an_edit_started_from_an_old_revision_is_refused(state: Services) -> None:
     """Saving a form opened at revision 1 after someone saved revision 2 raises EditConflict and changes nothing."""
     entry = await state.kb_admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
     await state.kb_admin.edit(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from bot.app import State, open_state
+from bot.app import Services, open_services
 from bot.domain.content import KnowledgeBase, Skill
 from bot.domain.moderation import NotModerator
 from bot.domain.ports import Actor
@@ -37,20 +37,20 @@ CHOICES = ["All of them", "None of them", "Only the tail", "Only the legs"]
 EXPLANATION = "Every zebra has its own stripe pattern, like a fingerprint."
 
 
-async def set_role(state: State, guild_id: int, role_id: int) -> None:
+async def set_role(state: Services, guild_id: int, role_id: int) -> None:
     async with state.store.engine.begin() as conn:
         await conn.execute(
             insert(guild_config).values(guild_id=guild_id, moderator_role_id=role_id, updated_at=state.quiz.clock())
         )
 
 
-async def audit(state: State, guild_id: int = GUILD) -> list[Any]:
+async def audit(state: Services, guild_id: int = GUILD) -> list[Any]:
     async with state.store.engine.connect() as conn:
         rows = await conn.execute(select(audit_log).where(audit_log.c.guild_id == guild_id).order_by(audit_log.c.id))
         return list(rows)
 
 
-async def add_zebra(state: State, actor: Actor = OWNER, **fields: Any) -> str:
+async def add_zebra(state: Services, actor: Actor = OWNER, **fields: Any) -> str:
     values: dict[str, Any] = {
         "skill": Skill.MATH,
         "question": QUESTION,
@@ -63,11 +63,11 @@ async def add_zebra(state: State, actor: Actor = OWNER, **fields: Any) -> str:
     return await state.quiz_admin.add_item(actor, **values)
 
 
-def shipped_item(state: State) -> str:
+def shipped_item(state: Services) -> str:
     return sorted(state.bank.items)[0]
 
 
-async def test_every_moderator_method_refuses_a_learner_and_audits_it(state: State) -> None:
+async def test_every_moderator_method_refuses_a_learner_and_audits_it(state: Services) -> None:
     """add, edit, suspend, restore and reports raise NotModerator for a learner, change nothing, log a refusal."""
     await set_role(state, GUILD, ROLE)
     item_id = shipped_item(state)
@@ -92,7 +92,7 @@ async def test_every_moderator_method_refuses_a_learner_and_audits_it(state: Sta
         assert (await conn.execute(select(quiz_item_state))).first() is None
 
 
-async def test_manage_server_and_the_configured_role_are_moderators(state: State) -> None:
+async def test_manage_server_and_the_configured_role_are_moderators(state: Services) -> None:
     """Manage Server or the server's moderator role may act; the same role in an unconfigured server may not."""
     await set_role(state, GUILD, ROLE)
     item_id = await add_zebra(state, OWNER)
@@ -110,7 +110,7 @@ async def test_manage_server_and_the_configured_role_are_moderators(state: State
     ]
 
 
-async def test_add_edit_suspend_restore(state: State) -> None:
+async def test_add_edit_suspend_restore(state: Services) -> None:
     """A moderator adds an item (id guild-<slug>), edits it, suspends and restores it; each step is audited."""
     item_id = await add_zebra(state)
     assert item_id == "guild-which-zebra-stripe-pattern-is-unique-to"
@@ -134,7 +134,7 @@ async def test_add_edit_suspend_restore(state: State) -> None:
     assert rows[1].detail == "changed answer_index, explanation" and rows[2].detail == "typo in option C"
 
 
-async def test_similar_long_questions_get_distinct_ids(state: State) -> None:
+async def test_similar_long_questions_get_distinct_ids(state: Services) -> None:
     """Two questions whose slugs collide get distinct ids in the server; a repeated question is refused."""
     first = await add_zebra(state, question=QUESTION + " Think about it.")
     second = await add_zebra(state, question=QUESTION + " Look closely.")
@@ -143,7 +143,7 @@ async def test_similar_long_questions_get_distinct_ids(state: State) -> None:
         await add_zebra(state, question=QUESTION.upper() + " think about it!")
 
 
-async def test_invalid_items_list_every_problem(state: State) -> None:
+async def test_invalid_items_list_every_problem(state: Services) -> None:
     """Bad input is refused with one friendly line per problem, named after the form's fields; nothing is saved."""
     with pytest.raises(InvalidQuizItem) as caught:
         await add_zebra(state, question="Short?", choices=["a", "b", "a"], answer_index=5, source_id="nope-nope")
@@ -159,7 +159,7 @@ async def test_invalid_items_list_every_problem(state: State) -> None:
     assert [r.outcome for r in await audit(state)] == []
 
 
-async def test_default_source_is_the_skill_entry(state: State) -> None:
+async def test_default_source_is_the_skill_entry(state: Services) -> None:
     """Without a source the item points at its skill's overview entry, whose title the bank knows."""
     item_id = await add_zebra(state, source_id=None, topic=None)
     item = await state.quiz_admin.item(GUILD, item_id)
@@ -167,7 +167,7 @@ async def test_default_source_is_the_skill_entry(state: State) -> None:
     assert state.bank.title_of(item.source) != item.source
 
 
-async def test_shipped_items_are_read_only_and_unknown_ids_not_found(state: State) -> None:
+async def test_shipped_items_are_read_only_and_unknown_ids_not_found(state: Services) -> None:
     """Editing a shipped item says to suspend it and add a copy; ids of other servers or nowhere are not found."""
     with pytest.raises(ShippedItemReadOnly, match="Suspend it"):
         await state.quiz_admin.edit_item(OWNER, shipped_item(state), explanation=EXPLANATION)
@@ -185,7 +185,7 @@ async def test_shipped_items_are_read_only_and_unknown_ids_not_found(state: Stat
         await state.quiz_admin.add_item(Actor(1, 0, "console", trusted=True), "math", QUESTION, CHOICES, 0, "x")
 
 
-async def test_suspended_item_leaves_this_servers_quiz_plans_only(state: State, clock: FakeClock) -> None:
+async def test_suspended_item_leaves_this_servers_quiz_plans_only(state: Services, clock: FakeClock) -> None:
     """An item suspended in one server is never planned there, and is planned as before in another server."""
     day = clock.now.date()  # a new learner's local day: UTC, starting at midnight
     carol, dan = 31, 32
@@ -206,7 +206,7 @@ async def test_suspended_item_leaves_this_servers_quiz_plans_only(state: State, 
     assert set(targeted_here.session.item_ids) < set(targeted_there.session.item_ids)
 
 
-async def test_suspended_item_is_never_the_question_of_the_day_there(state: State, clock: FakeClock) -> None:
+async def test_suspended_item_is_never_the_question_of_the_day_there(state: Services, clock: FakeClock) -> None:
     """The question of the day skips an item suspended in that server; another server can still get it."""
     pool = sorted(state.bank.items)
     x = random.Random(f"{GUILD}:{clock.now.date()}").choice(pool)  # what GUILD would post today
@@ -219,7 +219,7 @@ async def test_suspended_item_is_never_the_question_of_the_day_there(state: Stat
     assert other_post is not None and other_post.item_id == x
 
 
-async def test_three_learners_reports_suspend_an_item_once(state: State) -> None:
+async def test_three_learners_reports_suspend_an_item_once(state: Services) -> None:
     """Reports from three learners suspend the item; a repeat report or a fourth one does not count twice."""
     item_id = shipped_item(state)
     first = await state.quiz_admin.report(GUILD, item_id, 11, "option B is also right")
@@ -253,7 +253,7 @@ async def test_three_learners_reports_suspend_an_item_once(state: State) -> None
     assert (reopened.count, reopened.suspended_now, reopened.repeated) == (1, False, False)
 
 
-async def test_simultaneous_reports_suspend_exactly_once(state: State) -> None:
+async def test_simultaneous_reports_suspend_exactly_once(state: Services) -> None:
     """Three learners reporting at the same moment still suspend the item, exactly once."""
     item_id = shipped_item(state)
     outcomes = await asyncio.gather(*(state.quiz_admin.report(GUILD, item_id, user) for user in (21, 22, 23)))
@@ -262,7 +262,7 @@ async def test_simultaneous_reports_suspend_exactly_once(state: State) -> None:
     assert (await state.quiz_admin.item(GUILD, item_id)).suspended
 
 
-async def test_a_servers_own_item_never_reaches_another_server(state: State) -> None:
+async def test_a_servers_own_item_never_reaches_another_server(state: Services) -> None:
     """Server A's item is planned and found in A only: B's plans, search and lookups never see it."""
     item_id = await add_zebra(state)
     assert (item_id, QUESTION) in await state.quiz_admin.search_items(GUILD, "zebra")
@@ -282,20 +282,20 @@ async def test_a_servers_own_item_never_reaches_another_server(state: State) -> 
         assert item_id not in view.session.item_ids
 
 
-async def test_session_started_before_suspension_can_be_finished(state: State) -> None:
+async def test_session_started_before_suspension_can_be_finished(state: Services) -> None:
     """Suspending an item doesn't break a session that already holds it: it can be viewed and answered."""
     item_id = await add_zebra(state)
     view = await state.quiz.start_targeted(50, [], topics=["zebras"], guild_id=GUILD)
     await state.quiz_admin.suspend(OWNER, item_id, "wrong")
     again = await state.quiz.view(view.id, 50)
     assert again.next is not None and again.next.item.id == item_id
-    feedback = await state.quiz.answer(view.id, 0, 0, 50)
+    feedback = await state.quiz.submit(view.id, 0, 0, 50)
     assert feedback.correct and feedback.question.item.id == item_id and feedback.summary is not None
     with pytest.raises(NoQuizItems):
         await state.quiz.start_targeted(50, [], topics=["zebras"], guild_id=GUILD)
 
 
-async def test_progress_counts_the_servers_bank(state: State) -> None:
+async def test_progress_counts_the_servers_bank(state: Services) -> None:
     """/progress in a server counts its own items and leaves out the suspended ones."""
 
     def math_total(progress: Any) -> int:
@@ -311,10 +311,10 @@ async def test_progress_counts_the_servers_bank(state: State) -> None:
 
 
 async def test_another_process_sees_changes_at_once(
-    state: State, db_url: str, tmp_path: Path, clock: FakeClock, shipped_kb: KnowledgeBase
+    state: Services, db_url: str, tmp_path: Path, clock: FakeClock, shipped_kb: KnowledgeBase
 ) -> None:
     """A second process (the CLI beside the bot) sees a server's additions and suspensions on its next read."""
-    other_process = await open_state(settings_for(db_url, tmp_path), clock, kb=shipped_kb)
+    other_process = await open_services(settings_for(db_url, tmp_path), clock, kb=shipped_kb)
     try:
         assert await other_process.banks.bank_for(GUILD) is other_process.bank  # nothing changed yet
         item_id = await add_zebra(state)

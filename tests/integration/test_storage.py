@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
 
-from bot.domain.ports import AnswerRecord, AskedRecord, CardRecord, Learner, QotdPost, SessionRecord
+from bot.domain.ports import AskedRecord, CardRecord, ChoiceRecord, Learner, QotdPost, SessionRecord
 from bot.domain.streaks import Activity, TimezoneChange
 from bot.storage import SqlStore, open_store
 from bot.storage import engine as engine_module
@@ -122,19 +122,19 @@ async def test_sessions_answers_cards_and_events_round_trip(db_url: str) -> None
     try:
         session = SessionRecord("s1", 1, 99, "daily", date(2026, 3, 2), ("q-a", "q-b"), T0)
         card = CardRecord(1, "q-a", 2, T0 + timedelta(days=2), None, 2.3, 2.1, T0, 1, 1)
-        answer = AnswerRecord("s1", 0, 1, 99, "q-a", 2, True, 3, 4, T0, 5400)
+        answer = ChoiceRecord("s1", 0, 1, 99, "q-a", 2, True, 3, 4, T0, 5400)
         async with store.transaction() as repos:
             await repos.save_learner(learner(1))
             await repos.add_session(session)
             await repos.save_card(card)
-            await repos.add_answer(answer)
+            await repos.add_choice(answer)
             await repos.add_event(1, Activity(at=T0, tz="UTC"))
             await repos.add_event(1, TimezoneChange(at=T0 + timedelta(hours=1), tz="Asia/Tokyo", day_start_hour=4))
         async with store.transaction() as repos:
             assert await repos.get_session("s1", lock=True) == session
             assert await repos.open_session(1, "daily", date(2026, 3, 2)) == session
             assert await repos.cards(1, ["q-a"], lock=True) == {"q-a": card}
-            assert await repos.answers("s1") == [answer]
+            assert await repos.choices("s1") == [answer]
             events = await repos.events([1, 2])
             assert events[2] == []
             assert events[1] == [
@@ -160,7 +160,7 @@ async def test_points_rank_visible_learners_per_server(db_url: str) -> None:
             plan = [(1, 10, 3, T0), (2, 10, 2, T0), (2, 10, 2, T0 - timedelta(days=10)), (3, 10, 9, T0), (4, 20, 9, T0)]
             for n, (uid, guild, points, at) in enumerate(plan):
                 await repos.add_session(SessionRecord(f"s{n}", uid, guild, "daily", at.date(), ("q",), at))
-                await repos.add_answer(AnswerRecord(f"s{n}", 0, uid, guild, "q", 0, True, points, 3, at))
+                await repos.add_choice(ChoiceRecord(f"s{n}", 0, uid, guild, "q", 0, True, points, 3, at))
         async with store.transaction() as repos:
             assert [(r.user_id, r.points) for r in await repos.points(10, None, 10)] == [(2, 4), (1, 3)]
             week = T0 - timedelta(days=1)
@@ -181,7 +181,7 @@ async def test_delete_user_empties_every_table_and_spares_others(db_url: str) ->
             for uid in (1, 2):
                 await repos.save_learner(learner(uid))
                 await repos.add_session(SessionRecord(f"s{uid}", uid, 5, "daily", T0.date(), ("q",), T0))
-                await repos.add_answer(AnswerRecord(f"s{uid}", 0, uid, 5, "q", 0, True, 1, 3, T0))
+                await repos.add_choice(ChoiceRecord(f"s{uid}", 0, uid, 5, "q", 0, True, 1, 3, T0))
                 await repos.save_card(CardRecord(uid, "q", 2, T0, reps=1, correct=1, last_review=T0))
                 await repos.add_event(uid, Activity(at=T0, tz="UTC"))
                 asked = await repos.add_asked(AskedRecord(uid, 5, 6, "what?", False, 0.9, ("e",), T0))

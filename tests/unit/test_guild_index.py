@@ -7,8 +7,8 @@ import pytest
 from bot.domain.answering import AnswerService
 from bot.domain.content import load_knowledge
 from bot.domain.ports import KbOverlay
-from bot.guild_index import GuildIndexes, KbSync
-from index.chunking import Document, chunk_document
+from bot.retrieval.servers import GuildIndexes, KbSync
+from index.chunking import Chunk, Document, chunk_document
 from index.confidence import Calibration
 from index.embedder import HashingEmbedder
 from index.retriever import HybridRetriever
@@ -79,12 +79,12 @@ def top_doc(service: AnswerService, question: str) -> str | None:
 
 
 def doc_ids(service: AnswerService) -> set[str]:
-    return {c["doc_id"] for c in service.retriever.index.chunks}
+    return {c.doc_id for c in service.retriever.index.chunks}
 
 
 def test_seeded_build_embeds_only_chunks_the_seed_lacks(base, tmp_path, emb):
     """IndexStore.build(seed=...) reuses another build's chunk and sentence vectors: only new text is embedded."""
-    chunks = base.as_chunks() + chunk_document(CLOCKS)
+    chunks = list(base.chunks) + chunk_document(CLOCKS)
     report = IndexStore(tmp_path / "other").build(chunks, lambda n: emb, emb.model_id, seed=base)
     assert report.embedded == len(chunk_document(CLOCKS)) == 1
     assert report.reused == len(base.chunks)
@@ -94,12 +94,13 @@ def test_seeded_build_embeds_only_chunks_the_seed_lacks(base, tmp_path, emb):
 def test_seed_from_another_model_is_refused(base, tmp_path, emb):
     """Mixing vectors of two models would rank garbage, so a foreign seed raises ModelMismatch."""
     with pytest.raises(ModelMismatch):
-        IndexStore(tmp_path / "other").build(base.as_chunks(), lambda n: emb, "other/model", seed=base)
+        IndexStore(tmp_path / "other").build(list(base.chunks), lambda n: emb, "other/model", seed=base)
 
 
 def test_loaded_chunks_round_trip_with_the_same_hashes(base):
-    """LoadedIndex.as_chunks rebuilds Chunk objects whose content hashes match the stored ones."""
-    assert [c.content_hash for c in base.as_chunks()] == [c["hash"] for c in base.chunks]
+    """A loaded index holds typed Chunk objects whose content hashes match the manifest's."""
+    assert all(isinstance(c, Chunk) for c in base.chunks)
+    assert [c.content_hash for c in base.chunks] == [c["hash"] for c in base.manifest["chunks"]]
 
 
 def test_overlay_document_is_answerable_in_its_server_only(indexes, emb):
@@ -125,7 +126,7 @@ def test_overlay_document_replaces_a_shipped_one_with_its_id(indexes):
     """An overlay document with a shipped id is an edit: only the server's text is indexed under that id."""
     edited = Document("concept-overfitting", "Overfitting", "overlay/o.md", "# Overfitting\n\nOur own words.", "ml")
     indexes.publish(KbOverlay(GUILD, 1, (edited,)))
-    texts = [c["text"] for c in indexes.service(GUILD).retriever.index.chunks if c["doc_id"] == edited.id]
+    texts = [c.text for c in indexes.service(GUILD).retriever.index.chunks if c.doc_id == edited.id]
     assert texts == ["Our own words."]
 
 

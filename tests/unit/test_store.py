@@ -46,6 +46,18 @@ def test_build_then_open(kb, tmp_path):
     assert all(len(c["hash"]) == 32 for c in loaded.manifest["chunks"])
 
 
+def test_open_gives_back_the_chunks_that_were_built(kb, tmp_path):
+    """Opening a build yields Chunk objects equal to those built, sentences, urls and lines included."""
+    store = IndexStore(tmp_path / "index")
+    emb = HashingEmbedder()
+    chunks = _chunks(kb)
+    store.build(chunks, lambda n: emb, emb.model_id)
+    loaded = store.open(emb.model_id)
+    assert loaded.chunks == chunks
+    assert [c.sentences for c in loaded.chunks] == [c.sentences for c in chunks]  # not part of equality
+    assert [c.url for c in loaded.chunks] == [c.url for c in chunks]
+
+
 def test_rebuild_embeds_only_changed_chunks(kb, tmp_path):
     """After editing one section, a rebuild embeds that chunk (and its sentences) only."""
     store = IndexStore(tmp_path / "index")

@@ -11,13 +11,13 @@ from discord.ext import commands
 
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
+from bot.domain.resources import ResourceLink
 from bot.domain.streaks import search_timezones
 from bot.exts import _ui
 
 if TYPE_CHECKING:
     from bot.client import StudyBot
 
-DEFAULT_REMINDER_HOUR = 18
 
 WHAT_WE_STORE = (
     "• Your Discord user id and display name\n"
@@ -71,7 +71,7 @@ class ForgetButton(
             await interaction.response.edit_message(content="Cancelled: nothing was deleted.", view=None)
             return
         await interaction.response.defer()
-        deleted = await _ui.bot_of(interaction).state.learners.forget(self.user_id)
+        deleted = await _ui.bot_of(interaction).services.learners.forget(self.user_id)
         await interaction.edit_original_response(
             content=f"Done: I deleted everything about you ({sum(deleted.values())} records). "
             "If you use StudyBot again, it starts from scratch.",
@@ -119,16 +119,14 @@ class AccountCog(commands.Cog):
         leaderboard: Literal["show", "hide"] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        learners = self.bot.state.learners
+        learners = self.bot.services.learners
         learner = await learners.learner(interaction.user.id, interaction.user.display_name)
         changed = []
         if timezone is not None or day_start is not None:
             learner = await learners.set_timezone(interaction.user.id, timezone or learner.timezone, day_start)
             changed.append("timezone and day start")
         if reminder is not None or reminder_hour is not None:
-            on = reminder != "off"
-            hour = reminder_hour if reminder_hour is not None else (learner.reminder_hour or DEFAULT_REMINDER_HOUR)
-            learner = await learners.set_reminder(interaction.user.id, hour if on else None)
+            learner = await learners.switch_reminder(interaction.user.id, on=reminder != "off", hour=reminder_hour)
             changed.append("reminder")
         if leaderboard is not None:
             learner = await learners.set_hidden(interaction.user.id, leaderboard == "hide")
@@ -142,7 +140,7 @@ class AccountCog(commands.Cog):
     @app_commands.command(name="privacy", description="What StudyBot stores about you, and a download of all of it.")
     async def privacy(self, interaction: _ui.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await self.bot.state.learners.export(interaction.user.id)
+        data = await self.bot.services.learners.export(interaction.user.id)
         payload = json.dumps(data, indent=2, ensure_ascii=False).encode()
         embed = discord.Embed(
             title="🔒 What I store about you", description=WHAT_WE_STORE, colour=discord.Colour.dark_grey()
@@ -180,25 +178,17 @@ class AccountCog(commands.Cog):
     async def resources(self, interaction: _ui.Interaction, skill: app_commands.Choice[str] | None = None) -> None:
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True  # an error replaces the public "thinking…" with a private reply
-        overlay = await self.bot.state.kb_admin.overlay(interaction.guild_id) if interaction.guild_id else None
-        hidden = overlay.hidden if overlay else frozenset()
-        resources: list[Any] = [r for r in self.bot.state.kb.resources.values() if r.id not in hidden]
-        # This server's own picks first: its moderators chose them for these learners.
-        own = [d for d in overlay.documents if d.kind == "resource" and d.url] if overlay else []
+        chosen = Skill(skill.value) if skill is not None else None
+        links = await self.bot.services.resources.for_server(interaction.guild_id, chosen)
 
-        def line(r: Any) -> str:
+        def line(r: ResourceLink) -> str:
             link = f"• [{discord.utils.escape_markdown(r.title)}]({r.url})"
-            return f"{link} · this server's pick" if r in own else f"{link} · {r.kind}, {r.level}, {r.cost_label}"
+            return f"{link} · this server's pick" if r.own else f"{link} · {r.detail}"
 
-        def why(r: Any) -> str:
-            return r.body.splitlines()[0][:300] if r in own else r.why
-
-        if skill is not None:
-            chosen = Skill(skill.value)
-            picked = [r for r in [*own, *resources] if r.skill == chosen]
+        if chosen is not None:
             embed = discord.Embed(title=f"📖 Resources: {chosen.label}", colour=discord.Colour.teal())
             embed.description = (
-                _ui.whole_lines((line(r) + f"\n  {why(r)}" for r in picked), _ui.EMBED_DESCRIPTION)
+                _ui.whole_lines((line(r) + f"\n  {r.why}" for r in links), _ui.EMBED_DESCRIPTION)
                 or "No resources for this skill yet."
             )
         else:
@@ -208,7 +198,7 @@ class AccountCog(commands.Cog):
                 colour=discord.Colour.teal(),
             )
             for s in Skill:
-                picked = [r for r in [*own, *resources] if r.skill == s][:3]
+                picked = [r for r in links if r.skill == s][:3]
                 if picked:
                     embed.add_field(name=s.label, value=_ui.whole_lines(map(line, picked)), inline=False)
         await interaction.followup.send(embed=_ui.fit_embed(embed))

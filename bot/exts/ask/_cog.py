@@ -30,15 +30,16 @@ class AskCog(commands.Cog):
         self.bot.ask_limiter.check(interaction.user.id)  # refused before deferring: the refusal stays private
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        answer = await self.bot.answerer.ask(question, guild_id=interaction.guild_id)
-        asked_id = await self.bot.state.asks.record(
-            answer,
+        asked = await self.bot.services.questions.ask(
+            question,
             user_id=interaction.user.id,
             name=interaction.user.display_name,
-            guild_id=interaction.guild_id or 0,
+            guild_id=interaction.guild_id,
             channel_id=interaction.channel_id or 0,
         )
-        await interaction.followup.send(embed=answer_embed(answer, question), view=answer_view(asked_id, answer))
+        await interaction.followup.send(
+            embed=answer_embed(asked.answer, question), view=answer_view(asked.id, asked.answer)
+        )
         interaction.extras.pop("public_defer", None)
 
     @commands.Cog.listener()
@@ -53,7 +54,7 @@ class AskCog(commands.Cog):
         if not (mentioned or ours or message.channel.id in await self._help_channels(message.guild.id)):
             return
         try:
-            context = await self.bot.state.asks.thread_context(thread.id) if ours and thread else None
+            context = await self.bot.services.asks.thread_context(thread.id) if ours and thread else None
             if ours and context is None and not mentioned:
                 return  # one of our threads that isn't an answer thread (e.g. a question-of-the-day discussion)
             await self._answer_message(message, context, thread if ours else None)
@@ -62,7 +63,7 @@ class AskCog(commands.Cog):
 
     async def _help_channels(self, guild_id: int) -> tuple[int, ...]:
         try:
-            return await self.bot.state.moderation.help_channels(guild_id)
+            return await self.bot.services.moderation.help_channels(guild_id)
         except StudyBotError:  # the database is away: mentions still work, help channels wait for it
             log.warning("could not read the help channels of server %s", guild_id)
             return ()
@@ -75,21 +76,17 @@ class AskCog(commands.Cog):
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         self.bot.ask_limiter.check(message.author.id)
         async with message.channel.typing():
-            answer = await self.bot.answerer.ask(
+            asked = await self.bot.services.questions.ask(
                 text,
-                context,
-                via="thread" if thread else "mention",
+                user_id=message.author.id,
+                name=getattr(message.author, "display_name", None),
                 guild_id=message.guild.id if message.guild else None,
+                channel_id=message.channel.id,
+                thread_id=thread.id if thread else None,
+                context=context,
+                via="thread" if thread else "mention",
             )
-        asked_id = await self.bot.state.asks.record(
-            answer,
-            user_id=message.author.id,
-            name=getattr(message.author, "display_name", None),
-            guild_id=message.guild.id if message.guild else 0,
-            channel_id=message.channel.id,
-            thread_id=thread.id if thread else None,
-        )
-        reply = {"embed": answer_embed(answer, text), "view": answer_view(asked_id, answer)}
+        reply = {"embed": answer_embed(asked.answer, text), "view": answer_view(asked.id, asked.answer)}
         if thread is not None:
             await thread.send(**reply)
             return
@@ -101,5 +98,5 @@ class AskCog(commands.Cog):
             log.info("could not open a thread in channel %s; answering in place", message.channel.id)
             await message.reply(**reply)
             return
-        await self.bot.state.asks.attach_thread(asked_id, new_thread.id)
+        await self.bot.services.asks.attach_thread(asked.id, new_thread.id)
         await new_thread.send(**reply)

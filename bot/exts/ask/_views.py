@@ -25,7 +25,7 @@ class WhatWentWrong(_ui.GuardedModal, title="What went wrong?"):
 
     async def on_submit(self, interaction: _ui.Interaction) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await _ui.bot_of(interaction).state.asks.feedback(
+        await _ui.bot_of(interaction).services.asks.feedback(
             self.asked_id,
             user_id=interaction.user.id,
             guild_id=interaction.guild_id or LOCAL_GUILD,
@@ -43,11 +43,11 @@ async def on_answer_action(interaction: _ui.Interaction, action: str, asked_id: 
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     if action == "up":
-        await bot.state.asks.feedback(asked_id, user_id=interaction.user.id, guild_id=guild_id, helpful=True)
+        await bot.services.asks.feedback(asked_id, user_id=interaction.user.id, guild_id=guild_id, helpful=True)
         await interaction.followup.send("Thanks for the feedback! 👍", ephemeral=True)
         return
-    asked = await bot.state.asks.get(asked_id, guild_id)
-    view = await bot.state.quiz.start_targeted(
+    asked = await bot.services.asks.get(asked_id, guild_id)
+    view = await bot.services.quiz.start_targeted(
         interaction.user.id, asked.sources, guild_id=guild_id, name=interaction.user.display_name
     )
     if view.next is None:

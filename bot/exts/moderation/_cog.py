@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -16,11 +16,11 @@ from discord.ext import commands
 
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
+from bot.domain.forms import check_form_editable
+from bot.domain.knowledge_admin import Scope
 from bot.domain.quiz import LETTERS
 from bot.exts import _ui
 from bot.exts.moderation._views import (
-    BODY_LIMIT,
-    TITLE_LIMIT,
     AnswerGapButton,
     EntryModal,
     QuizItemModal,
@@ -36,16 +36,15 @@ log = logging.getLogger(__name__)
 
 UPLOAD_LIMIT = 1024 * 1024
 GAPS_SHOWN = 10
-Origin = Literal["overlay", "base", "hidden", "any"]
 SKILLS = [app_commands.Choice(name=s.label, value=s.value) for s in Skill]
 
 
-async def _entries(interaction: _ui.Interaction, current: str, origin: Origin) -> list[app_commands.Choice[str]]:
+async def _entries(interaction: _ui.Interaction, current: str, origin: Scope) -> list[app_commands.Choice[str]]:
     """Entries of this server only (its own, the shipped base, or the base entries it hid)."""
     if interaction.guild_id is None:
         return []
     try:
-        found = await _ui.bot_of(interaction).state.kb_admin.search_entries(
+        found = await _ui.bot_of(interaction).services.kb_admin.search_entries(
             interaction.guild_id, current, origin=origin, limit=_ui.AUTOCOMPLETE_CHOICES
         )
     except StudyBotError:  # the database is away: no suggestions rather than an error log
@@ -69,7 +68,7 @@ async def quiz_items(interaction: _ui.Interaction, current: str) -> list[app_com
     if interaction.guild_id is None:
         return []
     try:
-        found = await _ui.bot_of(interaction).state.quiz_admin.search_items(
+        found = await _ui.bot_of(interaction).services.quiz_admin.search_items(
             interaction.guild_id, current, limit=_ui.AUTOCOMPLETE_CHOICES
         )
     except StudyBotError:
@@ -90,7 +89,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
 
     @app_commands.command(name="add", description="Write a new entry for this server (opens a form).")
     async def add(self, interaction: _ui.Interaction) -> None:
-        await self.bot.state.moderation.check(actor_of(interaction, "/kb add"), "kb.add")
+        await self.bot.services.moderation.check(actor_of(interaction, "/kb add"), "kb.add")
         await interaction.response.send_modal(EntryModal(title="New knowledge entry"))
 
     @app_commands.command(name="edit", description="Edit one of this server's entries (opens a pre-filled form).")
@@ -98,13 +97,9 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.autocomplete(entry=own_entries)
     async def edit(self, interaction: _ui.Interaction, entry: str) -> None:
         actor = actor_of(interaction, "/kb edit")
-        await self.bot.state.moderation.check(actor, "kb.edit")
-        found = await self.bot.state.kb_admin.entry(actor.guild_id, entry)
-        if found.origin != "server" or len(found.body) > BODY_LIMIT or len(found.title) > TITLE_LIMIT:
-            raise StudyBotError(
-                "A form can only edit this server's own live entries of up to 4,000 characters. For this one, "
-                "export it with `studybot kb export`, edit the file, and bring it back with /kb import."
-            )
+        await self.bot.services.moderation.check(actor, "kb.edit")
+        found = await self.bot.services.kb_admin.entry(actor.guild_id, entry)
+        check_form_editable(found)
         defaults = {"title": found.title, "skill": found.skill, "body": found.body}
         await interaction.response.send_modal(
             EntryModal(title="Edit entry", doc_id=found.doc_id, defaults=defaults, revision=found.revision)
@@ -115,8 +110,8 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.autocomplete(entry=own_entries)
     async def remove(self, interaction: _ui.Interaction, entry: str) -> None:
         actor = actor_of(interaction, "/kb remove")
-        await self.bot.state.moderation.check(actor, "kb.remove")
-        found = await self.bot.state.kb_admin.entry(actor.guild_id, entry)
+        await self.bot.services.moderation.check(actor, "kb.remove")
+        found = await self.bot.services.kb_admin.entry(actor.guild_id, entry)
         await interaction.response.send_message(
             f"Remove **{_ui.safe(found.title, 200)}** from this server's knowledge base? "
             "Its history is kept, and /kb rollback can restore it.",
@@ -130,7 +125,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.autocomplete(entry=base_entries)
     async def hide(self, interaction: _ui.Interaction, entry: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.kb_admin.hide(actor_of(interaction, "/kb hide"), entry)
+        await self.bot.services.kb_admin.hide(actor_of(interaction, "/kb hide"), entry)
         changed(interaction)
         await _ui.send_ephemeral(
             interaction, f"Hidden `{_ui.safe(entry, 120)}` in this server. /kb unhide restores it."
@@ -141,7 +136,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.autocomplete(entry=hidden_entries)
     async def unhide(self, interaction: _ui.Interaction, entry: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.kb_admin.unhide(actor_of(interaction, "/kb unhide"), entry)
+        await self.bot.services.kb_admin.unhide(actor_of(interaction, "/kb unhide"), entry)
         changed(interaction)
         await _ui.send_ephemeral(interaction, f"`{_ui.safe(entry, 120)}` is back in this server's answers.")
 
@@ -150,11 +145,11 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def import_(self, interaction: _ui.Interaction, file: discord.Attachment) -> None:
         actor = actor_of(interaction, "/kb import")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.moderation.check(actor, "kb.import")
+        await self.bot.services.moderation.check(actor, "kb.import")
         if file.size > UPLOAD_LIMIT:
             raise StudyBotError(f"`{_ui.safe(file.filename, 100)}` is larger than 1 MB; split it into smaller files.")
         data = await file.read()
-        result = await self.bot.state.kb_admin.import_files(actor, [(file.filename, data)], reason="/kb import")
+        result = await self.bot.services.kb_admin.import_files(actor, [(file.filename, data)], reason="/kb import")
         changed(interaction)
         await _ui.send_ephemeral(interaction, f"Imported `{_ui.safe(file.filename, 100)}`: {result.describe()}.")
 
@@ -164,7 +159,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def history(self, interaction: _ui.Interaction, entry: str) -> None:
         actor = actor_of(interaction, "/kb history")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        revisions = await self.bot.state.kb_admin.history(actor, entry)
+        revisions = await self.bot.services.kb_admin.history(actor, entry)
         lines = [
             f"**{r.number}** · {r.action} · <@{r.author_id}> · {_when(r.created_at)}"
             + (f" · {_ui.safe(r.reason, 80)}" if r.reason else "")
@@ -190,7 +185,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     ) -> None:
         actor = actor_of(interaction, "/kb diff")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await self.bot.state.kb_admin.diff(actor, entry, old, new)
+        text = await self.bot.services.kb_admin.diff(actor, entry, old, new)
         body = text.replace("```", "`\u200b``") or "(no differences)"
         budget = _ui.MESSAGE_LIMIT - 40
         shown = body if len(body) <= budget else body[: body.rfind("\n", 0, budget - 20)] + "\n… (cut)"
@@ -201,7 +196,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.autocomplete(entry=own_entries)
     async def rollback(self, interaction: _ui.Interaction, entry: str, revision: app_commands.Range[int, 1]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        restored = await self.bot.state.kb_admin.rollback(
+        restored = await self.bot.services.kb_admin.rollback(
             actor_of(interaction, "/kb rollback"), entry, revision, reason=f"rollback to revision {revision}"
         )
         changed(interaction)
@@ -215,7 +210,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def gaps(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/kb gaps")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gaps = (await self.bot.state.kb_admin.gaps(actor))[:GAPS_SHOWN]
+        gaps = (await self.bot.services.kb_admin.gaps(actor))[:GAPS_SHOWN]
         if not gaps:
             await _ui.send_ephemeral(interaction, "No open gaps: I could answer every question asked here.")
             return
@@ -238,8 +233,8 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def reports(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/kb reports")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        answers = await self.bot.state.kb_admin.answer_reports(actor)
-        items = await self.bot.state.quiz_admin.reports(actor)
+        answers = await self.bot.services.kb_admin.answer_reports(actor)
+        items = await self.bot.services.quiz_admin.reports(actor)
         embed = discord.Embed(title="🚩 Reports", colour=discord.Colour.red())
         answer_lines = [
             f"👎 {_ui.safe(r.question, 120)}" + (f" — “{_ui.safe(r.comment, 200)}”" if r.comment else "")
@@ -257,7 +252,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     @app_commands.command(name="status", description="The index serving this server: version, last build, errors.")
     async def status(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/kb status")
-        await self.bot.state.moderation.check(actor, "kb.status")
+        await self.bot.services.moderation.check(actor, "kb.status")
         status = self.bot.kb_status(actor.guild_id)
         embed = discord.Embed(title="📚 Knowledge index", colour=discord.Colour.dark_teal())
         embed.add_field(name="Live version", value=str(status.version_live))
@@ -283,7 +278,7 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
     @app_commands.describe(skill="The skill the question practises")
     @app_commands.choices(skill=SKILLS)
     async def add(self, interaction: _ui.Interaction, skill: app_commands.Choice[str]) -> None:
-        await self.bot.state.moderation.check(actor_of(interaction, "/quizbank add"), "quiz.add")
+        await self.bot.services.moderation.check(actor_of(interaction, "/quizbank add"), "quiz.add")
         await interaction.response.send_modal(QuizItemModal(skill=skill.value))
 
     @app_commands.command(name="edit", description="Edit one of this server's quiz questions (pre-filled form).")
@@ -291,8 +286,8 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
     @app_commands.autocomplete(item=quiz_items)
     async def edit(self, interaction: _ui.Interaction, item: str) -> None:
         actor = actor_of(interaction, "/quizbank edit")
-        await self.bot.state.moderation.check(actor, "quiz.edit")
-        found = await self.bot.state.quiz_admin.item(actor.guild_id, item)
+        await self.bot.services.moderation.check(actor, "quiz.edit")
+        found = await self.bot.services.quiz_admin.item(actor.guild_id, item)
         defaults = {
             "prompt": found.prompt,
             "options": "\n".join(found.options),
@@ -307,7 +302,7 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
     @app_commands.autocomplete(item=quiz_items)
     async def suspend(self, interaction: _ui.Interaction, item: str, reason: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.quiz_admin.suspend(actor_of(interaction, "/quizbank suspend"), item, reason or "")
+        await self.bot.services.quiz_admin.suspend(actor_of(interaction, "/quizbank suspend"), item, reason or "")
         await _ui.send_ephemeral(interaction, f"Suspended `{_ui.safe(item, 100)}`: it won't appear in /quiz here.")
 
     @app_commands.command(name="restore", description="Let a suspended quiz question appear again.")
@@ -315,7 +310,7 @@ class QuizBankCog(commands.GroupCog, group_name="quizbank", group_description="M
     @app_commands.autocomplete(item=quiz_items)
     async def restore(self, interaction: _ui.Interaction, item: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.quiz_admin.restore(actor_of(interaction, "/quizbank restore"), item)
+        await self.bot.services.quiz_admin.restore(actor_of(interaction, "/quizbank restore"), item)
         await _ui.send_ephemeral(interaction, f"Restored `{_ui.safe(item, 100)}`; its reports are marked resolved.")
 
 
@@ -330,7 +325,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
     @app_commands.describe(role="The role; leave empty to clear it (Manage Server always works)")
     async def moderator_role(self, interaction: _ui.Interaction, role: discord.Role | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.moderation.set_moderator_role(
+        await self.bot.services.moderation.set_moderator_role(
             actor_of(interaction, "/config moderator-role"), role.id if role else None
         )
         text = f"Moderator role: {role.mention}." if role else "Moderator role cleared: Manage Server only."
@@ -349,7 +344,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         channels = [c for c in (first, second, third) if c is not None]
-        await self.bot.state.moderation.set_help_channels(
+        await self.bot.services.moderation.set_help_channels(
             actor_of(interaction, "/config help-channels"), [c.id for c in channels]
         )
         listed = ", ".join(c.mention for c in channels) or "none"
@@ -364,7 +359,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         hour: app_commands.Range[int, 0, 23] = 9,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.state.moderation.set_qotd(
+        await self.bot.services.moderation.set_qotd(
             actor_of(interaction, "/config qotd"), channel.id if channel else None, hour
         )
         text = (
@@ -376,7 +371,7 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
     async def show(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/config show")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        config = await self.bot.state.moderation.show(actor)
+        config = await self.bot.services.moderation.show(actor)
         channels = ", ".join(f"<#{c}>" for c in config.help_channels or ()) or "none"
         # The settings' default channel belongs to one server only: elsewhere it means "off".
         channel = self.bot.get_channel(config.qotd_channel_id) if config.qotd_channel_id else None

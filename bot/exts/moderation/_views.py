@@ -105,7 +105,7 @@ class EntryModal(_ui.GuardedModal):
         await self.save(interaction, skill, draft)
 
     async def save(self, interaction: _ui.Interaction, skill: Skill, draft: dict[str, str]) -> None:
-        admin = _ui.bot_of(interaction).state.kb_admin
+        admin = _ui.bot_of(interaction).services.kb_admin
         if self.gap_id is not None:
             actor = actor_of(interaction, "/kb gaps")
             entry = await admin.answer_gap(actor, self.gap_id, draft["title"], skill.value, draft["body"])
@@ -197,7 +197,7 @@ class RemoveEntryButton(
             await interaction.response.edit_message(content="Cancelled: nothing was removed.", view=None)
             return
         await interaction.response.defer()
-        entry = await _ui.bot_of(interaction).state.kb_admin.remove(
+        entry = await _ui.bot_of(interaction).services.kb_admin.remove(
             actor_of(interaction, "/kb remove"), self.doc_id, reason="removed with /kb remove"
         )
         changed(interaction)
@@ -235,7 +235,7 @@ class AnswerGapButton(
     async def run(self, interaction: _ui.Interaction) -> None:
         bot = _ui.bot_of(interaction)
         # Refuse non-moderators before they type a whole entry; saving checks again.
-        await bot.state.moderation.check(actor_of(interaction, "/kb gaps"), "kb.gap")
+        await bot.services.moderation.check(actor_of(interaction, "/kb gaps"), "kb.gap")
         await interaction.response.send_modal(EntryModal(title="Answer a gap", gap_id=self.gap_id))
 
 
@@ -280,7 +280,7 @@ class QuizItemModal(_ui.GuardedModal):
             raise StudyBotError("The correct option must be one of the letters A, B, C or D.")
         options = [line.strip() for line in self.options.value.splitlines() if line.strip()]
         await interaction.response.defer(ephemeral=True, thinking=True)
-        admin = _ui.bot_of(interaction).state.quiz_admin
+        admin = _ui.bot_of(interaction).services.quiz_admin
         fields: dict[str, Any] = {
             "skill": self.skill_id,
             "question": self.prompt.value,

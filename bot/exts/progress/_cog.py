@@ -46,7 +46,7 @@ class ProgressCog(commands.Cog):
     @app_commands.command(name="streak", description="Your streak: current, best, freezes and the last 14 days.")
     async def streak(self, interaction: _ui.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        streak = await self.bot.state.learners.streak(interaction.user.id)
+        streak = await self.bot.services.learners.streak(interaction.user.id)
         await interaction.followup.send(embed=streak_embed(streak), ephemeral=True)
 
     @app_commands.command(name="leaderboard", description="This server's top learners by quiz points.")
@@ -54,7 +54,9 @@ class ProgressCog(commands.Cog):
     @app_commands.guild_only()
     async def leaderboard(self, interaction: _ui.Interaction, period: Literal["week", "all"] = "week") -> None:
         await interaction.response.defer(thinking=True)
-        board = await self.bot.state.learners.leaderboard(interaction.guild_id or 0, period, viewer=interaction.user.id)
+        board = await self.bot.services.learners.leaderboard(
+            interaction.guild_id or 0, period, viewer=interaction.user.id
+        )
         title = "🏆 This week's leaderboard" if period == "week" else "🏆 All-time leaderboard"
         if not board.rows:
             text = "No points yet. Answer /quiz questions to get on the board!"
@@ -73,7 +75,7 @@ class ProgressCog(commands.Cog):
         from bot.charts import progress_png
 
         await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = await self.bot.state.learners.progress(interaction.user.id, guild_id=interaction.guild_id or 0)
+        progress = await self.bot.services.learners.progress(interaction.user.id, guild_id=interaction.guild_id or 0)
         png = await asyncio.to_thread(progress_png, progress)  # matplotlib is CPU-bound: keep the loop free
         lines = []
         for s in progress.skills:

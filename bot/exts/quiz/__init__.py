@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 async def setup(bot: StudyBot) -> None:
     from bot.exts.quiz._cog import QuizCog
     from bot.exts.quiz._daily import QotdButton
-    from bot.exts.quiz._views import AnswerButton, ReportItemButton
+    from bot.exts.quiz._views import ChoiceButton, ReportItemButton
 
-    bot.add_dynamic_items(AnswerButton, QotdButton, ReportItemButton)
+    bot.add_dynamic_items(ChoiceButton, QotdButton, ReportItemButton)
     await bot.add_cog(QuizCog(bot))

@@ -57,7 +57,7 @@ class QuizCog(commands.Cog):
         skill: app_commands.Choice[str] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        view = await self.bot.state.quiz.start_daily(
+        view = await self.bot.services.quiz.start_daily(
             interaction.user.id,
             guild_id=interaction.guild_id or LOCAL_GUILD,
             name=interaction.user.display_name,

@@ -38,10 +38,10 @@ class QotdButton(
     async def run(self, interaction: _ui.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = _ui.bot_of(interaction)
-        feedback = await bot.state.daily.answer(
+        feedback = await bot.services.daily.submit(
             self.post_id, interaction.guild_id or 0, interaction.user.id, self.choice, interaction.user.display_name
         )
-        embeds = [feedback_embed(feedback, bot.state.bank.title_of(feedback.source))]
+        embeds = [feedback_embed(feedback)]
         if feedback.repeated:
             await interaction.followup.send(
                 f"You already answered today's question (you chose {LETTERS[feedback.choice]}).",
@@ -56,7 +56,7 @@ class QotdButton(
 
 async def qotd_targets(bot: StudyBot) -> dict[int, tuple[int, int]]:
     """Server → (channel, UTC hour): what moderators set with /config qotd, else the settings' channel."""
-    configured = await bot.state.moderation.guilds_with_qotd()
+    configured = await bot.services.moderation.guilds_with_qotd()
     targets = {c.guild_id: (c.qotd_channel_id, c.qotd_hour or 0) for c in configured if c.qotd_channel_id}
     decided = {c.guild_id for c in configured}  # including servers that turned it off
     default = bot.settings.qotd_channel_id
@@ -81,17 +81,17 @@ async def post_questions_of_the_day(bot: StudyBot) -> None:
 
 
 async def post_question_of_the_day(bot: StudyBot, channel: discord.TextChannel, hour: int) -> None:
-    post = await bot.state.daily.claim_qotd(channel.guild.id, channel.id, hour)
+    post = await bot.services.daily.claim_qotd(channel.guild.id, channel.id, hour)
     if post is None or post.id is None:
         return
-    _, item = await bot.state.daily.question(post.id, channel.guild.id)  # may be one of the server's own items
+    _, item = await bot.services.daily.question(post.id, channel.guild.id)  # may be one of the server's own items
     embed = question_embed(Question("qotd", 0, 1, item), heading="🌞 Question of the day")
     embed.description = f"{embed.description}\n\nAnswer with the buttons: only you will see the result."
     view = discord.ui.View(timeout=None)
     for choice in range(len(LETTERS)):
         view.add_item(QotdButton(post.id, choice))
     message = await channel.send(embed=embed, view=view)
-    await bot.state.daily.posted(post.id, message.id)
+    await bot.services.daily.posted(post.id, message.id)
     try:
         await message.create_thread(name=_ui.clip(f"Discuss: {item.prompt}", _ui.THREAD_NAME))
     except discord.HTTPException:
@@ -99,7 +99,7 @@ async def post_question_of_the_day(bot: StudyBot, channel: discord.TextChannel, 
 
 
 async def send_reminders(bot: StudyBot) -> None:
-    for reminder in await bot.state.daily.due_reminders():
+    for reminder in await bot.services.daily.due_reminders():
         streak = reminder.streak
         keep = f" to keep your {streak}-day streak" if streak else ""
         try:

@@ -39,7 +39,7 @@ def question_embed(question: Question, *, heading: str | None = None) -> discord
     return embed
 
 
-def feedback_embed(feedback: Feedback, source_title: str) -> discord.Embed:
+def feedback_embed(feedback: Feedback) -> discord.Embed:
     item = feedback.question.item
     right = f"**{LETTERS[item.answer]}.** {item.options[item.answer]}"
     if feedback.correct:
@@ -49,7 +49,7 @@ def feedback_embed(feedback: Feedback, source_title: str) -> discord.Embed:
         lead = f"You chose **{LETTERS[feedback.choice]}**. The answer is {right}."
     return discord.Embed(
         title=title,
-        description=_ui.clip(f"{lead}\n\n{item.explanation}\n\n📖 Read more: **{source_title}**", 4096),
+        description=_ui.clip(f"{lead}\n\n{item.explanation}\n\n📖 Read more: **{feedback.source_title}**", 4096),
         colour=colour,
     )
 
@@ -65,7 +65,7 @@ def summary_embed(summary: SessionSummary) -> discord.Embed:
     return discord.Embed(title="🎉 Practice complete", description="\n".join(lines), colour=RIGHT)
 
 
-class AnswerButton(
+class ChoiceButton(
     _ui.Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"quiz:(?P<sid>[0-9a-f]{16}):(?P<pos>\d{1,2}):(?P<choice>[0-3])",
@@ -83,13 +83,13 @@ class AnswerButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> AnswerButton:
+    ) -> ChoiceButton:
         return cls(match["sid"], int(match["pos"]), int(match["choice"]))
 
     async def run(self, interaction: _ui.Interaction) -> None:
         await interaction.response.defer()  # an update of this message follows; Discord wants it within 3 s
         bot = _ui.bot_of(interaction)
-        feedback = await bot.state.quiz.answer(
+        feedback = await bot.services.quiz.submit(
             self.session_id, self.position, self.choice, interaction.user.id, thinking_time(interaction)
         )
         if not feedback.repeated:
@@ -103,9 +103,7 @@ class AnswerButton(
                 f"(you chose {LETTERS[feedback.choice]}, which was {verdict}).{ended}",
             )
             return
-        await interaction.edit_original_response(
-            **after_answer(bot, feedback, reportable=interaction.guild_id is not None)
-        )
+        await interaction.edit_original_response(**after_answer(feedback, reportable=interaction.guild_id is not None))
 
 
 class ReportItemButton(
@@ -134,7 +132,7 @@ class ReportItemButton(
 
     async def run(self, interaction: _ui.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        outcome = await _ui.bot_of(interaction).state.quiz_admin.report(
+        outcome = await _ui.bot_of(interaction).services.quiz_admin.report(
             interaction.guild_id or 0, self.item_id, interaction.user.id
         )
         text = "Thanks: a moderator will review this question."
@@ -155,7 +153,7 @@ def thinking_time(interaction: _ui.Interaction) -> timedelta | None:
 def answer_view(question: Question) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for choice in range(len(LETTERS)):
-        view.add_item(AnswerButton(question.session_id, question.position, choice))
+        view.add_item(ChoiceButton(question.session_id, question.position, choice))
     return view
 
 
@@ -163,9 +161,9 @@ def question_message(question: Question, *, note: str | None = None) -> dict[str
     return {"content": note, "embeds": [question_embed(question)], "view": answer_view(question)}
 
 
-def after_answer(bot: Any, feedback: Feedback, *, reportable: bool = True) -> dict[str, Any]:
+def after_answer(feedback: Feedback, *, reportable: bool = True) -> dict[str, Any]:
     """The quiz message after an answer: the feedback, then the next question or the summary."""
-    embeds = [feedback_embed(feedback, bot.state.bank.title_of(feedback.source))]
+    embeds = [feedback_embed(feedback)]
     report = ReportItemButton(feedback.question.item.id)
     report.item.row = 1  # under the answer buttons: a learner flags the question they just saw explained
     if feedback.next is not None:

@@ -1,4 +1,4 @@
-"""Keeps the on-disk index in step with the knowledge folder and opens the answering service."""
+"""The shipped index: kept in step with the knowledge folder, and the answering service over it."""
 
 from __future__ import annotations
 
@@ -10,22 +10,16 @@ from pathlib import Path
 from bot.domain.answering import AnswerService
 from bot.domain.content import fingerprint, load_knowledge
 from bot.domain.errors import KnowledgeError
+from bot.retrieval.embedders import EmbedderFactory, build_embedder, query_embedder
 from bot.settings import Settings
 from index.chunking import Chunk, chunk_document
 from index.confidence import Calibration
-from index.embedder import MODEL_ID, Embedder, NumpyMiniLM, SentenceTransformerEmbedder
+from index.embedder import MODEL_ID, Embedder
 from index.retriever import HybridRetriever
 from index.store import BuildReport, IndexCorrupt, IndexMissing, IndexStore, LoadedIndex, ModelMismatch, Progress
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]
-
-# Below this many texts the NumPy runtime (0.2 s to load) beats importing torch (~5 s).
-SMALL_BATCH = 400
-
-
-def build_embedder(count: int) -> Embedder:
-    return NumpyMiniLM() if count <= SMALL_BATCH else SentenceTransformerEmbedder()
 
 
 @dataclass
@@ -40,7 +34,7 @@ class IndexStatus:
 
 
 class IndexService:
-    def __init__(self, settings: Settings, embedder_factory: Callable[[int], Embedder] = build_embedder) -> None:
+    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory = build_embedder) -> None:
         self.settings = settings
         self.store = IndexStore(settings.index_dir)
         self.embedder_factory = embedder_factory
@@ -119,7 +113,7 @@ class IndexService:
 
     def query_embedder(self) -> Embedder:
         if self._query_embedder is None:
-            self._query_embedder = NumpyMiniLM()
+            self._query_embedder = query_embedder()
         return self._query_embedder
 
     def answer_service(self, notify: Notify, progress: Progress | None = None) -> AnswerService:

@@ -16,26 +16,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.domain.answering import AnswerService
-from bot.domain.ports import KbOverlay
+from bot.domain.ports import Clock, KbOverlay, utc_now
+from bot.retrieval.embedders import EmbedderFactory
 from index.chunking import Chunk, chunk_document
 from index.confidence import Calibration
-from index.embedder import Embedder, NumpyMiniLM, SentenceTransformerEmbedder
+from index.embedder import Embedder
 from index.retriever import HybridRetriever
 from index.store import BuildReport, IndexStore, LoadedIndex, StoreError
 
 log = logging.getLogger(__name__)
 
 MakeService = Callable[[LoadedIndex], AnswerService]
-EmbedderFactory = Callable[[int], Embedder]
-Clock = Callable[[], datetime]
-
-# Below this many texts the NumPy runtime (0.2 s to load) beats importing torch (~5 s); as in bot/indexing.py.
-SMALL_BATCH = 400
 
 
 def service_factory(query_embedder: Embedder, threshold: float | None = None) -> MakeService:
@@ -46,24 +42,6 @@ def service_factory(query_embedder: Embedder, threshold: float | None = None) ->
         return AnswerService(HybridRetriever(index, query_embedder), calibration, threshold)
 
     return make
-
-
-def build_embedder_factory() -> EmbedderFactory:
-    """An embedder factory for the build thread that keeps its NumPy encoder between builds.
-
-    An overlay build embeds a handful of texts, so reloading the weights each time would cost more than
-    the embedding. The encoder is not shared with the answering thread (neither is documented thread-safe).
-    """
-    small: list[Embedder] = []
-
-    def factory(count: int) -> Embedder:
-        if count > SMALL_BATCH:
-            return SentenceTransformerEmbedder()
-        if not small:
-            small.append(NumpyMiniLM())
-        return small[0]
-
-    return factory
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,7 @@ class GuildIndexes:
         make_service: MakeService,
         embedder_factory: EmbedderFactory,
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.base = base
         self.root = root
@@ -126,7 +104,7 @@ class GuildIndexes:
         self._make_service = make_service
         self._embedder_factory = embedder_factory
         self._clock = clock
-        self._base_chunks = base.as_chunks()
+        self._base_chunks = base.chunks
         # Read without a lock on every question: a dict lookup and a whole-value swap are atomic in CPython.
         self._services: dict[int, AnswerService] = {}
         self._guilds: dict[int, _Guild] = {}
