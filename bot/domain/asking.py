@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.answering import Answer
+from bot.domain.conversation import MAX_AGE, MAX_TURNS, Turn
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import AskedRecord, Clock, StateStore, utc_now
 from bot.domain.quiz import ensure_learner
@@ -83,18 +85,25 @@ class AskLog:
                     confidence=answer.confidence,
                     sources=sources,
                     created_at=now,
+                    standalone=answer.standalone_question if answer.rewritten else None,
                 )
             )
+
+    async def history(self, thread_id: int) -> list[Turn]:
+        """The thread's recent answered turns, oldest first, bounded in count and age."""
+        now = self.clock()
+        async with self.store.transaction() as repos:
+            rows = await repos.recent_in_thread(thread_id, now - MAX_AGE, MAX_TURNS)
+        return [Turn(r.question, r.standalone or r.question, r.sources, r.created_at) for r in rows]
 
     async def attach_thread(self, asked_id: int, thread_id: int) -> None:
         async with self.store.transaction() as repos:
             await repos.set_thread(asked_id, thread_id)
 
-    async def thread_context(self, thread_id: int) -> str | None:
-        """The question that opened a thread, so a short follow-up ("and for images?") is understood."""
+    async def is_answer_thread(self, thread_id: int) -> bool:
+        """Whether a thread was opened by an answer (not, say, a question-of-the-day discussion)."""
         async with self.store.transaction() as repos:
-            first = await repos.first_asked_in_thread(thread_id)
-        return None if first is None else first.question
+            return await repos.first_asked_in_thread(thread_id) is not None
 
     async def get(self, asked_id: int, guild_id: int) -> AskedRecord:
         async with self.store.transaction() as repos:
@@ -119,7 +128,7 @@ class Answers(Protocol):
     """Where answers come from: each server's index, off the event loop (``bot.retrieval.answerer.Answerer``)."""
 
     async def ask(
-        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
+        self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer: ...
 
 
@@ -147,11 +156,11 @@ class Questions:
         guild_id: int | None,
         channel_id: int,
         thread_id: int | None = None,
-        context: str | None = None,
         via: str = "slash",
     ) -> Asked:
-        """``context`` is the question that opened the thread, so a short follow-up is understood."""
-        answer = await self.answers.ask(question, context, via=via, guild_id=guild_id)
+        """In a thread, the recent turns come along, so a follow-up ("why does that help?") is understood."""
+        history = await self.log.history(thread_id) if thread_id is not None else []
+        answer = await self.answers.ask(question, history, via=via, guild_id=guild_id)
         asked_id = await self.log.record(
             answer,
             user_id=user_id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain.questions import normalize, resolve_pronoun, subject_of
+from bot.domain.questions import analyze, library_named, normalize, resolve_pronoun, subject_of
 
 MAX_TURNS = 6  # turns kept per conversation: enough for "it" to find its noun, small enough to stay bounded
 MAX_AGE = timedelta(hours=12)  # an old thread's context no longer applies to a new question
@@ -191,8 +191,10 @@ def needs_context(text: str) -> bool:
     if not norm:
         return False
     words = own_words(norm)
-    if _CONTINUE.search(norm) or _BARE_WH.search(norm):
+    if _BARE_WH.search(norm):
         return True
+    if _CONTINUE.search(norm):  # "and for transformers?" leans back; "and should I also scale my features?" doesn't
+        return len(words) < 3 or bool(_PRONOUN.search(norm))
     if _PREPOSITION.search(norm) and len(norm.split()) <= 5:
         return True  # "in pytorch?", "for images?"
     return bool(_PRONOUN.search(norm)) and len(words) <= 2  # "why does that help?", "does adam still need one?"
@@ -209,14 +211,29 @@ def _as_noun(subject: str, pronoun: str) -> str:
     return _DETERMINERS.sub("", subject).strip()
 
 
+def _carry_library(text: str, library: str | None) -> str | None:
+    """A how-to that names no library keeps the one the conversation is about ("...keep rows where age > 30")."""
+    if library is None or library_named(text) is not None:
+        return None
+    if analyze(text).kind != "howto":
+        return None
+    return f"{text.strip().rstrip('?!.').strip()} in {library}?"
+
+
 def rewrite(text: str, history: Sequence[Turn]) -> str | None:
     """The follow-up rewritten to stand alone, or None when it already does (or there is no history)."""
-    if not history or not needs_context(text):
+    if not history:
         return None
     previous = history[-1].standalone.strip().rstrip("?").strip()
+    before = analyze(previous)
+    if not needs_context(text):
+        return _carry_library(text, before.library)
     norm = normalize(text).strip().rstrip("?!.").strip()
     subject = subject_of(previous)
     rest = _FOLLOW_LEAD.sub("", norm).strip()
+    if before.kind == "compare" and re.search(r"\bwhich( one)?\b", rest):  # "which one for sentiment?"
+        a, b = before.subjects[:2]
+        return re.sub(r"\bwhich( one)?\b", f"which of {a} or {b}", rest, count=1) + "?"
     if not rest or _BARE_WH.search(rest):  # "why?", "and how?"
         word = (rest.split() or ["why"])[0]
         return f"{word} {_as_noun(subject, 'it')}?" if word in ("why", "how", "when", "where") else f"{previous}?"

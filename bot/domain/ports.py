@@ -96,6 +96,7 @@ class AskedRecord:
     created_at: datetime
     thread_id: int | None = None
     id: int | None = None
+    standalone: str | None = None  # the question as answered, when a follow-up was rewritten to stand alone
 
 
 @dataclass
@@ -400,6 +401,10 @@ class AskRepo(Protocol):
     async def add_asked(self, asked: AskedRecord) -> int: ...
     async def get_asked(self, asked_id: int) -> AskedRecord | None: ...
     async def first_asked_in_thread(self, thread_id: int) -> AskedRecord | None: ...
+    async def recent_in_thread(self, thread_id: int, since: datetime, limit: int) -> list[AskedRecord]:
+        """The thread's answered questions since ``since``, oldest first, at most ``limit``."""
+        ...
+
     async def set_thread(self, asked_id: int, thread_id: int) -> None: ...
     async def set_feedback(
         self, asked_id: int, user_id: int, guild_id: int, helpful: bool, comment: str | None, at: datetime

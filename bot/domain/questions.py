@@ -31,6 +31,7 @@ _SLANG = [
     (r"\bshd\b|\bshld\b", "should"),
     (r"\bw/\b", "with"),
     (r"\bhow's\b", "how is"),
+    (r"\bit's\b|\bits (?=(?:too|very|so|not|really|a|an|the|better|worse|bad|good|ok|okay|fine)\b)", "it is "),
     (r"\bwhy's\b", "why is"),
     (r"\bthx\b|\bty\b", "thanks"),
     (r"\bgonna\b", "going to"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from bot import metrics
 from bot.domain.answering import Answer
+from bot.domain.conversation import Turn
 from bot.retrieval.servers import GuildIndexes, GuildIndexStatus
 
 
@@ -23,12 +26,12 @@ class Answerer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
 
     async def ask(
-        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
+        self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer:
         loop = asyncio.get_running_loop()
         service = self.indexes.service(guild_id)
         with metrics.ANSWER_SECONDS.time():
-            answer = await loop.run_in_executor(self._pool, service.ask, question, context)
+            answer = await loop.run_in_executor(self._pool, partial(service.ask, question, history=history))
         metrics.QUESTIONS.labels(via, "abstained" if answer.abstained else "answered").inc()
         return answer
 

@@ -322,6 +322,19 @@ class SqlRepos(ModerationSql, KbSql, QuizAdminSql):
         row = (await self.conn.execute(query)).first()
         return None if row is None else _asked(row)
 
+    async def recent_in_thread(self, thread_id: int, since: datetime, limit: int) -> list[AskedRecord]:
+        query = (
+            select(asked_questions)
+            .where(
+                asked_questions.c.thread_id == thread_id,
+                asked_questions.c.created_at >= since,
+                asked_questions.c.abstained.is_(False),
+            )
+            .order_by(asked_questions.c.created_at.desc(), asked_questions.c.id.desc())
+            .limit(limit)
+        )
+        return [_asked(row) for row in reversed((await self.conn.execute(query)).all())]
+
     async def set_thread(self, asked_id: int, thread_id: int) -> None:
         await self.conn.execute(
             update(asked_questions).where(asked_questions.c.id == asked_id).values(thread_id=thread_id)

@@ -148,8 +148,9 @@ asked_questions = Table(
     Column("confidence", Float, nullable=False),
     Column("sources", JSON, nullable=False),  # cited entry ids, for "Quiz me on this"
     Column("created_at", UTCDateTime, nullable=False),
+    Column("standalone", Text, nullable=True),  # the question as answered, a follow-up rewritten to stand alone
     Index(None, "guild_id", "abstained", "created_at"),
-    Index(None, "thread_id"),
+    Index(None, "thread_id", "created_at"),
 )
 
 feedback = Table(

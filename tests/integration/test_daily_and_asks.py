@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from bot.app import Services
 from bot.domain.answering import Answer, Source
 from bot.domain.asking import Questions, UnknownAnswer
+from bot.domain.conversation import Turn
 from bot.domain.daily import QotdNotFound
 from tests.state import FakeClock
 
@@ -82,16 +85,24 @@ async def test_switching_the_reminder_on_picks_an_hour(state: Services) -> None:
 
 
 async def test_ask_log_threads_and_feedback(state: Services) -> None:
-    """Questions are logged per server; a thread's first question is its context; votes are per server."""
+    """Questions are logged per server; a thread's answered turns are its history; votes are per server."""
     asked = await state.asks.record(
         answer("what is overfitting?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=5
     )
     await state.asks.attach_thread(asked, 77)
+    rewritten = replace(answer("and in trees?"), standalone_question="what is overfitting in trees?")
+    await state.asks.record(rewritten, user_id=111, name="Ada", guild_id=GUILD, channel_id=77, thread_id=77)
     await state.asks.record(
-        answer("and in trees?"), user_id=111, name="Ada", guild_id=GUILD, channel_id=77, thread_id=77
+        answer("pizza?", abstained=True), user_id=111, name="Ada", guild_id=GUILD, channel_id=77, thread_id=77
     )
-    assert await state.asks.thread_context(77) == "what is overfitting?"
-    assert await state.asks.thread_context(78) is None
+    history = await state.asks.history(77)
+    assert [(t.question, t.standalone) for t in history] == [
+        ("what is overfitting?", "what is overfitting?"),
+        ("and in trees?", "what is overfitting in trees?"),
+    ]
+    assert history[0].doc_ids == ("concept-overfitting",)
+    assert await state.asks.is_answer_thread(77) and not await state.asks.is_answer_thread(78)
+    assert await state.asks.history(78) == []
     got = await state.asks.get(asked, GUILD)
     assert got.sources == ("concept-overfitting",)
     with pytest.raises(UnknownAnswer):
@@ -104,41 +115,35 @@ async def test_ask_log_threads_and_feedback(state: Services) -> None:
 
 
 class FakeAnswers:
-    """Answers every question the same way and remembers how it was asked."""
+    """Answers every question the same way and remembers how it was asked (with the thread's earlier questions)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str | None, str, int | None]] = []
+        self.calls: list[tuple[str, tuple[str, ...], str, int | None]] = []
 
     async def ask(
-        self, question: str, context: str | None = None, *, via: str = "slash", guild_id: int | None = None
+        self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer:
-        self.calls.append((question, context, via, guild_id))
+        self.calls.append((question, tuple(t.question for t in history), via, guild_id))
         return answer(question)
 
 
 async def test_one_call_answers_and_logs_a_question(state: Services) -> None:
-    """Questions.ask answers from the asker's server (with the thread's context) and logs what it answered."""
+    """Questions.ask answers from the asker's server (with the thread's earlier turns) and logs what it answered."""
     answers = FakeAnswers()
     questions = Questions(answers, state.asks)
     first = await questions.ask("what is overfitting?", user_id=111, name="Ada", guild_id=GUILD, channel_id=5)
+    await state.asks.attach_thread(first.id, 77)
     follow = await questions.ask(
-        "and in trees?",
-        user_id=111,
-        name="Ada",
-        guild_id=GUILD,
-        channel_id=77,
-        thread_id=77,
-        context="what is overfitting?",
-        via="thread",
+        "and in trees?", user_id=111, name="Ada", guild_id=GUILD, channel_id=77, thread_id=77, via="thread"
     )
     assert answers.calls == [
-        ("what is overfitting?", None, "slash", GUILD),
-        ("and in trees?", "what is overfitting?", "thread", GUILD),
+        ("what is overfitting?", (), "slash", GUILD),
+        ("and in trees?", ("what is overfitting?",), "thread", GUILD),
     ]
     assert first.id != follow.id
     logged = await state.asks.get(follow.id, GUILD)
     assert (logged.question, logged.thread_id, logged.user_id) == ("and in trees?", 77, 111)
-    assert await state.asks.thread_context(77) == "and in trees?"
+    assert [t.question for t in await state.asks.history(77)] == ["what is overfitting?", "and in trees?"]
 
 
 async def test_the_service_container_refuses_questions_without_an_answerer(state: Services) -> None:

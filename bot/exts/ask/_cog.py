@@ -54,10 +54,9 @@ class AskCog(commands.Cog):
         if not (mentioned or ours or message.channel.id in await self._help_channels(message.guild.id)):
             return
         try:
-            context = await self.bot.services.asks.thread_context(thread.id) if ours and thread else None
-            if ours and context is None and not mentioned:
+            if ours and thread and not mentioned and not await self.bot.services.asks.is_answer_thread(thread.id):
                 return  # one of our threads that isn't an answer thread (e.g. a question-of-the-day discussion)
-            await self._answer_message(message, context, thread if ours else None)
+            await self._answer_message(message, thread if ours else None)
         except Exception as error:
             await _ui.report_message(message, error)
 
@@ -68,9 +67,7 @@ class AskCog(commands.Cog):
             log.warning("could not read the help channels of server %s", guild_id)
             return ()
 
-    async def _answer_message(
-        self, message: discord.Message, context: str | None, thread: discord.Thread | None
-    ) -> None:
+    async def _answer_message(self, message: discord.Message, thread: discord.Thread | None) -> None:
         me = self.bot.user
         assert me is not None
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
@@ -83,7 +80,6 @@ class AskCog(commands.Cog):
                 guild_id=message.guild.id if message.guild else None,
                 channel_id=message.channel.id,
                 thread_id=thread.id if thread else None,
-                context=context,
                 via="thread" if thread else "mention",
             )
         reply = {"embed": answer_embed(asked.answer, text), "view": answer_view(asked.id, asked.answer)}
