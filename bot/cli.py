@@ -154,6 +154,7 @@ def ask(
 ) -> None:
     """Answer a question from the knowledge base, with its sources."""
     from bot.app import shipped_answers
+    from bot.domain.conversation import ChatMemory, parse_chat_line
     from bot.domain.errors import InvalidQuestion, KnowledgeError
 
     settings = _settings()
@@ -166,9 +167,14 @@ def ask(
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
 
-    def answer_json(text: str) -> dict[str, Any]:
+    chats = ChatMemory()
+
+    def answer_json(line: str) -> dict[str, Any]:
+        """One line of input: a question, or a JSON object naming the conversation it belongs to."""
+        text = line
         try:
-            return service.ask(text).to_json()
+            text, chat = parse_chat_line(line)
+            answer = service.ask(text, history=chats.history(chat) if chat else ())
         except InvalidQuestion as exc:
             return {
                 "question": text,
@@ -177,7 +183,12 @@ def ask(
                 "answer": exc.message,
                 "sources": [],
                 "latency_ms": 0.0,
+                "standalone_question": text,
+                "kind": "invalid",
             }
+        if chat and not answer.abstained:
+            chats.remember(chat, answer.question, answer.standalone_question, answer.doc_ids)
+        return answer.to_json()
 
     if question is not None:
         if as_json:

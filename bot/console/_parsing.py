@@ -76,6 +76,11 @@ class Quit:
 
 
 @dataclass(frozen=True)
+class NewConversation:
+    pass
+
+
+@dataclass(frozen=True)
 class StopQuiz:
     pass
 
@@ -91,13 +96,15 @@ Command = (
     | SetDayStart
     | SetHidden
     | ShowHelp
+    | NewConversation
     | Quit
 )
 QuizInput = int | StopQuiz | Quit | ShowHelp  # an option index 0-3, or a way out of the question
 
 # (usage, what it does): the /help table and the source of command names for suggestions.
 HELP: tuple[tuple[str, str], ...] = (
-    ("any text", "ask a question; the answer comes with its sources"),
+    ("any text", "ask a question; the answer comes with its sources, and follow-ups remember the topic"),
+    ("/new", "start a new conversation, so the next question is not read as a follow-up"),
     (
         "/quiz [count] [skill]",
         f"today's practice, 1-{MAX_COUNT} questions (default {DEFAULT_COUNT}); resumes an unfinished one",
@@ -117,10 +124,11 @@ _SIMPLE: dict[str, Command] = {
     "streak": ShowStreak(),
     "progress": ShowProgress(),
     "help": ShowHelp(),
+    "new": NewConversation(),
     "quit": Quit(),
     "exit": Quit(),
 }
-_NAMES = ("quiz", "streak", "progress", "leaderboard", "settings", "help", "quit")
+_NAMES = ("quiz", "streak", "progress", "leaderboard", "settings", "new", "help", "quit")
 _SETTINGS_USAGE = "Try /settings timezone Europe/Berlin, /settings day-start 4 or /settings leaderboard hide."
 
 

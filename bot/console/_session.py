@@ -29,6 +29,7 @@ from bot.console._parsing import (
     HELP,
     Ask,
     Command,
+    NewConversation,
     Quit,
     SetDayStart,
     SetHidden,
@@ -45,6 +46,7 @@ from bot.console._parsing import (
     parse_line,
 )
 from bot.domain.content import Skill
+from bot.domain.conversation import ChatMemory
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import LOCAL_GUILD
 from bot.domain.quiz import Question
@@ -59,6 +61,7 @@ Read = Callable[[str], str]
 
 LOCAL_USER = 1  # the console has one learner; Discord ids are 17+ digits, so they never collide
 PROMPT = "you> "
+CONSOLE_CHAT = "console"
 ANSWER_PROMPT = "answer a-d> "
 QUIZ_HELP = "Type a, b, c or d to answer. /stop pauses the quiz (/quiz picks it up again); /quit leaves StudyBot."
 
@@ -90,6 +93,7 @@ class ChatSession:
         self.read = read
         self.user_id = LOCAL_USER
         self._answers: AnswerService | None = None
+        self._chat = ChatMemory(max_conversations=1)  # consecutive questions form one conversation; /new resets
 
     def run(self) -> None:
         """Serve commands until the user leaves; nothing but leaving ends the loop."""
@@ -148,6 +152,9 @@ class ChatSession:
                 self._done("You are hidden from the leaderboard." if hidden else "You are on the leaderboard.")
             case ShowHelp():
                 self.out.print(render.help_table(HELP))
+            case NewConversation():
+                self._chat.forget(CONSOLE_CHAT)
+                self._done("New conversation: your next question starts fresh.")
             case Quit():
                 raise _EndSession
             case _:
@@ -159,7 +166,10 @@ class ChatSession:
         from bot.domain.answering import check_question
 
         check_question(text)  # "??" is refused before the model loads for it
-        render.print_answer(self.out, self._answer_service().ask(text))
+        answer = self._answer_service().ask(text, history=self._chat.history(CONSOLE_CHAT))
+        if not answer.abstained:
+            self._chat.remember(CONSOLE_CHAT, answer.question, answer.standalone_question, answer.doc_ids)
+        render.print_answer(self.out, answer)
 
     def _answer_service(self) -> AnswerService:
         """Load the index and query model on the first question only: quizzes and streaks never need them."""

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 def print_answer(out: Console, answer: Answer) -> None:
     style = "yellow" if answer.abstained else "green"
     title = "Not in my notes yet" if answer.abstained else f"Answer · confidence {answer.confidence:.0%}"
+    if answer.rewritten and not answer.abstained:
+        out.print(Text(f"Answering: {answer.standalone_question}", style="italic dim"))
     out.print(Panel(escape(answer.answer), title=title, border_style=style, title_align="left"))
     if answer.sources:
         table = Table(title="Sources", title_justify="left", show_lines=False)

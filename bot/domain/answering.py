@@ -65,6 +65,11 @@ class Answer:
     kind: str = "explain"
 
     @property
+    def doc_ids(self) -> tuple[str, ...]:
+        """The entries the answer cites, for a conversation's memory and "Quiz me on this"."""
+        return tuple(dict.fromkeys(s.doc_id for s in self.sources if s.doc_id))
+
+    @property
     def rewritten(self) -> bool:
         """Whether the answer is to a rewritten follow-up, which the reply should show."""
         return bool(self.standalone_question) and self.standalone_question != self.question

@@ -7,13 +7,15 @@ before; a question with a subject of its own is left alone, so a new topic is ne
 
 from __future__ import annotations
 
+import json
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
+from bot.domain.errors import InvalidQuestion
+from bot.domain.ports import utc_now
 from bot.domain.questions import analyze, library_named, normalize, resolve_pronoun, subject_of
 
 MAX_TURNS = 6  # turns kept per conversation: enough for "it" to find its noun, small enough to stay bounded
@@ -30,33 +32,49 @@ class Turn:
     at: datetime
 
 
-class Conversations(Protocol):
-    """Where turns are kept: memory for the CLI and console, the database for Discord threads."""
+class ChatMemory:
+    """Turns kept in this process (the CLI's JSON chats, the console), bounded in conversations, turns and age.
 
-    async def recent(self, key: str, now: datetime) -> list[Turn]: ...
+    Discord threads keep theirs in the database instead (``AskLog.history``), so they survive a restart.
+    """
 
-    async def add(self, key: str, turn: Turn, *, user_id: int, guild_id: int) -> None: ...
-
-
-class MemoryConversations:
-    """Turns kept in this process, bounded in conversations, turns and age."""
-
-    def __init__(self, max_conversations: int = MAX_CONVERSATIONS) -> None:
+    def __init__(self, max_conversations: int = MAX_CONVERSATIONS, clock: Callable[[], datetime] = utc_now) -> None:
         self._turns: OrderedDict[str, list[Turn]] = OrderedDict()
         self.max_conversations = max_conversations
+        self.clock = clock
 
-    async def recent(self, key: str, now: datetime) -> list[Turn]:
+    def history(self, key: str) -> list[Turn]:
+        now = self.clock()
         return [t for t in self._turns.get(key, []) if now - t.at <= MAX_AGE]
 
-    async def add(self, key: str, turn: Turn, *, user_id: int = 0, guild_id: int = 0) -> None:
-        turns = self._turns.pop(key, [])
-        turns = [*turns, turn][-MAX_TURNS:]
-        self._turns[key] = turns
+    def remember(self, key: str, question: str, standalone: str, doc_ids: Sequence[str] = ()) -> None:
+        turns = [*self._turns.pop(key, []), Turn(question, standalone, tuple(doc_ids), self.clock())]
+        self._turns[key] = turns[-MAX_TURNS:]
         while len(self._turns) > self.max_conversations:
-            self._turns.popitem(last=False)
+            self._turns.popitem(last=False)  # the conversation idle longest goes first
 
-    def clear(self, key: str) -> None:
+    def forget(self, key: str) -> None:
         self._turns.pop(key, None)
+
+
+def parse_chat_line(line: str) -> tuple[str, str | None]:
+    """A line of ``studybot ask --json`` input: plain text, or ``{"question": ..., "conversation": ID}``."""
+    if not line.lstrip().startswith("{"):
+        return line, None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        raise InvalidQuestion(
+            'That line starts like JSON but is not valid JSON. Send {"question": "...", "conversation": "ID"}.'
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+        raise InvalidQuestion('A JSON line needs a "question" string, e.g. {"question": "What is dropout?"}.')
+    key = data.get("conversation")
+    if key is not None and not isinstance(key, str | int):
+        raise InvalidQuestion('"conversation" must be a string or a number that names the chat.')
+    if key is not None and len(str(key)) > MAX_KEY:
+        raise InvalidQuestion(f'"conversation" ids are at most {MAX_KEY} characters.')
+    return data["question"], None if key is None else str(key)
 
 
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|the same|there)\b")
@@ -208,7 +226,9 @@ def _as_noun(subject: str, pronoun: str) -> str:
         if pronoun == "one" and verb in _NOUN_VERBS:
             return f"{rest} {verb}"
         return f"{_GERUND[verb]} {rest}"
-    return _DETERMINERS.sub("", subject).strip()
+    # "adam still need a learning rate schedule": what "it" points back to is the object, not the asker's phrase
+    objects = re.split(r"\b(?:a|an|the)\s+", subject)
+    return _DETERMINERS.sub("", objects[-1] if len(objects) > 1 else subject).strip()
 
 
 def _carry_library(text: str, library: str | None) -> str | None:

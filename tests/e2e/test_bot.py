@@ -235,25 +235,40 @@ async def test_fifty_concurrent_asks_are_all_acknowledged_in_time(
 
 
 async def test_mention_opens_a_thread_and_follow_ups_keep_context(
-    running: Running, fake_discord: FakeDiscord, world: World
+    fake_discord: FakeDiscord, world: World, tmp_path: Path, shipped_service: Any
 ) -> None:
-    """A mention is answered in a new thread; a follow-up there is answered with the first question as context."""
-    bot = running.bot
-    assert bot is not None
-    sent = await fake_discord.message(
-        world.user, world.channel, f"{fake_discord.bot_user.mention} what is cross-validation?"
-    )
-    threads = await fake_discord.wait_for(
-        lambda: fake_discord.threads_of(world.channel) or None, timeout=15, what="a thread"
-    )
-    thread = threads[0]
-    first = await fake_discord.wait_message(lambda m: m.channel_id == thread.id and bool(m.embeds), timeout=15)
-    assert "cross-validation" in first.text().lower() and sent.id
-    await fake_discord.message(world.user, thread, "and why use k folds?")
-    await fake_discord.wait_message(
-        lambda m: m.channel_id == thread.id and bool(m.embeds) and m.id != first.id, timeout=15, what="the follow-up"
-    )
-    assert await bot.services.asks.thread_context(thread.id) == "what is cross-validation?"
+    """A mention opens a thread; a follow-up there is rewritten against the first question, also after a restart."""
+    settings = make_settings(fake_discord, world, tmp_path, shipped_service.settings.index_dir)
+    first_run = Running(fake_discord, settings)
+    await first_run.start()
+    try:
+        await fake_discord.message(
+            world.user, world.channel, f"{fake_discord.bot_user.mention} how should I schedule my learning rate?"
+        )
+        threads = await fake_discord.wait_for(
+            lambda: fake_discord.threads_of(world.channel) or None, timeout=15, what="a thread"
+        )
+        thread = threads[0]
+        first = await fake_discord.wait_message(lambda m: m.channel_id == thread.id and bool(m.embeds), timeout=15)
+        assert "learning rate" in first.text().lower()
+        await fake_discord.message(world.user, thread, "does adam still need one?")
+        follow = await fake_discord.wait_message(
+            lambda m: m.channel_id == thread.id and bool(m.embeds) and m.id != first.id, timeout=15, what="follow-up"
+        )
+        assert "Answering: does adam still need a learning rate schedule?" in follow.text()
+    finally:
+        await first_run.stop()
+    again = Running(fake_discord, settings)
+    await again.start()
+    try:
+        seen = {m.id for m in fake_discord.find_messages(channel=thread)}
+        await fake_discord.message(world.user, thread, "why does that help?")
+        after = await fake_discord.wait_message(
+            lambda m: m.channel_id == thread.id and bool(m.embeds) and m.id not in seen, timeout=15, what="after"
+        )
+        assert "Answering: why does learning rate schedule help?" in after.text()
+    finally:
+        await again.stop()
 
 
 # ----------------------------------------------------------------------------------------------------- /quiz

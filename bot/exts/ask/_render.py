@@ -38,7 +38,10 @@ def answer_embed(answer: Answer, question: str) -> discord.Embed:
             inline=False,
         )
     else:
-        embed = discord.Embed(description=_ui.clip(answer.answer, _ui.EMBED_DESCRIPTION), colour=ANSWERED)
+        body = answer.answer
+        if answer.rewritten:  # show how a follow-up was understood, so a wrong guess is easy to spot
+            body = f"*Answering: {discord.utils.escape_markdown(answer.standalone_question)}*\n\n{body}"
+        embed = discord.Embed(description=_ui.clip(body, _ui.EMBED_DESCRIPTION), colour=ANSWERED)
         if answer.sources:
             embed.add_field(name="Sources", value=_ui.whole_lines(map(source_line, answer.sources)), inline=False)
         if answer.related_resources:
