@@ -123,6 +123,7 @@ def _source(hit: Hit) -> Source:
     )
 
 
+_EACH_SIDE = "My notes don't compare these directly, so here is each side."
 _RESOURCE_KIND = {
     "video": re.compile(r"\b(youtube|videos?|lectures?|watch|playlist|channel)\b"),
     "book": re.compile(r"\b(books?|textbooks?|read|pdf)\b"),
@@ -228,10 +229,12 @@ class AnswerService:
             part = self._compare(question, analysis, result, confidence, budget)
             part.query_vector = result.query_vector
             return part
-        passages = self.composer.select(self._candidates(result.hits), result.query_vector, analysis, budget)
+        candidates = self._candidates(result.hits)
+        passages = self.composer.select(candidates, result.query_vector, analysis, budget)
         note = ""
         if analysis.library and not any(mentions(p.text, analysis.library) for p in passages):
             note = f"My notes don't show this in {analysis.library} specifically, so here is the general answer."
+            passages = self.composer.select(candidates, result.query_vector, analysis, budget - len(note) - 3)
         return _Part(question, confidence, passages, result.hits, note, result.query_vector)
 
     def _compare(
@@ -259,17 +262,18 @@ class AnswerService:
             return _Part(question, confidence, covered, result.hits)
         passages: list[Passage] = []
         hits: list[Hit] = list(result.hits)
+        side_budget = (budget - len(_EACH_SIDE) - 3) // 2
         for side in (a, b):
             side_result, side_conf = self._search(f"what is {side}")
             if side_conf < self.threshold:
                 continue
             side_analysis = analyze(f"what is {side}")
             chosen = self.composer.select(
-                self._candidates(side_result.hits), side_result.query_vector, side_analysis, budget // 2, max_entries=1
+                self._candidates(side_result.hits), side_result.query_vector, side_analysis, side_budget, max_entries=1
             )
             passages += [p for p in chosen if p.chunk.id not in {q.chunk.id for q in passages}]
             hits += side_result.hits
-        note = "My notes don't compare these directly, so here is each side." if len(passages) > 1 else ""
+        note = _EACH_SIDE if len(passages) > 1 else ""
         return _Part(question, confidence, passages, hits, note)
 
     def _recommend(self, hits: Sequence[Hit], analysis: Analysis, budget: int) -> _Part:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {"question", "abstained", "confidence", "answer", "sources", "latency_ms"}
+KEYS = {"question", "abstained", "confidence", "answer", "sources", "latency_ms", "standalone_question", "kind"}
 
 
 def run(args: list[str], settings, stdin: str | None = None, env: dict[str, str] | None = None, timeout: int = 300):
