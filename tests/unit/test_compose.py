@@ -218,13 +218,14 @@ class FakeVectors:
 
 
 def chunk(cid: str, text: str, heading: str = "Section") -> Chunk:
+    doc = cid.partition("#")[0]
     return Chunk(
         id=cid,
-        doc_id=cid.split("#")[0],
-        title=cid.split("#")[0].title(),
-        heading_path=(cid.split("#")[0].title(), heading),
+        doc_id=doc,
+        title=doc.title(),
+        heading_path=(doc.title(), heading),
         text=text,
-        path=f"knowledge/concepts/{cid.split('#')[0]}.md",
+        path=f"knowledge/concepts/{doc}.md",
         skill="training",
         sentences=tuple(split_sentences(text)),
     )
@@ -304,9 +305,7 @@ def test_select_prefers_the_chunk_naming_the_library_asked_for():
     composer = Composer(FakeVectors([generic, torch_chunk], table, vec(("pizza", 1.0))))
     analysis = analyze("how do i use early stopping in pytorch")
     assert analysis.library == "PyTorch"
-    passages = composer.select(
-        [Candidate(0, generic, 0.80), Candidate(1, torch_chunk, 0.77)], QUERY, analysis, 1000
-    )
+    passages = composer.select([Candidate(0, generic, 0.80), Candidate(1, torch_chunk, 0.77)], QUERY, analysis, 1000)
     assert passages[0].chunk.id == "es#pytorch"
 
 

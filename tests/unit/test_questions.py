@@ -6,6 +6,7 @@ gets wrong live in KNOWN_WRONG as strict xfails with the reason, so the table st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -119,7 +120,12 @@ HOWTO = [
     c("how do i encode categorical variables", "howto", ("categorical variables",)),
     c("how to scale features before training", "howto", ("scale features",)),
     c("how do i get reproducible results in pytorch", "howto", ("reproducible results",), library="PyTorch"),
-    c("give me an example of k-fold cross validation in sklearn", "howto", ("cross validation",), library="scikit-learn"),
+    c(
+        "give me an example of k-fold cross validation in sklearn",
+        "howto",
+        ("cross validation",),
+        library="scikit-learn",
+    ),
     c("yo how do i batch my data in pytorch lol", "howto", ("batch my data",), library="PyTorch"),
     c("whats the best way to pick the number of clusters", "howto", ("number of clusters",)),
     c("my loss goes to nan after a few epochs, what am i doing wrong", "howto", ("loss",)),
@@ -285,10 +291,113 @@ YESNO = [
     c("do u need to shuffle the validation set", "yesno"),
 ]
 
-# Rows the analyzer still gets wrong, with the reason; strict, so a fix turns them into failures to move up.
-KNOWN_WRONG: list[tuple[Case, str]] = []
+# Written after the rules were tuned on the rows above, and run once as they stood: a check that the rules
+# generalize rather than memorize. Rows still wrong after that run moved to KNOWN_WRONG with their reason.
+HELD_OUT = [
+    c("whats the purpose of a bias term in a neuron", "explain", ("bias term",)),
+    c("can anyone explain what a kernel is in svm", "explain", ("kernel",)),
+    c("what exactly are hyperparameters", "explain", ("hyperparameters",)),
+    c("why is relu used so much", "explain", ("relu",)),
+    c("what is the softmax function used for", "explain", ("softmax",)),
+    c("how do i load a pretrained resnet in pytorch", "howto", ("pretrained resnet",), library="PyTorch"),
+    c("how can i drop rows with nan in pandas", "howto", ("drop rows",), library="pandas"),
+    c("what's the easiest way to deploy a model with docker", "howto", ("deploy a model",), library="Docker"),
+    c("how do i log metrics with mlflow", "howto", ("log metrics",), library="MLflow"),
+    c("how do i check if my gpu is being used", "howto", ("gpu",)),
+    c(
+        "IndexError: index 10 is out of bounds for axis 0 with size 10",
+        "howto",
+        ("index 10 is out of bounds",),
+    ),
+    c(
+        "what's the difference between a tensor and a numpy array",
+        "compare",
+        ("tensor", "numpy array"),
+        library="NumPy",
+    ),
+    c("keras or pytorch for a beginner", "compare", ("keras", "pytorch")),
+    c("how does xgboost differ from lightgbm", "compare", ("xgboost", "lightgbm")),
+    c("is a transformer better than an lstm for long text", "compare", ("transformer", "lstm")),
+    c("what is a vae and how is it different from a gan", "multipart", parts=("vae", "vae")),
+    c("what is weight decay? is it the same as l2?", "multipart", parts=("weight decay", "weight decay")),
+    c("how do i use optuna and is it better than grid search", "multipart", parts=("optuna", "optuna")),
+    c("any good books on probability for ml?", "recommend"),
+    c("where do i learn pandas properly", "recommend", library="pandas"),
+    c("recommend me a course on reinforcement learning pls", "recommend"),
+    c("does xgboost need feature scaling", "yesno", library="XGBoost"),
+    c("is a 3060 enough for deep learning", "yesno"),
+    c("should i use a validation set if i already do cross validation", "yesno"),
+    c("can transformers be used for images", "yesno"),
+    c("is it bad if my validation loss goes up while accuracy goes up too", "yesno"),
+]
 
-TABLE = EXPLAIN + HOWTO + COMPARE + MULTIPART + RECOMMEND + YESNO
+# Rows the analyzer still gets wrong, with the reason; strict, so a fix turns them into failures to move up.
+KNOWN_WRONG: list[tuple[Case, str]] = [
+    (
+        c("need help reshaping a numpy array from 3d to 2d", "howto", ("reshaping",), library="NumPy"),
+        '"need help" is not a how-to cue, and the trail rule for "help <object>" cuts the subject down to "need"',
+    ),
+    (
+        c("my model accuracy is 99% on train but 60% on test??", "howto", ("accuracy",)),
+        'a symptom stated without a question word ("99% on train but 60% on test") is not recognized as troubleshooting',
+    ),
+    (
+        c("adam or sgd for fine tuning bert", "compare", ("adam", "sgd")),
+        'the bare "X or Y" compare allows at most four words on the right side; "sgd for fine tuning bert" has five',
+    ),
+    (
+        c("precision vs recall, when does each matter", "compare", ("precision", "recall")),
+        'the ", when does each matter" tail is split off as a second part instead of completing the comparison',
+    ),
+]
+
+# Words that belong to how a question is asked, never to what it is about.
+CHATTER = frozenset(
+    [
+        "hey",
+        "hi",
+        "hello",
+        "yo",
+        "lol",
+        "quick",
+        "q",
+        "please",
+        "pls",
+        "sorry",
+        "dumb",
+        "eli5",
+        "what",
+        "whats",
+        "how",
+        "why",
+        "can",
+        "you",
+        "u",
+        "show",
+        "give",
+        "help",
+        "example",
+        "best",
+        "way",
+        "steps",
+        "meaning",
+        "point",
+        "intuition",
+        "exactly",
+        "actually",
+        "getting",
+        "trying",
+        "do",
+        "does",
+        "tell",
+        "explain",
+        "question",
+        "work",
+        "works",
+    ]
+)
+
+TABLE = EXPLAIN + HOWTO + COMPARE + MULTIPART + RECOMMEND + YESNO + HELD_OUT
 
 
 def mismatches(case: Case) -> list[str]:
@@ -305,9 +414,9 @@ def mismatches(case: Case) -> list[str]:
             want not in have for want, have in zip(case.subjects, got, strict=False)
         ):
             wrong.append(f"subjects {a.subjects!r}, want {case.subjects!r}")
-        # A subject is the topic, not the whole sentence: no chatter or question words carried along.
-        elif any(len(have.split()) > len(want.split()) + 3 for want, have in zip(case.subjects, got, strict=False)):
-            wrong.append(f"subjects {a.subjects!r} carry more than the topic {case.subjects!r}")
+        # A subject is the topic, not the sentence: no greeting, question word or request carried along.
+        elif any(set(re.findall(r"[a-z0-9]+", have)) & CHATTER for have in got):
+            wrong.append(f"subjects {a.subjects!r} carry chatter {sorted(set(' '.join(got).split()) & CHATTER)}")
     if case.parts:
         got = [p.lower() for p in a.parts]
         if len(got) != len(case.parts) or any(want not in have for want, have in zip(case.parts, got, strict=True)):
