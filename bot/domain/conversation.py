@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain.questions import normalize, resolve_pronoun, subject_of
+from bot.domain.errors import InvalidQuestion
+from bot.domain.questions import LIBRARIES, analyze, library_named, normalize, resolve_pronoun, subject_of
 
 MAX_TURNS = 6  # turns kept per conversation: enough for "it" to find its noun, small enough to stay bounded
 MAX_AGE = timedelta(hours=12)  # an old thread's context no longer applies to a new question
@@ -38,8 +39,21 @@ class Conversations(Protocol):
     async def add(self, key: str, turn: Turn, *, user_id: int, guild_id: int) -> None: ...
 
 
+def check_key(key: str) -> str:
+    """A conversation id fit to store, stripped; InvalidQuestion (safe to show) when empty or over MAX_KEY.
+
+    The stores trust their callers with ids: the CLI and the Discord layer run this on any id they did not mint.
+    """
+    key = key.strip()
+    if not key:
+        raise InvalidQuestion("A conversation id cannot be empty.")
+    if len(key) > MAX_KEY:
+        raise InvalidQuestion(f"A conversation id is at most {MAX_KEY} characters.")
+    return key
+
+
 class MemoryConversations:
-    """Turns kept in this process, bounded in conversations, turns and age."""
+    """Turns kept in this process, bounded in conversations, turns and age (ids are checked by the caller)."""
 
     def __init__(self, max_conversations: int = MAX_CONVERSATIONS) -> None:
         self._turns: OrderedDict[str, list[Turn]] = OrderedDict()
@@ -64,11 +78,26 @@ _CONTINUE = re.compile(
     r"^(and|but|so|also|then|plus|ok(ay)? (and|so|but)|what about|how about|what if|and what about|"
     r"and how about|same (for|with|in)|now (for|with|in))\b"
 )
-_PREPOSITION = re.compile(r"^(for|in|with|on|using|via|when|if|without|under|at|from|during|after|before)\b")
+# "when" and "if" open a clause ("when training"), but "when should I" is a question of its own.
+_PREPOSITION = re.compile(
+    r"^(for|in|with|on|using|via|without|under|at|from|during|after|before|"
+    r"(?:when|if)(?!\s+(?:should|do|does|did|can|could|would|will|is|are|was|were|i|you|we)\b))\b"
+)
+# Thanks and acknowledgements: not a question, so never bent into the previous one.
+_ACK = re.compile(
+    r"^(?:(?:great|thanks|thank you|thx|ok|okay|cool|nice|perfect|awesome|i see|got it|makes sense|"
+    r"that makes sense|lol|haha|wow)\b[\s,!.]*)+"
+)
+_EXAMPLES = re.compile(r"^(?:examples?|such as|like what|e\.?g\.?)\b")
+_WHICH = re.compile(r"\bwhich(?: one| of them| of the two)?\b")
+_QUALIFIER = r"\s(?:for|in|with|on|using)\s+[^,;]+$"  # "... for a cnn", "... in keras": swapped by ellipsis
+_ALIAS = re.compile(
+    r"\b(?:" + "|".join(re.escape(a.strip()) for names in LIBRARIES.values() for a in names if a[-1].isalnum()) + r")\b"
+)
 _BARE_WH = re.compile(r"^(why|how|when|where|really|example|examples|such as|like what|e\.?g\.?)\b[ ?!.]*$")
 _FOLLOW_LEAD = re.compile(
-    r"^(?:(?:and|but|so|ok(?:ay)?),? )?(?:what about|how about|also|then|plus|same (?:for|with|in)|now (?:for|with|in)"
-    r"|and|but|so)?[,:]?\s*"
+    r"^(?:(?:and|but|so|ok(?:ay)?),? )?(?:what about|how about|also|then|plus|same(?= (?:for|with|in)\b)|"
+    r"now(?= (?:for|with|in)\b)|and|but|so)?[,:]?\s*"
 )
 _CONTENT = re.compile(r"[a-z][a-z0-9+#.-]{2,}")
 _FILLER = frozenset(
@@ -137,7 +166,20 @@ _FILLER = frozenset(
         "very",
         "just",
         "like",
-        "then",
+        "you",
+        "show",
+        "example",
+        "examples",
+        "explain",
+        "tell",
+        "give",
+        "please",
+        "again",
+        "detail",
+        "details",
+        "simpler",
+        "compare",
+        "compared",
     ]
 )
 _GERUND = {
@@ -187,7 +229,7 @@ def own_words(text: str) -> list[str]:
 
 def needs_context(text: str) -> bool:
     """Whether a question leans on an earlier turn to be understood."""
-    norm = normalize(text).strip(" ?!.")
+    norm = _ACK.sub("", normalize(text)).strip(" ?!.")
     if not norm:
         return False
     words = own_words(norm)
@@ -209,19 +251,40 @@ def _as_noun(subject: str, pronoun: str) -> str:
     return _DETERMINERS.sub("", subject).strip()
 
 
+def _swap_library(previous: str, new: str) -> str | None:
+    """ "how do I tune xgboost" asked again "for lightgbm": the other library takes the first one's place."""
+    old = _ALIAS.search(previous)
+    if old is None or library_named(new) in (None, library_named(previous)):
+        return None
+    return f"{previous[: old.start()]}{new}{previous[old.end() :]}"
+
+
 def rewrite(text: str, history: Sequence[Turn]) -> str | None:
     """The follow-up rewritten to stand alone, or None when it already does (or there is no history)."""
     if not history or not needs_context(text):
         return None
     previous = history[-1].standalone.strip().rstrip("?").strip()
-    norm = normalize(text).strip().rstrip("?!.").strip()
+    norm = _ACK.sub("", normalize(text)).strip().rstrip("?!.").strip()
     subject = subject_of(previous)
     rest = _FOLLOW_LEAD.sub("", norm).strip()
-    if not rest or _BARE_WH.search(rest):  # "why?", "and how?"
+    if not rest or _BARE_WH.search(rest):  # "why?", "and how?", "examples?"
         word = (rest.split() or ["why"])[0]
-        return f"{word} {_as_noun(subject, 'it')}?" if word in ("why", "how", "when", "where") else f"{previous}?"
+        if _EXAMPLES.match(rest):
+            return f"examples of {_as_noun(subject, 'it')}?"
+        if word in ("why", "how", "when", "where"):
+            if re.match(r"(is|are|does|do|can|should|will|would)\b", previous):  # "why is adam better than sgd?"
+                return f"{word} {previous}?"
+            return f"{word} {_as_noun(subject, 'it')}?"
+        return f"{previous}?"
+    which = _WHICH.search(rest)
+    sides = analyze(previous).subjects if which else ()
+    if which and len(sides) == 2:  # "which one should I use?" after a comparison
+        return f"{rest[: which.start()]}which of {sides[0]} and {sides[1]}{rest[which.end() :]}?"
     if _PREPOSITION.search(rest):  # "and for transformers?": swap or add the qualifier
-        prep = rest.split()[0]
+        prep, _, obj = rest.partition(" ")
+        swapped = _swap_library(previous, obj)
+        if swapped:
+            return f"{swapped}?"
         qualifier = re.search(rf"\s{prep}\s+[^,;]+$", previous)
         return f"{previous[: qualifier.start()]} {rest}?" if qualifier else f"{previous} {rest}?"
     pronoun = _PRONOUN.search(rest)
@@ -229,6 +292,13 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
         noun = _as_noun(subject, pronoun[1])
         return resolve_pronoun(rest, noun).rstrip("?") + "?"
     if norm != rest:  # "what about random forests?": the same question about a new subject
+        swapped = _swap_library(previous, rest)
+        if swapped:
+            return f"{swapped}?"
+        qualifier = re.search(_QUALIFIER, previous)
+        if qualifier:  # "do I scale features for logistic regression" -> "... for random forests"
+            prep = qualifier[0].split()[0]
+            return f"{previous[: qualifier.start()]} {prep} {rest}?"
         noun = _as_noun(subject, "it")
         if noun and noun in previous:
             return previous.replace(noun, rest, 1) + "?"
