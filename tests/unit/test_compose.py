@@ -282,11 +282,12 @@ def test_select_drops_redundant_sentences_across_chunks():
     table = {
         "Early stopping halts training once validation loss stops improving.": vec(("stop", 1.0)),
         "Training halts early once the validation loss stops improving.": vec(("stop", 1.0), ("extra1", 0.1)),
-        "Patience sets how long to wait.": vec(("stop", 0.9), ("extra2", 0.6)),
+        "Patience sets how long to wait.": vec(("overfit", 1.0), ("stop", 0.2)),
     }
     composer = Composer(FakeVectors([a, b], table, vec(("pizza", 1.0))))
+    query = vec(("stop", 1.0), ("overfit", 1.0))  # both relevant; the near-duplicate pair has cosine ~0.995
     passages = composer.select(
-        [Candidate(0, a, 0.9), Candidate(1, b, 0.88)], QUERY, analyze("what is early stopping"), 1000
+        [Candidate(0, a, 0.9), Candidate(1, b, 0.88)], query, analyze("what is early stopping"), 1000
     )
     shown = render(passages)
     assert "Early stopping halts training" in shown
