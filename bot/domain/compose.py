@@ -125,9 +125,11 @@ def parse_blocks(text: str) -> list[Block]:
             lead = take_lead_in()
             flush_prose()
             items: list[str] = []
+            base = len(line) - len(line.lstrip())
             while i < len(lines) and lines[i].strip() and not _FENCE.match(lines[i]):
                 if _LIST_ITEM.match(lines[i]) or not items:
-                    items.append(lines[i].strip())
+                    indent = len(lines[i]) - len(lines[i].lstrip()) - base  # a nested item keeps its depth
+                    items.append(" " * max(0, indent) + lines[i].strip())
                 else:  # a wrapped item continues on the next line
                     items[-1] = f"{items[-1]} {lines[i].strip()}"
                 i += 1
@@ -222,6 +224,39 @@ def heading_fits(chunk: Chunk, analysis: Analysis) -> float:
     return 0.0
 
 
+def _lookup(table: dict[str, np.ndarray], sentence: str) -> list[np.ndarray]:
+    """The index's vector for a sentence, also when the index cut the text elsewhere.
+
+    The index splits before a capital or digit; blocks also split before `code` and **bold**, so a block's
+    sentence may be a piece of an index sentence (or, rarely, hold a whole one).
+    """
+    if sentence in table:
+        return [table[sentence]]
+    return [v for k, v in table.items() if sentence in k or (len(k) >= 15 and k in sentence)]
+
+
+def _cut(block: Block, room: int) -> Block:
+    """The start of a block too long for any budget: whole lines of code with the fence closed, else words."""
+    if block.kind == "code":
+        lines = block.text.split("\n")
+        fence = next((ln.strip()[:3] for ln in lines if _FENCE.match(ln)), "```")
+        kept: list[str] = []
+        for line in lines[:-1]:  # the last line is the closing fence, added back below
+            if len("\n".join([*kept, line, "…", fence])) > room:
+                break
+            kept.append(line)
+        if any(_FENCE.match(ln) for ln in kept):
+            return Block("code", "\n".join([*kept, "…", fence]), (), block.order, block.paragraph)
+        block = Block("sentence", block.text.split("\n", 1)[0], (), block.order, block.paragraph)
+    cut = block.text[: room - 1].rsplit(" ", 1)[0] + "…" if len(block.text) > room else block.text
+    return Block("sentence", cut, (), block.order, block.paragraph)
+
+
+# What a block may add to the rendered answer beyond its text: the widest joiner between blocks (" … ").
+_JOINER = 3
+_PASSAGE_GAP = 2  # the blank line between passages
+
+
 class Composer:
     """Picks blocks across the best chunks for one (sub-)question, within a character budget."""
 
@@ -249,9 +284,9 @@ class Composer:
         out: list[tuple[float, Block, np.ndarray]] = []
         fallback = np.zeros_like(query)
         for block in parse_blocks(cand.chunk.text):
-            vecs = [table[s] for s in block.sentences if s in table]
+            vecs = [v for s in block.sentences for v in _lookup(table, s)]
             if not vecs:
-                vecs = [table[s] for s in split_sentences(block.text) if s in table]
+                vecs = [v for s in split_sentences(block.text) for v in _lookup(table, s)]
             if vecs:
                 sims = [float(v @ query) for v in vecs]
                 best = int(np.argmax(sims))
@@ -296,28 +331,27 @@ class Composer:
             if floor is None:  # the first chunk's best block sets the bar for what the others must reach
                 floor = scored[0][0] - 0.05
             passage = Passage(cand.chunk)
+            gap = _PASSAGE_GAP if passages else 0
             for score, whole, vec in scored:
                 if n and score < floor:
                     continue
                 block: Block | None = whole
-                if used + len(whole.text) + 1 > budget:
-                    block = trim_list(whole, budget - used - 1) if n == 0 else None
+                room = budget - used - gap - _JOINER
+                if len(whole.text) > room:
+                    block = trim_list(whole, room) if n == 0 else None
                 if block is None:
                     continue
                 if chosen and any(float(vec @ c) > REDUNDANT for c in chosen if c.any()):
                     continue
-                if chosen and any(float(vec @ c) > REDUNDANT for c in chosen if c.any()):
-                    continue
                 passage.blocks.append(block)
-                used += len(block.text) + 1
+                used += len(block.text) + _JOINER
                 if vec.any():
                     chosen.append(vec)
             if passage.blocks:
                 passages.append(passage)
-            elif n == 0:  # even the best block is too long: show its start, cut at a word
-                first = scored[0][1]
-                cut = first.text[: budget - 1].rsplit(" ", 1)[0] + "…"
-                passages.append(Passage(cand.chunk, [Block("sentence", cut, (), 0, 0)]))
+                used += gap
+            elif n == 0:  # even the best block is too long: show its start, cut where it stays well-formed
+                passages.append(Passage(cand.chunk, [_cut(scored[0][1], budget)]))
                 break
         return passages
 

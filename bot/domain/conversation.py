@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import InvalidQuestion
 from bot.domain.ports import utc_now
-from bot.domain.questions import analyze, library_named, normalize, resolve_pronoun, subject_of
+from bot.domain.questions import LIBRARIES, analyze, library_named, normalize, resolve_pronoun, subject_of
 
 MAX_TURNS = 6  # turns kept per conversation: enough for "it" to find its noun, small enough to stay bounded
 MAX_AGE = timedelta(hours=12)  # an old thread's context no longer applies to a new question
@@ -57,6 +57,16 @@ class ChatMemory:
         self._turns.pop(key, None)
 
 
+def check_key(key: str) -> str:
+    """A conversation id fit to keep, stripped; InvalidQuestion (safe to show) when empty or over MAX_KEY."""
+    key = key.strip()
+    if not key:
+        raise InvalidQuestion("A conversation id cannot be empty.")
+    if len(key) > MAX_KEY:
+        raise InvalidQuestion(f'"conversation" ids are at most {MAX_KEY} characters.')
+    return key
+
+
 def parse_chat_line(line: str) -> tuple[str, str | None]:
     """A line of ``studybot ask --json`` input: plain text, or ``{"question": ..., "conversation": ID}``."""
     if not line.lstrip().startswith("{"):
@@ -72,9 +82,7 @@ def parse_chat_line(line: str) -> tuple[str, str | None]:
     key = data.get("conversation")
     if key is not None and not isinstance(key, str | int):
         raise InvalidQuestion('"conversation" must be a string or a number that names the chat.')
-    if key is not None and len(str(key)) > MAX_KEY:
-        raise InvalidQuestion(f'"conversation" ids are at most {MAX_KEY} characters.')
-    return data["question"], None if key is None else str(key)
+    return data["question"], None if key is None else check_key(str(key))
 
 
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|the same|there)\b")
@@ -82,11 +90,26 @@ _CONTINUE = re.compile(
     r"^(and|but|so|also|then|plus|ok(ay)? (and|so|but)|what about|how about|what if|and what about|"
     r"and how about|same (for|with|in)|now (for|with|in))\b"
 )
-_PREPOSITION = re.compile(r"^(for|in|with|on|using|via|when|if|without|under|at|from|during|after|before)\b")
+# "when" and "if" open a clause ("when training"), but "when should I" is a question of its own.
+_PREPOSITION = re.compile(
+    r"^(for|in|with|on|using|via|without|under|at|from|during|after|before|"
+    r"(?:when|if)(?!\s+(?:should|do|does|did|can|could|would|will|is|are|was|were|i|you|we)\b))\b"
+)
+# Thanks and acknowledgements: not a question, so never bent into the previous one.
+_ACK = re.compile(
+    r"^(?:(?:great|thanks|thank you|thx|ok|okay|cool|nice|perfect|awesome|i see|got it|makes sense|"
+    r"that makes sense|lol|haha|wow)\b[\s,!.]*)+"
+)
+_EXAMPLES = re.compile(r"^(?:examples?|such as|like what|e\.?g\.?)\b")
+_WHICH = re.compile(r"\bwhich(?: one| of them| of the two)?\b")
+_QUALIFIER = r"\s(?:for|in|with|on|using)\s+[^,;]+$"  # "... for a cnn", "... in keras": swapped by ellipsis
+_ALIAS = re.compile(
+    r"\b(?:" + "|".join(re.escape(a.strip()) for names in LIBRARIES.values() for a in names if a[-1].isalnum()) + r")\b"
+)
 _BARE_WH = re.compile(r"^(why|how|when|where|really|example|examples|such as|like what|e\.?g\.?)\b[ ?!.]*$")
 _FOLLOW_LEAD = re.compile(
-    r"^(?:(?:and|but|so|ok(?:ay)?),? )?(?:what about|how about|also|then|plus|same (?:for|with|in)|now (?:for|with|in)"
-    r"|and|but|so)?[,:]?\s*"
+    r"^(?:(?:and|but|so|ok(?:ay)?),? )?(?:what about|how about|also|then|plus|same(?= (?:for|with|in)\b)|"
+    r"now(?= (?:for|with|in)\b)|and|but|so)?[,:]?\s*"
 )
 _CONTENT = re.compile(r"[a-z][a-z0-9+#.-]{2,}")
 _FILLER = frozenset(
@@ -155,7 +178,20 @@ _FILLER = frozenset(
         "very",
         "just",
         "like",
-        "then",
+        "you",
+        "show",
+        "example",
+        "examples",
+        "explain",
+        "tell",
+        "give",
+        "please",
+        "again",
+        "detail",
+        "details",
+        "simpler",
+        "compare",
+        "compared",
     ]
 )
 _GERUND = {
@@ -205,7 +241,7 @@ def own_words(text: str) -> list[str]:
 
 def needs_context(text: str) -> bool:
     """Whether a question leans on an earlier turn to be understood."""
-    norm = normalize(text).strip(" ?!.")
+    norm = _ACK.sub("", normalize(text)).strip(" ?!.")
     if not norm:
         return False
     words = own_words(norm)
@@ -240,6 +276,14 @@ def _carry_library(text: str, library: str | None) -> str | None:
     return f"{text.strip().rstrip('?!.').strip()} in {library}?"
 
 
+def _swap_library(previous: str, new: str) -> str | None:
+    """ "how do I tune xgboost" asked again "for lightgbm": the other library takes the first one's place."""
+    old = _ALIAS.search(previous)
+    if old is None or library_named(new) in (None, library_named(previous)):
+        return None
+    return f"{previous[: old.start()]}{new}{previous[old.end() :]}"
+
+
 def rewrite(text: str, history: Sequence[Turn]) -> str | None:
     """The follow-up rewritten to stand alone, or None when it already does (or there is no history)."""
     if not history:
@@ -248,17 +292,27 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
     before = analyze(previous)
     if not needs_context(text):
         return _carry_library(text, before.library)
-    norm = normalize(text).strip().rstrip("?!.").strip()
+    norm = _ACK.sub("", normalize(text)).strip().rstrip("?!.").strip()
     subject = subject_of(previous)
     rest = _FOLLOW_LEAD.sub("", norm).strip()
-    if before.kind == "compare" and re.search(r"\bwhich( one)?\b", rest):  # "which one for sentiment?"
-        a, b = before.subjects[:2]
-        return re.sub(r"\bwhich( one)?\b", f"which of {a} or {b}", rest, count=1) + "?"
-    if not rest or _BARE_WH.search(rest):  # "why?", "and how?"
+    if not rest or _BARE_WH.search(rest):  # "why?", "and how?", "examples?"
         word = (rest.split() or ["why"])[0]
-        return f"{word} {_as_noun(subject, 'it')}?" if word in ("why", "how", "when", "where") else f"{previous}?"
+        if _EXAMPLES.match(rest):
+            return f"examples of {_as_noun(subject, 'it')}?"
+        if word in ("why", "how", "when", "where"):
+            if re.match(r"(is|are|does|do|can|should|will|would)\b", previous):  # "why is adam better than sgd?"
+                return f"{word} {previous}?"
+            return f"{word} {_as_noun(subject, 'it')}?"
+        return f"{previous}?"
+    which = _WHICH.search(rest)
+    sides = before.subjects if which and before.kind == "compare" else ()
+    if which and len(sides) == 2:  # "which one should I use?" after a comparison
+        return f"{rest[: which.start()]}which of {sides[0]} and {sides[1]}{rest[which.end() :]}?"
     if _PREPOSITION.search(rest):  # "and for transformers?": swap or add the qualifier
-        prep = rest.split()[0]
+        prep, _, obj = rest.partition(" ")
+        swapped = _swap_library(previous, obj)
+        if swapped:
+            return f"{swapped}?"
         qualifier = re.search(rf"\s{prep}\s+[^,;]+$", previous)
         return f"{previous[: qualifier.start()]} {rest}?" if qualifier else f"{previous} {rest}?"
     pronoun = _PRONOUN.search(rest)
@@ -266,6 +320,13 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
         noun = _as_noun(subject, pronoun[1])
         return resolve_pronoun(rest, noun).rstrip("?") + "?"
     if norm != rest:  # "what about random forests?": the same question about a new subject
+        swapped = _swap_library(previous, rest)
+        if swapped:
+            return f"{swapped}?"
+        qualifier = re.search(_QUALIFIER, previous)
+        if qualifier:  # "do I scale features for logistic regression" -> "... for random forests"
+            prep = qualifier[0].split()[0]
+            return f"{previous[: qualifier.start()]} {prep} {rest}?"
         noun = _as_noun(subject, "it")
         if noun and noun in previous:
             return previous.replace(noun, rest, 1) + "?"

@@ -14,7 +14,12 @@ Kind = Literal["explain", "howto", "compare", "multipart", "recommend", "yesno"]
 
 # Chat spellings and slang, rewritten before any rule runs ("diff btw" -> "difference between").
 _SLANG = [
-    (r"\bwat\b|\bwht\b|\bwhat's\b|\bwhats\b", "what is"),
+    (r"\bwat\b|\bwht\b|\bwaht\b|\bwut\b", "what"),
+    (r"\bwhat's\b|\bwhats\b", "what is"),
+    (r"\beli5\b", "explain"),
+    (r"\bteh\b", "the"),
+    (r"\bq\b(?=\s*[:?,]|$)", "question"),  # "quick q: ..."
+    (r"\b(?:difrence|diffrence|differnce|diference)\b", "difference"),
     (r"\bhw\b", "how"),
     (r"\bu\b", "you"),
     (r"\br\b", "are"),
@@ -27,6 +32,7 @@ _SLANG = [
     (r"\bim\b|\bi'm\b", "i am"),
     (r"\bdont\b|\bdon't\b", "do not"),
     (r"\bdoesnt\b|\bdoesn't\b", "does not"),
+    (r"\bisnt\b|\bisn't\b", "is not"),
     (r"\bcant\b|\bcan't\b", "cannot"),
     (r"\bshd\b|\bshld\b", "should"),
     (r"\bw/\b", "with"),
@@ -42,13 +48,13 @@ _SLANG_RE = [(re.compile(p), r) for p, r in _SLANG]
 
 # The libraries and tools a learner names; the key is how the notes spell it.
 LIBRARIES: dict[str, tuple[str, ...]] = {
-    "PyTorch": ("pytorch", "torch", "py torch", "nn.module", "dataloader", "cuda"),
+    "PyTorch": ("pytorch", "torch", "py torch", "pytroch", "nn.module", "dataloader", "cuda"),
     "scikit-learn": ("scikit-learn", "scikit learn", "sklearn", "scikit", "sk-learn"),
     "pandas": ("pandas", "dataframe", "dataframes", "pd.", "groupby"),
     "NumPy": ("numpy", "np.", "ndarray", "num py"),
     "Hugging Face": ("hugging face", "huggingface", "hugging-face", "transformers library", "hf ", "hf's"),
     "Keras": ("keras",),
-    "TensorFlow": ("tensorflow", "tensor flow", "tf.", "tf2"),
+    "TensorFlow": ("tensorflow", "tensor flow", "tensorflw", "tf.", "tf2"),
     "JAX": ("jax",),
     "XGBoost": ("xgboost", "xgb"),
     "LightGBM": ("lightgbm", "lgbm"),
@@ -79,25 +85,48 @@ _RECOMMEND = re.compile(
     r"\bbest (way|place)s? to (learn|study|start)\b|\bwhat should i (read|watch)\b|\blearn .{0,30} from\b|"
     r"\bcs ?229\b|\bcs ?231n\b|\bfast\.?ai\b|\bandrew ng\b|\bcoursera\b|\budemy\b|\bkaggle learn\b",
 )
-_HOWTO = re.compile(
+_HOWTO_EXPLICIT = re.compile(
     r"\bhow (do|can|should|would|to|could|does one|do you|do we|i)\b|\bhow (?:would|should) i\b|"
-    r"^(steps|ways?) to\b|\bsteps? (to|for)\b|\bwhat('s| is) the (best |right |easiest |proper )?way to\b|"
-    r"\b(implement|code|write|build|set ?up|install|configure|debug|fix|solve|resolve|deploy|serve|"
-    r"save|load|move|convert|plot|train|fine-?tune|tune|speed up|profile|reduce|prevent|avoid|handle|"
-    r"choose|pick|select|use|apply|compute|calculate|run)\b.{0,60}\b(in|with|using)\b|"
+    r"^(steps|ways?) to\b|\bsteps? (to|for)\b|\b(best|right|easiest|proper|correct) ways? to\b|"
+    r"\bis there (a|any) way to\b|"
     r"\bexample (of|for)\b|\bgive me (an? )?(example|code|snippet)\b|\b(snippet|boilerplate)\b|"
     r"^(please )?(show|teach|help) me (how|to)\b|\bi (want|need|am trying|try|tried) to\b|\bhelp me\b",
+)
+_HOWTO = re.compile(
+    _HOWTO_EXPLICIT.pattern + r"|"
+    r"\b(implement|code|write|build|set ?up|install|configure|debug|fix|solve|resolve|deploy|serve|"
+    r"save|load|move|convert|plot|train|fine-?tune|tune|speed up|profile|reduce|prevent|avoid|handle|"
+    r"choose|pick|select|use|apply|compute|calculate|run)\b.{0,60}\b(in|with|using)\b"
+)
+# "how do transformers work": the learner wants the mechanism, not steps.
+_HOW_IT_WORKS = re.compile(
+    r"^how (?:do|does|did|is|are) (?!(?:i|you|we|one|u)\b).{1,50}? (?:work|works|function|learn|learns)\b"
+)
+# Something of the learner's is broken: they want the fix, whatever the wording.
+_TROUBLE = re.compile(
+    r"\bwhat (?:am i|are we) doing wrong\b|\bwhat (?:do|should|can) i do\b|\bstuck at\b|\bhow (?:do|can) i fix\b|"
+    r"\b(?:is not|does not|not|never|won't|will not) (?:going down|decreasing|improving|converging|learning|"
+    r"working|changing)\b|\b(?:help|any ideas)\W*$"
 )
 _COMPARE = re.compile(
     r"\b(difference|differences|differ|distinguish|compare|comparison|compared|contrast)\b|"
     r"\bvs\b|\bbetter than\b|\bworse than\b|\binstead of\b|\bor\b.{1,40}\b(better|faster|prefer|choose|pick|use)\b|"
-    r"\b(which|what) (one |is better|should i (use|pick|choose|learn))\b|\bshould i (use|learn|pick|choose|go with|start with) .{1,30} or\b|\b(when|why) (should i )?(use|pick|choose) .{1,40} (over|instead of|rather than)\b",
+    r"\b(which|what) (one |is better|should i (use|pick|choose|learn))\b|"
+    r"\bshould i (use|learn|pick|choose|go with|start with) .{1,30} or\b|"
+    r"\b(when|why) (should i )?(use|pick|choose) .{1,40} (over|instead of|rather than)\b|\bdifferent from\b|"
+    # "gru or lstm?": two short names and nothing else
+    r"^(?!(?:is|are|do|does|can|should|what|how|why|when|where)\b)[\w\-.()]+(?: [\w\-.()]+){0,2} or "
+    r"[\w\-.()]+(?: [\w\-.()]+){0,3}\W*$",
 )
 _YESNO = re.compile(
     r"^(?!(can|could|would) (you|someone|anyone) (please )?(explain|tell|describe|show|help|teach|give|recommend))"
     r"(is|are|was|were|does|do|did|can|could|should|would|will|shall|am|has|have|must|isn't|aren't|"
     r"doesn't|do not|does not)\b|\bshould i\b|\bis it (ok|okay|fine|worth|possible|bad|necessary|true)\b|"
     r"\bworth (it|learning)\b|\bdo i (need|have) to\b",
+)
+_YESNO_START = re.compile(
+    r"^(?!(can|could|would) (you|someone|anyone)\b)(is|are|was|were|does|do|did|can|could|should|would|will|"
+    r"am|has|have|must)\b"
 )
 _QUESTION_WORD = re.compile(
     r"^(what|how|why|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|should|would|"
@@ -112,36 +141,105 @@ _PART_JOIN = re.compile(
     r"\s+(?:also|and also|additionally|plus)[,:]?\s+",
     re.I,
 )
+# A piece that only completes the one before: "X or Y, which one should I use?", "..., what am I doing wrong".
+_COMPLETES = re.compile(
+    r"^(?:which|what)(?: one)? (?:is better|should i (?:use|pick|choose|go with|learn))\b|"
+    r"^what (?:am i|are we) doing wrong\b|^what (?:do|should|can) i do\W*$|^(?:any ideas|help|why|how come)\W*$"
+)
+# Verbs that open a how-to subject; a pronoun later in the question stands for their object.
+ACTION_VERBS = frozenset(
+    [
+        "save",
+        "load",
+        "move",
+        "convert",
+        "plot",
+        "train",
+        "fine-tune",
+        "tune",
+        "choose",
+        "pick",
+        "use",
+        "set",
+        "reduce",
+        "prevent",
+        "handle",
+        "split",
+        "scale",
+        "fix",
+        "debug",
+        "deploy",
+        "serve",
+        "evaluate",
+        "detect",
+        "avoid",
+        "improve",
+        "normalize",
+        "initialize",
+        "implement",
+        "compute",
+        "calculate",
+        "read",
+        "install",
+        "freeze",
+        "build",
+        "write",
+        "export",
+        "import",
+        "encode",
+        "clean",
+        "run",
+        "stop",
+        "schedule",
+    ]
+)
 _NUMBERED = re.compile(r"(?:^|\s)(?:\(?\d[.)]|[a-c]\))\s+", re.I)
 
+# Greetings and apologies in front of the question: "hey quick q:", "sorry if this is a dumb question but".
+_CHATTER = re.compile(
+    r"^(?:(?:hey|hi|hello|yo|ok|okay|so|um|uh|hmm|quick question|question|please|sorry|thanks|thank you|"
+    r"noob question|dumb question|stupid question|(?:sorry )?(?:if|for) (?:this is )?(?:a )?(?:dumb|stupid|silly|"
+    r"basic|noob) question(?: but)?)\b[,!:.]*\s*)+",
+    re.I,
+)
 # "what is", "how do i", ...: stripped to find what a question is about.
 _LEAD = re.compile(
-    r"^(?:(?:hey|hi|hello|yo|ok|okay|so|um|uh|quick question|question|please|pls|sorry|thanks)[,!:]?\s+)*"
-    r"(?:can|could|would) (?:you|someone|anyone) (?:please )?(?:explain|tell me|describe|help me (?:understand)?)\s*|"
+    r"^(?:can|could|would) (?:you|someone|anyone) (?:please )?(?:explain|tell me|describe|help me (?:understand)?|"
+    r"show me|teach me)(?: how (?:to|do i|i can))?[\s:,]*|"
+    r"^(?:(?:show|teach|help) me(?: how)?(?: to)?|give me (?:an? )?(?:example|code|snippet)s? (?:of|for)|"
+    r"(?:an? )?examples? (?:of|for)|(?:what is )?(?:the )?(?:best|right|easiest|proper|correct|fastest) ways? to|"
+    r"(?:the )?steps to|ways to|i (?:am trying|want|need|tried|try) to|is there (?:a|any) way to)\b[\s:,]*|"
     r"^(?:explain|describe|define|tell me about|what (?:is|are|was|were|does|do)(?: an?| the)?|"
-    r"what's(?: an?| the)?|who (?:is|are)|why (?:is|are|does|do|did|would|should)|"
+    r"who (?:is|are)|why (?:is|are|does|do|did|would|should)|"
     r"how (?:do|can|should|would|could) (?:i|you|we|one)|how to|how (?:is|are|does|do)|"
     r"when (?:should|do|would|can) (?:i|you|we)|where (?:can|should|do) (?:i|you)|"
-    r"is (?:it|there)|are there|should i|do i (?:need|have) to|can i|is|are|does|do|what|how|why)\b\s*",
+    r"is (?:it|there)|are there|should i|do i (?:need|have) to|can i|is|are|does|do|what|how|why)\b[\s:,]*|"
+    r"^(?:the )?(?:meaning|point|purpose|intuition|idea|use) (?:of|behind)\s+",
 )
 _DETERMINER = re.compile(r"^(?:the|a|an|my|our|your|this|that|these|those|some|any)\s+")
+_ALIASES = sorted({a.strip().rstrip(".") for names in LIBRARIES.values() for a in names if len(a.strip()) > 2})
 _TRAIL = re.compile(
-    r"\s+(?:in|with|using|for|on)\s+(?:pytorch|torch|sklearn|scikit-learn|pandas|numpy|keras|tensorflow|"
-    r"hugging ?face|python)\b.*$|\s+(?:work|works|mean|means|help|helps|matter|matters|do|does|is|are)$"
+    r"\s+(?:in|with|using|for|on|via)\s+(?:" + "|".join(re.escape(a) for a in _ALIASES) + r"|python)\b.*$|"
+    r"\s+(?:work|works|do|does|mean|means|help|helps|matter|matters)(?:\s+(?:in|for|with|on|under)\b.*)?$|"
+    r"\s+(?:help|helps|hurt|hurts|improve|improves|affect|affects)\s+.*$|\s+(?:is|are)$|"
+    r",?\s+(?:what|how) (?:do|should|can|would) i do\b.*$|,?\s+what am i doing wrong\b.*$|"
+    r",?\s+(?:help|please|thanks|lol|any ideas|ideas)$|,?\s+how (?:do|can) i fix(?: it| this)?$"
 )
+_ADVERB = re.compile(r"\b(?:exactly|actually|even|really)\s+")
 _COMPARE_SIDES = [
     re.compile(r"\bdifferences? between (?P<a>.+?) (?:and|vs|or|&) (?P<b>.+)$"),
     re.compile(r"\bcompare (?P<a>.+?) (?:and|to|with|vs|against) (?P<b>.+)$"),
-    re.compile(r"\b(?P<a>[\w\- .]+?) vs (?P<b>.+)$"),
+    re.compile(r"\b(?P<a>[\w\- .()]+?) vs (?P<b>.+)$"),
     re.compile(r"\bhow (?:does|do|is|are) (?P<a>.+?) differ(?:ent)? from (?P<b>.+)$"),
     re.compile(r"\b(?P<a>[\w\- .]+?) compared (?:to|with) (?P<b>.+)$"),
     re.compile(r"\b(?:is|are) (?P<a>.+?) (?:better|worse|faster|slower) than (?P<b>.+)$"),
     re.compile(r"\b(?:use|pick|choose|learn|prefer) (?P<a>.+?) (?:or|over|instead of|rather than) (?P<b>.+)$"),
     re.compile(r"^(?:which|what)(?: one)? (?:is better|should i use|to use)[,:]? (?P<a>.+?) or (?P<b>.+)$"),
-    re.compile(r"^(?P<a>[\w\- .]{2,40}) or (?P<b>[\w\- .]{2,40})$"),
+    re.compile(r"^(?P<a>[\w\- .()]{2,40}?) or (?P<b>[\w\- .()]{2,40})(?:\s*[,?!].*)?$"),
 ]
 _SIDE_TAIL = re.compile(
-    r"\s*(?:\?|\.|!|,).*$|\s+(?:for|in|when|if|on|to)\s+.*$|\s+(?:is|are)\s+(?:better|best|faster)\b.*$"
+    r"\s*(?:\?|\.(?:\s|$)|!|,).*$|\s+(?:for|in|when|if|on|to)\s+.*$|\s+(?:is|are)\s+(?:better|best|faster)\b.*$|"
+    r"\s+(?:what|which|how)\b.*$|\s+first$"
 )
 
 
@@ -183,8 +281,11 @@ def library_named(text: str) -> str | None:
 
 def subject_of(question: str) -> str:
     """The noun phrase a question is about: "how do I reduce overfitting?" -> "reduce overfitting"."""
-    text = normalize(question).strip(" ?!.")
-    for _ in range(3):  # "hey, can you explain what is dropout" peels several leads
+    error = error_subject(question)
+    if error:
+        return error
+    text = _ADVERB.sub("", _CHATTER.sub("", normalize(question))).strip(" ?!.")
+    for _ in range(4):  # "hey, can you explain what is dropout" peels several leads
         stripped = _LEAD.sub("", text, count=1).strip(" ,?")
         if stripped == text:
             break
@@ -192,6 +293,22 @@ def subject_of(question: str) -> str:
     text = _TRAIL.sub("", text)
     text = _DETERMINER.sub("", text)
     return text.strip(" ,?") or normalize(question).strip(" ?!.")
+
+
+_EXCEPTION = re.compile(r"\b(\w*(?:error|exception))\b:\s*(.+)", re.I)
+
+
+def error_subject(text: str) -> str | None:
+    """A pasted error's subject: its exception and the first clause of its message, without sizes and paths.
+
+    "RuntimeError: CUDA out of memory. Tried to allocate 20 MiB ..." -> "runtimeerror: cuda out of memory".
+    """
+    matches = list(_EXCEPTION.finditer(" ".join(text.split())))
+    if not matches:
+        return None
+    name, message = matches[-1][1].lower(), matches[-1][2].lower()
+    clause = re.split(r"\.\s|[,(!]|:\s", message, maxsplit=1)[0].strip(" .")
+    return f"{name}: {clause}" if clause else name
 
 
 def _compare_sides(text: str) -> tuple[str, str] | None:
@@ -216,7 +333,7 @@ def split_parts(text: str) -> list[str]:
     """Cut a multi-part question into its sub-questions, in order; a single question comes back whole."""
     if _ERROR.search(text):  # a pasted traceback is one question however many lines it has
         return [text]
-    source = " ".join(text.split())  # split the learner's own words, so parts keep their spelling
+    source = _CHATTER.sub("", " ".join(text.split()))  # the learner's own words, so parts keep their spelling
     numbered = [p.strip(" ,") for p in _NUMBERED.split(source) if p.strip(" ,")]
     pieces = numbered if len(numbered) >= 2 and _NUMBERED.search(source) else _PART_JOIN.split(source)
     parts: list[str] = []
@@ -225,14 +342,22 @@ def split_parts(text: str) -> list[str]:
         if not piece:
             continue
         norm = normalize(piece)
-        if parts and (not _has_content(norm) or not (_QUESTION_WORD.search(norm) or _HOWTO.search(norm))):
+        if parts and (
+            not _has_content(norm)
+            or _COMPLETES.search(norm)
+            or not (_QUESTION_WORD.search(norm) or _HOWTO.search(norm))
+        ):
             parts[-1] = f"{parts[-1]} {piece}"  # a fragment belongs to the question before it
         else:
             parts.append(piece)
     if len(parts) < 2:
         return [text]
-    # "what is overfitting and how do I prevent it": the second part's "it" is the first part's subject.
+    # "what is overfitting and how do I prevent it": the second part's "it" is the first part's subject;
+    # "how do I save a model and how do I load it": the object of the first part's verb.
     first = subject_of(parts[0])
+    verb, _, rest = first.partition(" ")
+    if verb in ACTION_VERBS and rest:
+        first = "the " + _DETERMINER.sub("", rest)
     resolved = [parts[0]]
     for part in parts[1:]:
         resolved.append(resolve_pronoun(part, first))
@@ -255,6 +380,12 @@ def _kind_of(norm: str, raw: str) -> Kind:
         return "recommend"
     if _COMPARE.search(norm) and _compare_sides(norm):
         return "compare"
+    if _HOW_IT_WORKS.search(norm):
+        return "explain"
+    if _TROUBLE.search(norm) or _HOWTO_EXPLICIT.search(norm):
+        return "howto"
+    if _YESNO_START.search(norm):  # "can i use sklearn with a gpu": a yes or no, even with a verb and "with"
+        return "yesno"
     if _HOWTO.search(norm):
         return "howto"
     if _YESNO.search(norm):
@@ -268,13 +399,17 @@ def analyze(text: str) -> Analysis:
     library = library_named(text)
     pasted = bool(_ERROR.search(text))
     parts = split_parts(text)
+    subjects: tuple[str, ...]
     if len(parts) >= 2:
         topics = tuple(dict.fromkeys(subject_of(p) for p in parts))
         return Analysis(text, norm, "multipart", topics, tuple(parts), library, pasted)
     kind = _kind_of(norm, text)
     if kind == "compare":
         sides = _compare_sides(norm)
-        subjects: tuple[str, ...] = sides if sides else (subject_of(text),)
+        subjects = sides if sides else (subject_of(text),)
+        named = {library_named(side) for side in subjects}
+        if len(subjects) == 2 and None not in named and len(named) == 2:
+            library = None  # "pytorch vs tensorflow": neither side is the one to honour
     else:
         subjects = (subject_of(text),)
     return Analysis(text, norm, kind, subjects, (text,), library, pasted)

@@ -84,5 +84,15 @@ def test_long_paste_is_trimmed_not_rejected():
 def test_json_shape(retriever):
     """to_json has exactly the documented keys and source fields."""
     data = AnswerService(retriever, ALWAYS).ask("overfitting").to_json()
-    assert set(data) == {"question", "abstained", "confidence", "answer", "sources", "latency_ms"}
+    assert set(data) == {
+        "question",
+        "abstained",
+        "confidence",
+        "answer",
+        "sources",
+        "latency_ms",
+        "standalone_question",
+        "kind",
+    }
+    assert data["standalone_question"] == "overfitting" and data["kind"] == "explain"
     assert all(set(s) == {"title", "path", "url", "text", "score"} for s in data["sources"])
