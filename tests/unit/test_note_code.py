@@ -19,7 +19,7 @@ from bot.domain.content import CodeBlock, code_blocks, code_problems
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
 # Per block. Most take 2-10 s on a busy shared machine, mostly importing torch; one that needs longer is too heavy
 # for a note. A slower CI machine may raise it (the variable is read only here, by this test).
-TIMEOUT_S = float(os.environ.get("STUDYBOT_NOTE_CODE_TIMEOUT", "20"))
+TIMEOUT_S = float(os.environ.get("STUDYBOT_NOTE_CODE_TIMEOUT", "60"))
 STDERR_TAIL = 2_000  # characters of stderr kept in a failure message
 
 
