@@ -8,8 +8,10 @@ from bot.domain.asking import AskLog
 from bot.domain.content import KnowledgeBase, load_knowledge
 from bot.domain.daily import DailyService
 from bot.domain.errors import KnowledgeError
-from bot.domain.knowledge_admin import ConfigDefaults, KnowledgeAdmin, ModerationService
+from bot.domain.gaps import ReviewQueue
+from bot.domain.knowledge_admin import KnowledgeAdmin
 from bot.domain.learners import LearnerService
+from bot.domain.moderation import ConfigDefaults, ModerationService
 from bot.domain.ports import Clock, utc_now
 from bot.domain.quiz import QuizBank, QuizBanks, QuizService
 from bot.domain.quiz_admin import QuizAdmin
@@ -51,6 +53,7 @@ class State:
     kb_admin: KnowledgeAdmin
     banks: QuizBanks  # each server's quiz bank; ``bank`` holds the shipped items only
     quiz_admin: QuizAdmin
+    review: ReviewQueue  # what moderators review: unanswered questions and 👎 answers
 
     async def close(self) -> None:
         await self.store.close()
@@ -65,6 +68,7 @@ async def open_state(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBa
     quiz = QuizService(store, bank, clock, banks)
     defaults = ConfigDefaults(tuple(settings.help_channels), settings.qotd_channel_id, settings.qotd_hour)
     moderation = ModerationService(store, clock, defaults)
+    kb_admin = KnowledgeAdmin(store, kb, moderation, clock)
     return State(
         store,
         kb,
@@ -74,7 +78,8 @@ async def open_state(settings: Settings, clock: Clock = utc_now, kb: KnowledgeBa
         AskLog(store, clock),
         DailyService(store, bank, quiz, clock),
         moderation=moderation,
-        kb_admin=KnowledgeAdmin(store, kb, moderation, clock),
+        kb_admin=kb_admin,
         banks=banks,
-        quiz_admin=QuizAdmin(store, banks, clock),
+        quiz_admin=QuizAdmin(store, banks, moderation, clock),
+        review=ReviewQueue(kb_admin, moderation),
     )
