@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from bot.domain.asking import AskLog, Questions
     from bot.domain.content import KnowledgeBase
     from bot.domain.daily import DailyService
-    from bot.domain.knowledge_admin import KnowledgeAdmin, ModerationService
+    from bot.domain.gaps import ReviewQueue
+    from bot.domain.knowledge_admin import KnowledgeAdmin
     from bot.domain.learners import LearnerService
+    from bot.domain.moderation import ModerationService
     from bot.domain.quiz import QuizBank, QuizBanks, QuizService
     from bot.domain.quiz_admin import QuizAdmin
     from bot.domain.resources import ResourceCatalog
@@ -76,6 +78,7 @@ class Services:
     banks: QuizBanks  # each server's quiz bank; ``bank`` holds the shipped items only
     quiz_admin: QuizAdmin
     resources: ResourceCatalog
+    review: ReviewQueue  # what moderators review: unanswered questions and 👎 answers
     answerer: Answerer | None = None  # each server's answering; only the bot attaches it (open_bot_services)
 
     @property
@@ -87,6 +90,7 @@ class Services:
             raise RuntimeError("no answerer attached: open the services with open_bot_services")
         return Questions(self.answerer, self.asks)
 
+
     async def close(self) -> None:
         if self.answerer is not None:
             self.answerer.close()
@@ -97,8 +101,10 @@ async def open_services(settings: Settings, clock: Clock = utc_now, kb: Knowledg
     """Load the knowledge base, connect to the database and migrate it to the latest schema."""
     from bot.domain.asking import AskLog
     from bot.domain.daily import DailyService
-    from bot.domain.knowledge_admin import ConfigDefaults, KnowledgeAdmin, ModerationService
+    from bot.domain.gaps import ReviewQueue
+    from bot.domain.knowledge_admin import KnowledgeAdmin
     from bot.domain.learners import LearnerService
+    from bot.domain.moderation import ConfigDefaults, ModerationService
     from bot.domain.quiz import QuizBanks, QuizService
     from bot.domain.quiz_admin import QuizAdmin
     from bot.domain.resources import ResourceCatalog
@@ -123,8 +129,9 @@ async def open_services(settings: Settings, clock: Clock = utc_now, kb: Knowledg
         moderation=moderation,
         kb_admin=kb_admin,
         banks=banks,
-        quiz_admin=QuizAdmin(store, banks, clock),
+        quiz_admin=QuizAdmin(store, banks, moderation, clock),
         resources=ResourceCatalog(kb, kb_admin),
+        review=ReviewQueue(kb_admin, moderation),
     )
 
 

@@ -1,8 +1,8 @@
-"""Moderators shape their server's knowledge base: configuration, audit log, overlay entries, imports, gaps.
+"""Moderators shape their server's knowledge overlay: entries, resources, revisions, imports, exports, gaps.
 
-Every moderator action is authorized here, server-side, and audited in the same transaction as the change;
-a refusal is audited too, in a transaction of its own so it survives the rollback. A server only ever sees
-its own overlay on top of the shipped knowledge base, never another server's entries.
+Every moderator action here goes through the moderation gate (``bot.domain.moderation``), which authorizes it
+and audits it. A server only ever sees its own overlay on top of the shipped knowledge base, never another
+server's entries.
 """
 
 from __future__ import annotations
@@ -10,24 +10,17 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
-import re
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.content import SKILL_LABELS, KnowledgeBase
 from bot.domain.errors import StudyBotError
-from bot.domain.moderation import NotModerator, is_moderator
+from bot.domain.moderation import ModerationService
 from bot.domain.ports import (
     Actor,
-    AnswerReport,
-    AskedRecord,
-    AuditRecord,
     Clock,
     EntryRecord,
-    GuildConfig,
     KbOverlay,
     QuizOverlayRecord,
     Repos,
@@ -42,24 +35,17 @@ from bot.domain.uploads import (
     free_id,
     normalize_body,
     parse_uploads,
-    render_markdown,
-    render_quiz,
-    render_resources,
+    render_overlay,
+    render_revision,
     resolve_sources,
     resource_problems,
     slugify,
-    stem,
-    upstream_id,
 )
 from index.chunking import Document
 
 log = logging.getLogger(__name__)
 
 MODAL_BODY_LIMIT = 4000  # Discord's paragraph text input holds at most 4,000 characters
-MAX_AUDIT_ROWS = 100
-# Help channels are looked up on every message in a server; another process's change shows within this.
-CONFIG_TTL = timedelta(seconds=30)
-QOTD_OFF = 0  # stored when moderators turn the question of the day off (no channel has id 0)
 MAX_PROBLEMS_SHOWN = 15  # a Discord message is 2,000 characters; the full list stays on the exception
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 autocomplete choices
 Origin = Literal["server", "shipped", "removed"]
@@ -67,18 +53,6 @@ Scope = Literal["any", "overlay", "base", "hidden"]  # for autocomplete: all, th
 
 
 # -- errors ---------------------------------------------------------------------------------------------------
-
-
-class Refused(NotModerator):
-    """A refusal, carrying the audit row to write once the refused transaction has rolled back."""
-
-    def __init__(self, record: AuditRecord) -> None:
-        super().__init__()
-        self.record = record
-
-
-class InvalidSetting(StudyBotError):
-    pass
 
 
 def _problem_list(intro: str, problems: list[str]) -> str:
@@ -130,174 +104,6 @@ class UnknownRevision(StudyBotError):
     pass
 
 
-class UnknownGap(StudyBotError):
-    def __init__(self) -> None:
-        super().__init__("That question is no longer in the gap queue: someone may have answered it already.")
-
-
-# -- configuration and audit ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConfigDefaults:
-    """What a server gets before its moderators configure anything (from settings)."""
-
-    help_channels: tuple[int, ...] = ()
-    qotd_channel_id: int | None = None
-    qotd_hour: int = 9
-
-
-class ModerationService:
-    def __init__(self, store: StateStore, clock: Clock = utc_now, defaults: ConfigDefaults | None = None) -> None:
-        self.store = store
-        self.clock = clock
-        self.defaults = defaults or ConfigDefaults()
-        self._help: dict[int, tuple[datetime, tuple[int, ...]]] = {}
-
-    def effective(self, guild_id: int, stored: GuildConfig | None) -> GuildConfig:
-        """The stored configuration with every unset value filled in from the defaults."""
-        config = stored or GuildConfig(guild_id=guild_id)
-        return replace(
-            config,
-            help_channels=self.defaults.help_channels if config.help_channels is None else config.help_channels,
-            qotd_channel_id=(
-                None
-                if config.qotd_channel_id == QOTD_OFF
-                else self.defaults.qotd_channel_id
-                if config.qotd_channel_id is None
-                else config.qotd_channel_id
-            ),
-            qotd_hour=self.defaults.qotd_hour if config.qotd_hour is None else config.qotd_hour,
-        )
-
-    async def config(self, guild_id: int) -> GuildConfig:
-        async with self.store.transaction() as repos:
-            return self.effective(guild_id, await repos.get_guild_config(guild_id))
-
-    async def help_channels(self, guild_id: int) -> tuple[int, ...]:
-        """The server's help channels, cached for ``CONFIG_TTL`` (a database read per message would be wasteful)."""
-        now = self.clock()
-        hit = self._help.get(guild_id)
-        if hit is not None and now - hit[0] < CONFIG_TTL:
-            return hit[1]
-        channels = (await self.config(guild_id)).help_channels or ()
-        self._help[guild_id] = (now, channels)
-        return channels
-
-    async def guilds_with_qotd(self) -> list[GuildConfig]:
-        """Servers whose moderators chose a question-of-the-day channel, with their effective hour.
-
-        The settings' default channel belongs to one server we cannot name here, so it is left to the settings
-        path of the scheduler: filling it into every configured server would post in that channel once per server.
-        """
-        async with self.store.transaction() as repos:
-            configs = await repos.guild_configs()
-        # The stored channel is kept as it is, so QOTD_OFF tells the scheduler "not even the default here".
-        return [
-            replace(self.effective(c.guild_id, c), qotd_channel_id=c.qotd_channel_id)
-            for c in configs
-            if c.qotd_channel_id is not None
-        ]
-
-    async def authorize(
-        self, repos: Repos, actor: Actor, action: str, target: str = "", guild_id: int | None = None
-    ) -> GuildConfig:
-        """Raise ``Refused`` unless the actor moderates the server (and ``guild_id``, if given, is theirs).
-
-        Use it through ``transaction()``, which writes the refusal once the refused transaction is gone;
-        SQLite has one connection, so a second transaction cannot be opened while the first is.
-        """
-        stored = await repos.get_guild_config(actor.guild_id)
-        other_server = guild_id is not None and guild_id != actor.guild_id and not actor.trusted
-        if is_moderator(actor, stored) and not other_server:
-            return self.effective(actor.guild_id, stored)
-        detail = f"asked about server {guild_id}" if other_server else ""
-        log.info(
-            "refused %s on %r in guild %s for user %s (%s)",
-            action,
-            target,
-            actor.guild_id,
-            actor.user_id,
-            actor.command,
-        )
-        raise Refused(self._record(actor, action, target, "refused", detail))
-
-    async def check(self, actor: Actor, action: str, target: str = "") -> GuildConfig:
-        """Authorize without changing anything (e.g. before opening a modal); a refusal is audited."""
-        async with self.transaction(actor, action, target) as repos:
-            return self.effective(actor.guild_id, await repos.get_guild_config(actor.guild_id))
-
-    async def record_refusal(self, refusal: Refused) -> None:
-        async with self.store.transaction() as repos:
-            await repos.add_audit(refusal.record)
-
-    @asynccontextmanager
-    async def transaction(
-        self, actor: Actor, action: str, target: str = "", guild_id: int | None = None
-    ) -> AsyncIterator[Repos]:
-        """A transaction for a moderator action: authorized first; a refusal rolls back, then is audited."""
-        try:
-            async with self.store.transaction() as repos:
-                await self.authorize(repos, actor, action, target, guild_id)
-                yield repos
-        except Refused as refusal:
-            await self.record_refusal(refusal)
-            raise
-
-    def _record(
-        self, actor: Actor, action: str, target: str, outcome: Literal["ok", "refused"], detail: str
-    ) -> AuditRecord:
-        return AuditRecord(
-            guild_id=actor.guild_id,
-            author_id=actor.user_id,
-            command=actor.command[:80],
-            action=action[:40],
-            target=target[:200],
-            outcome=outcome,
-            detail=detail,
-            created_at=self.clock(),
-        )
-
-    async def audit(self, repos: Repos, actor: Actor, action: str, target: str, detail: str = "") -> None:
-        await repos.add_audit(self._record(actor, action, target, "ok", detail))
-
-    async def _update(self, actor: Actor, action: str, detail: str, **changes: object) -> GuildConfig:
-        async with self.transaction(actor, action) as repos:
-            stored = await repos.get_guild_config(actor.guild_id) or GuildConfig(guild_id=actor.guild_id)
-            updated = replace(stored, author_id=actor.user_id, updated_at=self.clock(), **changes)  # type: ignore[arg-type]
-            await repos.save_guild_config(updated)
-            await self.audit(repos, actor, action, "", detail)
-        self._help.pop(actor.guild_id, None)
-        return self.effective(actor.guild_id, updated)
-
-    async def set_moderator_role(self, actor: Actor, role_id: int | None) -> GuildConfig:
-        if role_id is not None and role_id == actor.guild_id:  # Discord gives @everyone the server's own id
-            raise InvalidSetting("@everyone can't be the moderator role: that would make every member a moderator.")
-        detail = f"role {role_id}" if role_id is not None else "no role (Manage Server only)"
-        return await self._update(actor, "config.moderator-role", detail, moderator_role_id=role_id)
-
-    async def set_help_channels(self, actor: Actor, channel_ids: Iterable[int] | None) -> GuildConfig:
-        """``None`` goes back to the default; an empty list means no help channels."""
-        channels = None if channel_ids is None else tuple(dict.fromkeys(channel_ids))
-        detail = "default" if channels is None else ", ".join(map(str, channels)) or "none"
-        return await self._update(actor, "config.help-channels", detail, help_channels=channels)
-
-    async def set_qotd(self, actor: Actor, channel_id: int | None, hour: int | None) -> GuildConfig:
-        if hour is not None and not 0 <= hour <= 23:
-            raise InvalidSetting("The hour of the question of the day is a UTC hour from 0 to 23.")
-        detail = f"channel {channel_id}, hour {hour}"
-        stored = QOTD_OFF if channel_id is None else channel_id  # "off" must override the settings' default
-        return await self._update(actor, "config.qotd", detail, qotd_channel_id=stored, qotd_hour=hour)
-
-    async def show(self, actor: Actor) -> GuildConfig:
-        async with self.transaction(actor, "config.show") as repos:
-            return self.effective(actor.guild_id, await repos.get_guild_config(actor.guild_id))
-
-    async def audit_log(self, actor: Actor, limit: int = 20) -> list[AuditRecord]:
-        async with self.transaction(actor, "audit.view") as repos:
-            return await repos.audit_entries(actor.guild_id, max(1, min(limit, MAX_AUDIT_ROWS)))
-
-
 # -- knowledge overlays ---------------------------------------------------------------------------------------
 
 
@@ -335,58 +141,6 @@ class ImportSummary:
         )
 
 
-@dataclass(frozen=True)
-class Gap:
-    """Similar questions the bot could not answer, as one item of the moderators' queue."""
-
-    id: int  # the group's smallest asked id: stable while the group is open, fits a button's custom_id
-    question: str
-    count: int
-    asked_ids: tuple[int, ...]
-    last_asked: datetime
-
-
-# Words that say nothing about the topic ("what's" splits into "what" and "s").
-_STOPWORD_TEXT = (
-    "a an and are as at be can could d do does for from how i in is it ll m me my of on or re s should t the "
-    "to ve what when where which who why will with would you your about into this that there their them we us"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
-def normalize_question(text: str) -> tuple[str, frozenset[str]]:
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS]
-    return " ".join(words), frozenset(words)
-
-
-def group_gaps(questions: Iterable[AskedRecord], threshold: float = 0.5) -> list[Gap]:
-    """Group questions by identical normalized text or word-set Jaccard ≥ threshold with a group's first one.
-
-    Deterministic: questions are taken oldest first and join the first group that matches.
-    """
-    groups: list[tuple[str, frozenset[str], list[AskedRecord]]] = []
-    for asked in sorted(questions, key=lambda a: a.id or 0):
-        norm, tokens = normalize_question(asked.question)
-        for g_norm, g_tokens, members in groups:
-            union = tokens | g_tokens
-            if norm == g_norm or (union and len(tokens & g_tokens) / len(union) >= threshold):
-                members.append(asked)
-                break
-        else:
-            groups.append((norm, tokens, [asked]))
-    gaps = [
-        Gap(
-            id=members[0].id or 0,
-            question=members[0].question,
-            count=len(members),
-            asked_ids=tuple(m.id or 0 for m in members),
-            last_asked=max(m.created_at for m in members),
-        )
-        for _, _, members in groups
-    ]
-    return sorted(gaps, key=lambda g: (-g.count, -g.last_asked.timestamp(), g.id))
-
-
 def _clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
 
@@ -411,22 +165,8 @@ def _document(entry: EntryRecord) -> Document:
 
 
 def _same(entry: EntryRecord, doc: UploadedDoc) -> bool:
-    return not entry.deleted and (entry.kind, entry.title, entry.skill, entry.body, entry.url, entry.tags) == (
-        doc.kind,
-        doc.title,
-        doc.skill,
-        doc.body,
-        doc.url,
-        doc.tags,
-    )
-
-
-def render_revision(doc_id: str, revision: RevisionRecord) -> str:
-    """A revision as the Markdown (or resource) file it stands for; a removal renders as nothing."""
-    if revision.deleted:
-        return ""
-    text = render_markdown(doc_id, revision.title, revision.skill, revision.body, revision.tags)
-    return text + (f"\nurl: {revision.url}\n" if revision.url else "")
+    fields = ("kind", "title", "skill", "body", "url", "tags")
+    return not entry.deleted and all(getattr(entry, f) == getattr(doc, f) for f in fields)
 
 
 class KnowledgeAdmin:
@@ -527,7 +267,7 @@ class KnowledgeAdmin:
             deleted=deleted,
         )
 
-    async def _add(
+    async def add_in(
         self,
         repos: Repos,
         actor: Actor,
@@ -540,6 +280,7 @@ class KnowledgeAdmin:
         tags: Iterable[str],
         reason: str,
     ) -> EntryRecord:
+        """Add an entry inside a moderated transaction the caller holds (``add``, or filling a gap)."""
         title, url = title.strip(), (url.strip() or None) if url else None
         clean_tags = _clean_tags(tags)
         text = normalize_body(title, body) if kind == "entry" else body.strip()
@@ -566,7 +307,7 @@ class KnowledgeAdmin:
     ) -> EntryRecord:
         """A new server entry (``kind="entry"``, body = Markdown sections or plain text) or resource (body = why)."""
         async with self.moderation.transaction(actor, "kb.add", title) as repos:
-            return await self._add(repos, actor, title, skill, body, kind=kind, url=url, tags=tags, reason=reason)
+            return await self.add_in(repos, actor, title, skill, body, kind=kind, url=url, tags=tags, reason=reason)
 
     async def _live(self, repos: Repos, guild_id: int, doc_id: str) -> EntryRecord:
         entry = await repos.get_entry(guild_id, doc_id, lock=True)
@@ -829,68 +570,4 @@ class KnowledgeAdmin:
         async with self.store.transaction() as repos:
             entries = await repos.overlay_entries(guild_id)
             quiz = await repos.exportable_quiz_items(guild_id)
-        kinds = {e.doc_id: e.kind for e in entries}
-        files: dict[str, str] = {}
-        resources = []
-        for e in entries:
-            if e.kind == "resource":
-                resources.append(UploadedDoc("", e.doc_id, "resource", e.title, e.skill, e.body, e.url, e.tags))
-            else:
-                text = render_markdown(upstream_id(e.doc_id, "entry"), e.title, e.skill, e.body, e.tags)
-                files[f"concepts/{stem(e.doc_id)}.md"] = text
-        if resources:
-            files[f"resources/server-{guild_id}.yaml"] = render_resources(guild_id, resources)
-        if quiz:
-            items = []
-            for record in quiz:
-                item = dict(record.item) | {"id": record.item_id}
-                source = str(item.get("source", ""))
-                if source in kinds:
-                    item["source"] = upstream_id(source, kinds[source])
-                items.append(item)
-            files[f"quiz/server-{guild_id}.yaml"] = render_quiz(guild_id, items)
-        return files
-
-    # gaps and reports -------------------------------------------------------------------------------------
-
-    async def gaps(self, actor: Actor, guild_id: int | None = None) -> list[Gap]:
-        """Open questions the bot could not answer in the actor's server, similar ones grouped, most asked first."""
-        async with self.moderation.transaction(actor, "kb.gaps", "", guild_id) as repos:
-            return group_gaps(await repos.open_gap_questions(actor.guild_id))
-
-    async def _gap(self, repos: Repos, guild_id: int, gap_id: int) -> Gap:
-        for gap in group_gaps(await repos.open_gap_questions(guild_id)):
-            if gap_id in gap.asked_ids:
-                return gap
-        raise UnknownGap()
-
-    async def close_gap(self, actor: Actor, gap_id: int, doc_id: str) -> Gap:
-        """Mark a group of questions as answered by an existing entry (this server's or a shipped one)."""
-        async with self.moderation.transaction(actor, "kb.close-gap", doc_id) as repos:
-            gap = await self._gap(repos, actor.guild_id, gap_id)
-            own = await repos.get_entry(actor.guild_id, doc_id)
-            if (own is None or own.deleted) and doc_id not in self.shipped:
-                raise UnknownEntry(doc_id)
-            await repos.close_gap_questions(actor.guild_id, gap.asked_ids, doc_id, actor.user_id, self.clock())
-            await self.moderation.audit(repos, actor, "kb.close-gap", doc_id, f"{gap.count}× {gap.question}"[:500])
-            return gap
-
-    async def answer_gap(
-        self, actor: Actor, gap_id: int, title: str, skill: str, body: str, reason: str = ""
-    ) -> EntryRecord:
-        """Write the missing entry and close the gap with it, in one transaction."""
-        async with self.moderation.transaction(actor, "kb.answer-gap", title) as repos:
-            gap = await self._gap(repos, actor.guild_id, gap_id)
-            entry = await self._add(
-                repos, actor, title, skill, body, kind="entry", url=None, tags=(), reason=reason or gap.question
-            )
-            await repos.close_gap_questions(actor.guild_id, gap.asked_ids, entry.doc_id, actor.user_id, self.clock())
-            await self.moderation.audit(
-                repos, actor, "kb.close-gap", entry.doc_id, f"{gap.count}× {gap.question}"[:500]
-            )
-            return entry
-
-    async def answer_reports(self, actor: Actor, guild_id: int | None = None, limit: int = 20) -> list[AnswerReport]:
-        """👎 votes on answers in the actor's server, newest first, with the question and the learner's comment."""
-        async with self.moderation.transaction(actor, "kb.reports", "", guild_id) as repos:
-            return await repos.negative_feedback(actor.guild_id, max(1, min(limit, MAX_AUDIT_ROWS)))
+        return render_overlay(guild_id, entries, quiz)

@@ -2,16 +2,14 @@
 
 A server's bank is the shipped items minus the ones it suspended plus its own (see ``QuizBanks``). Shipped
 items are read-only here: they come from the knowledge folder, which ``studybot kb validate`` guards, so a
-server fixes one by suspending it and adding a corrected copy. Every moderator action is checked here,
-server-side, and written to the audit log: in the same transaction as the change, or, when refused, in a
-transaction of its own so the refusal survives the error.
+server fixes one by suspending it and adding a corrected copy. Every moderator action goes through the
+moderation gate (``bot.domain.moderation``), which authorizes it and audits it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,13 +17,11 @@ from pydantic import ValidationError
 
 from bot.domain.content import QuizItem, Skill
 from bot.domain.errors import StudyBotError
-from bot.domain.moderation import NotModerator, is_moderator
+from bot.domain.moderation import ModerationService
 from bot.domain.ports import (
     LOCAL_GUILD,
     Actor,
-    AuditRecord,
     Clock,
-    GuildConfig,
     QuizItemState,
     QuizOverlayRecord,
     QuizReport,
@@ -34,9 +30,8 @@ from bot.domain.ports import (
     utc_now,
 )
 from bot.domain.quiz import QuizBank, QuizBanks
-from bot.domain.uploads import free_id, slugify
+from bot.domain.uploads import GUILD_PREFIX, free_id, slugify
 
-OWN_PREFIX = "guild-"  # shipped ids never start with it, so a server's item can't shadow a shipped one
 REPORTS_TO_SUSPEND = 3  # one learner can't take an item down; a few agreeing can, until a moderator looks
 SEARCH_LIMIT = 25  # Discord shows at most 25 autocomplete choices
 REASON_LENGTH = 200  # quiz_item_state.reason
@@ -77,10 +72,6 @@ class InvalidQuizItem(QuizAdminError):
 class NotInServer(QuizAdminError):
     def __init__(self) -> None:
         super().__init__("Quiz items are managed per server: use this command in your study server.")
-
-
-class _Refused(Exception):
-    """Raised inside the transaction so it rolls back; turned into ``NotModerator`` once the refusal is logged."""
 
 
 @dataclass(frozen=True)
@@ -167,9 +158,12 @@ def _prompt_key(prompt: str) -> str:
 
 
 class QuizAdmin:
-    def __init__(self, store: StateStore, banks: QuizBanks, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: StateStore, banks: QuizBanks, moderation: ModerationService, clock: Clock = utc_now
+    ) -> None:
         self.store = store
         self.banks = banks
+        self.moderation = moderation
         self.clock = clock
 
     # -- moderators ----------------------------------------------------------------------------------------
@@ -190,9 +184,9 @@ class QuizAdmin:
         """Add one of the server's own items; returns its new id, ``guild-<slug of the question>``."""
         guild_id = _server(actor.guild_id)
         now = self.clock()
-        async with self._moderating(actor, guild_id, "quiz.add") as repos:
+        async with self.moderation.transaction(actor, "quiz.add") as repos:
             known = await self.banks.known(repos, guild_id)
-            item_id = free_id(f"{OWN_PREFIX}{slugify(question)}", known.items)
+            item_id = free_id(f"{GUILD_PREFIX}{slugify(question)}", known.items)
             data = {
                 "id": item_id,
                 "skill": skill,
@@ -209,7 +203,7 @@ class QuizAdmin:
                 guild_id, item_id, item.skill.value, item.model_dump(mode="json"), actor.user_id, now, now
             )
             await repos.put_quiz_item(record)
-            await repos.add_quiz_audit(self._audit(actor, guild_id, "quiz.add", item_id, "ok", item.prompt[:200]))
+            await self.moderation.audit(repos, actor, "quiz.add", item_id, item.prompt[:200])
         self.banks.invalidate(guild_id)
         return item_id
 
@@ -230,7 +224,7 @@ class QuizAdmin:
         """Replace the given fields of one of the server's own items; the others stay as they were."""
         guild_id = _server(actor.guild_id)
         now = self.clock()
-        async with self._moderating(actor, guild_id, "quiz.edit", item_id) as repos:
+        async with self.moderation.transaction(actor, "quiz.edit", item_id) as repos:
             current = await repos.get_quiz_item(guild_id, item_id)
             if current is None:
                 known = await self.banks.known(repos, guild_id)
@@ -252,7 +246,7 @@ class QuizAdmin:
             current.author_id, current.updated_at = actor.user_id, now
             await repos.put_quiz_item(current)
             changed = ", ".join(_FIELD_NAMES.get(k, k) for k, v in changes.items() if v is not None) or "nothing"
-            await repos.add_quiz_audit(self._audit(actor, guild_id, "quiz.edit", item_id, "ok", f"changed {changed}"))
+            await self.moderation.audit(repos, actor, "quiz.edit", item_id, f"changed {changed}")
             state = (await repos.quiz_item_states(guild_id)).get(item_id)
         self.banks.invalidate(guild_id)
         return _admin_item(item, state)
@@ -263,11 +257,11 @@ class QuizAdmin:
         guild_id = _server(actor.guild_id)
         now = self.clock()
         reason = " ".join(reason.split())[:REASON_LENGTH]
-        async with self._moderating(actor, guild_id, "quiz.suspend", item_id) as repos:
+        async with self.moderation.transaction(actor, "quiz.suspend", item_id) as repos:
             item = await self._existing(repos, guild_id, item_id)
             state = QuizItemState(guild_id, item_id, True, reason, now, actor.user_id)
             await repos.set_quiz_item_state(state)
-            await repos.add_quiz_audit(self._audit(actor, guild_id, "quiz.suspend", item_id, "ok", reason))
+            await self.moderation.audit(repos, actor, "quiz.suspend", item_id, reason)
         self.banks.invalidate(guild_id)
         return _admin_item(item, state)
 
@@ -275,20 +269,20 @@ class QuizAdmin:
         """Put the item back and resolve its reports: the moderator has looked at them."""
         guild_id = _server(actor.guild_id)
         now = self.clock()
-        async with self._moderating(actor, guild_id, "quiz.restore", item_id) as repos:
+        async with self.moderation.transaction(actor, "quiz.restore", item_id) as repos:
             item = await self._existing(repos, guild_id, item_id)
             state = QuizItemState(guild_id, item_id, False, "", now, actor.user_id)
             await repos.set_quiz_item_state(state)
             resolved = await repos.resolve_quiz_reports(guild_id, item_id)
             detail = f"resolved {resolved} report(s)"
-            await repos.add_quiz_audit(self._audit(actor, guild_id, "quiz.restore", item_id, "ok", detail))
+            await self.moderation.audit(repos, actor, "quiz.restore", item_id, detail)
         self.banks.invalidate(guild_id)
         return _admin_item(item, state)
 
     async def reports(self, actor: Actor, guild_id: int | None = None) -> list[ReportedItem]:
         """Items with unresolved reports, most reported first; the actor's server unless told otherwise."""
         guild_id = actor.guild_id if guild_id is None else guild_id
-        async with self._moderating(actor, guild_id, "quiz.reports") as repos:
+        async with self.moderation.transaction(actor, "quiz.reports", "", guild_id) as repos:
             known = await self.banks.known(repos, guild_id)
             states = await repos.quiz_item_states(guild_id)
             by_item: dict[str, list[QuizReport]] = {}
@@ -324,7 +318,7 @@ class QuizAdmin:
             states = await repos.quiz_item_states(guild_id) if guild_id != LOCAL_GUILD else {}
 
         def rank(item: QuizItem) -> tuple[int, int, str] | None:
-            own = 0 if item.id.startswith(OWN_PREFIX) else 1
+            own = 0 if item.id.startswith(GUILD_PREFIX) else 1
             if not needle or item.id.startswith(needle):
                 return (0, own, item.id)
             if needle in item.id or needle in " ".join(item.prompt.lower().split()):
@@ -354,33 +348,14 @@ class QuizAdmin:
             if suspend:
                 why = f"{REPORTS_TO_SUSPEND} learner reports"
                 await repos.set_quiz_item_state(QuizItemState(guild_id, item_id, True, why, now, None))
-                audit = AuditRecord(guild_id, user_id, "report", "quiz.autosuspend", item_id, "ok", why, now)
-                await repos.add_quiz_audit(audit)
+                # The learners' reports acted, not a moderator: the row names the one whose report tipped it.
+                reporter = Actor(user_id, guild_id, "report")
+                await self.moderation.audit(repos, reporter, "quiz.autosuspend", item_id, why)
         if suspend:
             self.banks.invalidate(guild_id)
         return ReportOutcome(count=count, suspended_now=suspend, repeated=not new)
 
     # ------------------------------------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def _moderating(self, actor: Actor, guild_id: int, action: str, target: str = "") -> AsyncIterator[Repos]:
-        """A transaction for a moderator action, refused (and the refusal logged) for anyone else."""
-        try:
-            async with self.store.transaction() as repos:
-                config = GuildConfig(guild_id, moderator_role_id=await repos.quiz_moderator_role(guild_id))
-                # Manage Server in one server says nothing about another one.
-                if not is_moderator(actor, config) or (actor.guild_id != guild_id and not actor.trusted):
-                    raise _Refused()
-                yield repos
-        except _Refused:
-            async with self.store.transaction() as repos:
-                await repos.add_quiz_audit(self._audit(actor, guild_id, action, target, "refused", ""))
-            raise NotModerator() from None
-
-    def _audit(
-        self, actor: Actor, guild_id: int, action: str, target: str, outcome: Literal["ok", "refused"], detail: str
-    ) -> AuditRecord:
-        return AuditRecord(guild_id, actor.user_id, actor.command, action, target[:200], outcome, detail, self.clock())
 
     async def _existing(self, repos: Repos, guild_id: int, item_id: str) -> QuizItem:
         item = (await self.banks.known(repos, guild_id)).get(item_id)
@@ -392,7 +367,7 @@ class QuizAdmin:
         item, problems = validate_item(data)
         if item is not None:
             if item.source not in known.titles and not (
-                item.source.startswith(OWN_PREFIX) and await repos.kb_entry_exists(guild_id, item.source)
+                item.source.startswith(GUILD_PREFIX) and await repos.kb_entry_exists(guild_id, item.source)
             ):
                 problems.append(f"source_id: no knowledge entry or resource has the id '{item.source}'")
             key = _prompt_key(item.prompt)
@@ -420,7 +395,7 @@ def _default_topic(skill: Skill | str) -> str:
 def _admin_item(item: QuizItem, state: QuizItemState | None) -> AdminItem:
     return AdminItem(
         item=item,
-        origin="server" if item.id.startswith(OWN_PREFIX) else "shipped",
+        origin="server" if item.id.startswith(GUILD_PREFIX) else "shipped",
         suspended=state is not None and state.suspended,
         reason=state.reason if state is not None and state.suspended else "",
     )

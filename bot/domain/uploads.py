@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Container, Iterable
+from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from bot.domain.content import (
     parse_entry,
     validate_fields,
 )
+from bot.domain.ports import EntryRecord, QuizOverlayRecord, RevisionRecord
 
 MAX_FILE_BYTES = 1_000_000  # per uploaded file; Discord's own attachment limit is far above what an entry needs
 GUILD_PREFIX = "guild-"
@@ -353,3 +354,36 @@ def upstream_id(doc_id: str, kind: str) -> str:
     if not doc_id.startswith(GUILD_PREFIX):
         return doc_id
     return ("res-" if kind == "resource" else "concept-") + stem(doc_id)
+
+
+def render_revision(doc_id: str, revision: RevisionRecord) -> str:
+    """A revision as the Markdown (or resource) file it stands for; a removal renders as nothing."""
+    if revision.deleted:
+        return ""
+    text = render_markdown(doc_id, revision.title, revision.skill, revision.body, revision.tags)
+    return text + (f"\nurl: {revision.url}\n" if revision.url else "")
+
+
+def render_overlay(guild_id: int, entries: Sequence[EntryRecord], quiz: Sequence[QuizOverlayRecord]) -> dict[str, str]:
+    """A server's overlay as knowledge files (relative path → text), in the shipped layout and id scheme."""
+    kinds = {e.doc_id: e.kind for e in entries}
+    files: dict[str, str] = {}
+    resources = []
+    for e in entries:
+        if e.kind == "resource":
+            resources.append(UploadedDoc("", e.doc_id, "resource", e.title, e.skill, e.body, e.url, e.tags))
+        else:
+            text = render_markdown(upstream_id(e.doc_id, "entry"), e.title, e.skill, e.body, e.tags)
+            files[f"concepts/{stem(e.doc_id)}.md"] = text
+    if resources:
+        files[f"resources/server-{guild_id}.yaml"] = render_resources(guild_id, resources)
+    if quiz:
+        items = []
+        for record in quiz:
+            item = dict(record.item) | {"id": record.item_id}
+            source = str(item.get("source", ""))
+            if source in kinds:
+                item["source"] = upstream_id(source, kinds[source])
+            items.append(item)
+        files[f"quiz/server-{guild_id}.yaml"] = render_quiz(guild_id, items)
+    return files

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, func, insert, select, update
+from sqlalchemy import Row, Table, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.ports import AuditRecord, QuizItemState, QuizOverlayRecord, QuizReport
-from bot.storage.tables import audit_log, guild_config, kb_entries, quiz_item_state, quiz_overlay, quiz_reports
+from bot.domain.ports import QuizItemState, QuizOverlayRecord, QuizReport
+from bot.storage.tables import kb_entries, quiz_item_state, quiz_overlay, quiz_reports
 
 _TICK = timedelta(microseconds=1)
 
@@ -149,17 +149,10 @@ class QuizAdminSql:
         )
         return int(result.rowcount)
 
-    # what the quiz admin reads from the other moderation tables ---------------------------------------------
+    # what the quiz admin reads from the knowledge overlay -----------------------------------------------------
 
     async def kb_entry_exists(self, guild_id: int, doc_id: str) -> bool:
         query = select(kb_entries.c.id).where(
             kb_entries.c.guild_id == guild_id, kb_entries.c.doc_id == doc_id, kb_entries.c.deleted.is_(False)
         )
         return (await self.conn.execute(query)).first() is not None
-
-    async def quiz_moderator_role(self, guild_id: int) -> int | None:
-        query = select(guild_config.c.moderator_role_id).where(guild_config.c.guild_id == guild_id)
-        return (await self.conn.execute(query)).scalar()
-
-    async def add_quiz_audit(self, record: AuditRecord) -> None:
-        await self.conn.execute(insert(audit_log).values(**{k: v for k, v in vars(record).items() if k != "id"}))

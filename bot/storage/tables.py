@@ -27,6 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from bot.domain.moderation import AUDIT_ACTION_LENGTH, AUDIT_COMMAND_LENGTH, AUDIT_TARGET_LENGTH
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -194,15 +196,16 @@ guild_config = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# The moderation gate cuts audit values to these column sizes, so they are defined beside it.
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("guild_id", BigInteger, nullable=False),
     Column("author_id", BigInteger, nullable=False),  # who acted; 0 once they asked to be forgotten
-    Column("command", String(80), nullable=False),  # e.g. "/kb add" or "studybot kb import"
-    Column("action", String(40), nullable=False),  # e.g. "kb.add", "quiz.suspend", "config.qotd"
-    Column("target", String(200), nullable=False, default=""),
+    Column("command", String(AUDIT_COMMAND_LENGTH), nullable=False),  # e.g. "/kb add" or "studybot kb import"
+    Column("action", String(AUDIT_ACTION_LENGTH), nullable=False),  # e.g. "kb.add", "quiz.suspend", "config.qotd"
+    Column("target", String(AUDIT_TARGET_LENGTH), nullable=False, default=""),
     Column("outcome", String(16), nullable=False, default="ok"),  # "ok" or "refused"
     Column("detail", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),

@@ -10,22 +10,17 @@ import pytest
 
 from bot.app import Services
 from bot.domain.content import load_knowledge
+from bot.domain.gaps import UnknownGap, group_gaps
 from bot.domain.knowledge_admin import (
     MODAL_BODY_LIMIT,
-    QOTD_OFF,
     CannotHide,
-    ConfigDefaults,
     EditConflict,
     EntryRemoved,
     InvalidEntry,
-    InvalidSetting,
     InvalidUpload,
-    ModerationService,
     UnknownEntry,
-    UnknownGap,
-    group_gaps,
 )
-from bot.domain.moderation import NotModerator
+from bot.domain.moderation import QOTD_OFF, ConfigDefaults, InvalidSetting, ModerationService, NotModerator
 from bot.domain.ports import Actor, AskedRecord, Learner
 from bot.storage.tables import FORGOTTEN_AUTHOR
 from tests.helpers import CONCEPT, quiz_upload
@@ -81,10 +76,10 @@ async def test_non_moderators_are_refused_everywhere_and_each_refusal_is_audited
         lambda: admin.diff(LEARNER, entry.doc_id, 1, 1),
         lambda: admin.rollback(LEARNER, entry.doc_id, 1),
         lambda: admin.import_files(LEARNER, [("a.md", ATTENTION.encode())]),
-        lambda: admin.gaps(LEARNER),
-        lambda: admin.close_gap(LEARNER, gap, SHIPPED_ID),
-        lambda: admin.answer_gap(LEARNER, gap, "Transformers", "machine-learning", "text"),
-        lambda: admin.answer_reports(LEARNER),
+        lambda: state.review.gaps(LEARNER),
+        lambda: state.review.close_gap(LEARNER, gap, SHIPPED_ID),
+        lambda: state.review.answer_gap(LEARNER, gap, "Transformers", "machine-learning", "text"),
+        lambda: state.review.answer_reports(LEARNER),
     ]
     for call in calls:
         with pytest.raises(NotModerator):
@@ -105,11 +100,11 @@ async def test_manage_server_or_the_configured_role_may_moderate_only_their_own_
     added = await state.kb_admin.add(LEARNER, "Attention", "machine-learning", TWO_SECTIONS)
     assert added.doc_id == "guild-attention"
     trusted = Actor(user_id=0, guild_id=GUILD, command="studybot kb import", trusted=True)
-    assert await state.kb_admin.gaps(trusted, GUILD) == []
+    assert await state.review.gaps(trusted, GUILD) == []
     with pytest.raises(NotModerator):
-        await state.kb_admin.gaps(MOD, OTHER)
+        await state.review.gaps(MOD, OTHER)
     with pytest.raises(NotModerator):
-        await state.kb_admin.answer_reports(MOD, OTHER)
+        await state.review.answer_reports(MOD, OTHER)
     with pytest.raises(NotModerator):
         await state.moderation.check(Actor(user_id=5, guild_id=GUILD, command="/kb add"), "kb.add")
     assert (await state.moderation.check(LEARNER, "kb.add")).moderator_role_id == ROLE
@@ -252,7 +247,7 @@ async def test_one_servers_entries_never_reach_another(state: Services) -> None:
     with pytest.raises(UnknownEntry):
         await admin.entry(OTHER, mine.doc_id)
     assert list(await admin.export(OTHER)) == ["concepts/public-notes.md"]
-    assert [g.question for g in await admin.gaps(OTHER_MOD)] == ["what is a monad?"]
+    assert [g.question for g in await state.review.gaps(OTHER_MOD)] == ["what is a monad?"]
     with pytest.raises(UnknownEntry):
         await admin.edit(OTHER_MOD, mine.doc_id, title="x", skill="python", body="y")
 
@@ -347,7 +342,6 @@ async def test_quiz_items_import_and_export_round_trip(state: Services, tmp_path
 
 async def test_gaps_group_similar_questions_and_close_as_a_group(state: Services, clock: FakeClock) -> None:
     """Similar unanswered questions form one gap (most asked first); closing it closes every question in it."""
-    admin = state.kb_admin
     a = await ask(state, GUILD, "What is a transformer?")
     clock.advance(minutes=1)
     await ask(state, GUILD, "what's a transformer model")
@@ -355,7 +349,7 @@ async def test_gaps_group_similar_questions_and_close_as_a_group(state: Services
     await ask(state, GUILD, "what is a transformer", abstained=False)  # answered: not a gap
     clock.advance(minutes=1)
     b = await ask(state, GUILD, "Explain transformers?")
-    gaps = await admin.gaps(MOD)
+    gaps = await state.review.gaps(MOD)
     assert [(g.count, g.question) for g in gaps] == [
         (2, "What is a transformer?"),
         (1, "Explain transformers?"),
@@ -363,14 +357,14 @@ async def test_gaps_group_similar_questions_and_close_as_a_group(state: Services
     ]
     assert gaps[0].id == a and gaps[0].last_asked == datetime(2026, 3, 2, 9, 1, tzinfo=UTC)
     with pytest.raises(UnknownEntry):
-        await admin.close_gap(MOD, a, "guild-nope")
-    closed = await admin.close_gap(MOD, a + 1, SHIPPED_ID)
+        await state.review.close_gap(MOD, a, "guild-nope")
+    closed = await state.review.close_gap(MOD, a + 1, SHIPPED_ID)
     assert closed.asked_ids == gaps[0].asked_ids
-    entry = await admin.answer_gap(MOD, b, "Transformers", "machine-learning", TWO_SECTIONS)
-    assert [g.question for g in await admin.gaps(MOD)] == ["How do I read a CSV file?"]
+    entry = await state.review.answer_gap(MOD, b, "Transformers", "machine-learning", TWO_SECTIONS)
+    assert [g.question for g in await state.review.gaps(MOD)] == ["How do I read a CSV file?"]
     assert entry.doc_id == "guild-transformers"
     with pytest.raises(UnknownGap):
-        await admin.close_gap(MOD, a, SHIPPED_ID)
+        await state.review.close_gap(MOD, a, SHIPPED_ID)
 
 
 def test_gap_grouping_is_deterministic_and_uses_word_overlap() -> None:
@@ -391,7 +385,7 @@ async def test_answer_reports_list_thumbs_down_with_question_and_comment(state: 
     await state.asks.feedback(asked, user_id=31, guild_id=GUILD, helpful=False, comment="too vague")
     await state.asks.feedback(other, user_id=31, guild_id=OTHER, helpful=False, comment="elsewhere")
     await state.asks.feedback(asked, user_id=32, guild_id=GUILD, helpful=True)
-    reports = await state.kb_admin.answer_reports(MOD)
+    reports = await state.review.answer_reports(MOD)
     assert [(r.asked_id, r.question, r.comment) for r in reports] == [(asked, "what is dropout?", "too vague")]
 
 
@@ -403,7 +397,7 @@ async def test_forget_me_anonymizes_a_moderators_authorship(state: Services) -> 
     entry = await admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
     await admin.hide(MOD, SHIPPED_ID)
     await state.moderation.set_qotd(MOD, 5, 8)
-    await admin.close_gap(MOD, gap, entry.doc_id)
+    await state.review.close_gap(MOD, gap, entry.doc_id)
     exported = await state.learners.export(MOD.user_id)
     assert {"audit_log", "kb_revisions", "kb_hidden", "guild_config", "gap_closures"} <= set(exported["tables"])
     deleted = await state.learners.forget(MOD.user_id)

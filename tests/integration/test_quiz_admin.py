@@ -103,11 +103,14 @@ async def test_manage_server_and_the_configured_role_are_moderators(state: Servi
         await state.quiz_admin.suspend(Actor(2, OTHER, "/quizbank suspend", role_ids=frozenset({ROLE})), item_id, "")
     with pytest.raises(NotModerator):  # Manage Server here says nothing about another server's reports
         await state.quiz_admin.reports(OWNER, OTHER)
-    assert [(r.action, r.outcome) for r in await audit(state)] == [("quiz.add", "ok"), ("quiz.suspend", "ok")]
-    assert [(r.action, r.outcome) for r in await audit(state, OTHER)] == [
-        ("quiz.suspend", "refused"),
-        ("quiz.reports", "refused"),
+    # A refusal is logged in the server of the one refused (its moderators review their members), naming the
+    # other server: the same rule as for the knowledge base, since both go through the one moderation gate.
+    assert [(r.action, r.outcome, r.detail) for r in await audit(state)] == [
+        ("quiz.add", "ok", QUESTION),
+        ("quiz.suspend", "ok", "checking the facts"),
+        ("quiz.reports", "refused", f"asked about server {OTHER}"),
     ]
+    assert [(r.action, r.outcome) for r in await audit(state, OTHER)] == [("quiz.suspend", "refused")]
 
 
 async def test_add_edit_suspend_restore(state: Services) -> None:

@@ -210,7 +210,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def gaps(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/kb gaps")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        gaps = (await self.bot.services.kb_admin.gaps(actor))[:GAPS_SHOWN]
+        gaps = (await self.bot.services.review.gaps(actor))[:GAPS_SHOWN]
         if not gaps:
             await _ui.send_ephemeral(interaction, "No open gaps: I could answer every question asked here.")
             return
@@ -233,7 +233,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def reports(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/kb reports")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        answers = await self.bot.services.kb_admin.answer_reports(actor)
+        answers = await self.bot.services.review.answer_reports(actor)
         items = await self.bot.services.quiz_admin.reports(actor)
         embed = discord.Embed(title="🚩 Reports", colour=discord.Colour.red())
         answer_lines = [

@@ -108,7 +108,8 @@ class EntryModal(_ui.GuardedModal):
         admin = _ui.bot_of(interaction).services.kb_admin
         if self.gap_id is not None:
             actor = actor_of(interaction, "/kb gaps")
-            entry = await admin.answer_gap(actor, self.gap_id, draft["title"], skill.value, draft["body"])
+            review = _ui.bot_of(interaction).services.review
+            entry = await review.answer_gap(actor, self.gap_id, draft["title"], skill.value, draft["body"])
             verb = "Answered the gap with"
         elif self.doc_id is None:
             actor = actor_of(interaction, "/kb add")
