@@ -1,5 +1,10 @@
 """Shared fixtures for the whole test suite."""
 
+import os
+from collections.abc import Iterator, MutableMapping
+
+import pytest
+
 # The session-scoped throwaway PostgreSQL cluster (skipped locally without PostgreSQL; fails under CI=true).
 # The real model (loaded once per session) and the shipped knowledge base's index (built once).
 from tests.models import numpy_model, shipped_service, shipped_settings, st_model  # noqa: F401
@@ -7,3 +12,16 @@ from tests.pg import pg_cluster  # noqa: F401
 
 # A migrated database on SQLite and on PostgreSQL, a fake clock, and the state services over them.
 from tests.state import clock, db_url, shipped_kb, state  # noqa: F401
+
+
+def clear_studybot_env(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """Remove every STUDYBOT_* variable from ``environ``; returns what was removed."""
+    return {name: environ.pop(name) for name in [n for n in environ if n.startswith("STUDYBOT_")]}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_exported_settings() -> Iterator[None]:
+    """Tests never read the real environment: a developer's exported STUDYBOT_DATABASE_URL must not reach them."""
+    removed = clear_studybot_env(os.environ)
+    yield
+    os.environ.update(removed)

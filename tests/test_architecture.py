@@ -1,6 +1,8 @@
 """Layering rules, checked on the source text so they hold even for code no test imports."""
 
 import ast
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +69,7 @@ def test_slash_commands_match_the_spec_and_are_described():
             super().__init__(command_prefix="!", intents=discord.Intents.none())
 
         # the extensions only read these during commands, never at load time
-        settings = state = answerer = ask_limiter = None
+        settings = services = answerer = ask_limiter = None
 
         def spawn(self, coro: object, name: str) -> None:
             coro.close()  # type: ignore[attr-defined]  # the daily scheduler is not under test here
@@ -126,3 +128,142 @@ def test_slash_commands_match_the_spec_and_are_described():
         for param, text in params:
             assert text and text != "…" and len(text) <= 100, f"/{name} {param}"
     assert MESSAGE_LIMIT == 2000
+
+
+# -- the layers as a whitelist ---------------------------------------------------------------------------------
+
+STDLIB = frozenset(__import__("sys").stdlib_module_names) | {"__future__"}
+# What the domain may use besides the standard library: validation, YAML, scheduling. Anything new is a decision.
+DOMAIN_THIRD_PARTY = {"pydantic", "yaml", "fsrs", "numpy"}  # numpy: the vectors index hands to the composer
+
+
+def _modules(path: Path) -> set[str]:
+    """Every absolute module a file imports, in full (``bot.domain.quiz``, ``yaml``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _offenders(folder: str, allowed: Callable[[str], bool]) -> list[str]:
+    return sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / folder).rglob("*.py")
+        for name in _modules(path)
+        if not allowed(name)
+    )
+
+
+def test_the_domain_imports_only_the_domain_index_and_its_libraries():
+    """bot/domain may import bot.domain, index, the standard library and the listed libraries: nothing else."""
+
+    def allowed(name: str) -> bool:
+        top = name.split(".", maxsplit=1)[0]
+        return name.startswith(("bot.domain", "index")) or top in STDLIB or top in DOMAIN_THIRD_PARTY
+
+    assert _offenders("bot/domain", allowed) == []
+
+
+def test_the_discord_adapter_and_console_never_import_storage():
+    """Cogs, views and the console reach the database only through the services in bot.app."""
+
+    def allowed(name: str) -> bool:
+        return not (name.startswith("bot.storage") or name.split(".", maxsplit=1)[0] in {"sqlalchemy", "alembic"})
+
+    assert _offenders("bot/exts", allowed) == []
+    assert _offenders("bot/console", allowed) == []
+
+
+def test_only_the_composition_root_and_entry_points_wire_retrieval():
+    """bot.retrieval is wired in bot/app.py; the cog, console and CLI get answering from there."""
+    wiring = {"bot/app.py", "bot/cli.py", "bot/client.py"}  # cli.py: `index build|status`, not answering
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in (ROOT / "bot").rglob("*.py")
+        if not str(path.relative_to(ROOT)).startswith("bot/retrieval/") and str(path.relative_to(ROOT)) not in wiring
+        for name in _modules(path)
+        if name.startswith("bot.retrieval")
+    ]
+    assert offenders == []
+
+
+def _cog_methods(path: Path) -> list[ast.AsyncFunctionDef | ast.FunctionDef]:
+    tree = ast.parse(path.read_text())
+    return [
+        item
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef) and cls.name.endswith("Cog")
+        for item in cls.body
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+
+
+def test_cogs_are_thin():
+    """Cog methods hold no SQL, no storage access and no loops over stored records: they call a service and render.
+
+    Checked: no ``.store``/``.transaction()``/``repos`` access, no SQL keywords in strings, and every ``for`` loop
+    (statement or comprehension) iterates over something other than a service call's awaited result.
+    """
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b")
+    offenders = []
+    for path in (ROOT / "bot" / "exts").rglob("_cog.py"):
+        for method in _cog_methods(path):
+            where = f"{path.relative_to(ROOT)}:{method.name}"
+            for node in ast.walk(method):
+                if isinstance(node, ast.Attribute) and node.attr in {"store", "transaction", "engine", "conn"}:
+                    offenders.append(f"{where}: .{node.attr}")
+                if isinstance(node, ast.Name) and node.id == "repos":
+                    offenders.append(f"{where}: repos")
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
+                    offenders.append(f"{where}: SQL text")
+                if isinstance(node, ast.For | ast.comprehension) and isinstance(node.iter, ast.Await):
+                    offenders.append(f"{where}: a loop over awaited records")
+    assert offenders == []
+
+
+def test_cog_rules_catch_a_fat_cog(tmp_path):
+    """The thin-cog check is not vacuous: a cog that loops over a query's records is reported."""
+    fat = tmp_path / "_cog.py"
+    fat.write_text(
+        "class FatCog:\n"
+        "    async def top(self):\n"
+        "        async with self.bot.services.store.transaction() as repos:\n"
+        "            for row in await repos.points(1, None, 10):\n"
+        "                print(row)\n"
+    )
+    method = _cog_methods(fat)[0]
+    kinds = {type(n).__name__ for n in ast.walk(method)}
+    assert {"For", "Await"} <= kinds
+    assert any(isinstance(n, ast.Attribute) and n.attr == "store" for n in ast.walk(method))
+
+
+def test_settings_are_built_only_by_entry_points():
+    """Settings() is constructed in bot/cli.py alone; everything else receives it (no import-time environment reads)."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "bot").rglob("*.py")
+        if path.relative_to(ROOT).as_posix() != "bot/cli.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Settings"
+    ]
+    assert offenders == []
+
+
+def test_exported_studybot_variables_do_not_reach_test_settings(monkeypatch):
+    """STUDYBOT_* exported before the run is cleared for the session, so a test's Settings sees only what it sets."""
+    import os
+
+    from bot.settings import Settings
+    from tests.conftest import clear_studybot_env
+
+    assert not [name for name in os.environ if name.startswith("STUDYBOT_")]
+    monkeypatch.setenv("STUDYBOT_QOTD_HOUR", "3")  # as if exported in the shell that ran pytest
+    monkeypatch.setenv("STUDYBOT_DATABASE_URL", "postgresql://prod.example/studybot")
+    assert Settings(_env_file=None).qotd_hour == 3  # without the clearing it would leak...
+    removed = clear_studybot_env(os.environ)
+    assert set(removed) == {"STUDYBOT_QOTD_HOUR", "STUDYBOT_DATABASE_URL"}
+    settings = Settings(_env_file=None)  # ...and after it, it does not
+    assert settings.qotd_hour == 9 and settings.database_url is None

@@ -1,7 +1,4 @@
-"""What every Discord feature shares: the one error handler, safe text, and Discord's size limits.
-
-Numbers here are Discord's documented limits; exceeding any of them makes Discord reject the whole message.
-"""
+"""What every Discord feature shares: the one error handler and safe text (the size limits are in ``_limits``)."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ from discord import app_commands
 
 from bot import metrics
 from bot.domain.errors import StudyBotError
+from bot.exts._limits import EMBED_FIELD_VALUE, EMBED_FIELDS, EMBED_TOTAL, MESSAGE_LIMIT
 
 if TYPE_CHECKING:
     from bot.client import StudyBot
@@ -23,14 +21,6 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 
-MESSAGE_LIMIT = 2000
-EMBED_TITLE = 256
-EMBED_DESCRIPTION = 4096
-EMBED_FIELD_VALUE = 1024
-EMBED_FIELDS = 25
-EMBED_TOTAL = 6000
-THREAD_NAME = 100
-AUTOCOMPLETE_CHOICES = 25
 
 Interaction = discord.Interaction["StudyBot"]
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.answering import Answer, Source
 from bot.domain.errors import StudyBotError
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 from bot.exts.ask._render import answer_embed, answer_view
 
 
@@ -52,11 +52,11 @@ def long_answer(n_sources: int) -> Answer:
 def test_answer_embed_respects_discord_limits_and_keeps_links_whole() -> None:
     """A huge answer with many long sources fits every embed limit, and no source link is cut in half."""
     embed = answer_embed(long_answer(40), "why? " * 200)
-    assert len(embed) <= _ui.EMBED_TOTAL and len(embed.fields) <= _ui.EMBED_FIELDS
-    assert len(embed.description or "") <= _ui.EMBED_DESCRIPTION
-    assert len(embed.author.name or "") <= _ui.EMBED_TITLE
+    assert len(embed) <= _limits.EMBED_TOTAL and len(embed.fields) <= _limits.EMBED_FIELDS
+    assert len(embed.description or "") <= _limits.EMBED_DESCRIPTION
+    assert len(embed.author.name or "") <= _limits.EMBED_TITLE
     for field in embed.fields:
-        assert len(field.value or "") <= _ui.EMBED_FIELD_VALUE
+        assert len(field.value or "") <= _limits.EMBED_FIELD_VALUE
         for line in (field.value or "").split("\n"):
             assert line.startswith("…and ") or re.fullmatch(r"• \[[^\]]+\]\(https://\S+\)", line), line
 
@@ -94,5 +94,5 @@ def test_fit_embed_drops_trailing_fields_to_fit() -> None:
     for i in range(30):
         embed.add_field(name=f"f{i}", value="v" * 1000)
     fitted = _ui.fit_embed(embed)
-    assert len(fitted) <= _ui.EMBED_TOTAL and len(fitted.fields) <= _ui.EMBED_FIELDS
+    assert len(fitted) <= _limits.EMBED_TOTAL and len(fitted.fields) <= _limits.EMBED_FIELDS
     assert fitted.fields[0].name == "f0"

@@ -13,7 +13,7 @@ from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
 from bot.domain.resources import ResourceLink
 from bot.domain.streaks import search_timezones
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 
 if TYPE_CHECKING:
     from bot.client import StudyBot
@@ -135,7 +135,7 @@ class AccountCog(commands.Cog):
 
     @settings.autocomplete("timezone")
     async def timezone_autocomplete(self, interaction: _ui.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=n) for n in search_timezones(current, _ui.AUTOCOMPLETE_CHOICES)]
+        return [app_commands.Choice(name=n, value=n) for n in search_timezones(current, _limits.AUTOCOMPLETE_CHOICES)]
 
     @app_commands.command(name="privacy", description="What StudyBot stores about you, and a download of all of it.")
     async def privacy(self, interaction: _ui.Interaction) -> None:
@@ -188,7 +188,7 @@ class AccountCog(commands.Cog):
         if chosen is not None:
             embed = discord.Embed(title=f"📖 Resources: {chosen.label}", colour=discord.Colour.teal())
             embed.description = (
-                _ui.whole_lines((line(r) + f"\n  {r.why}" for r in links), _ui.EMBED_DESCRIPTION)
+                _ui.whole_lines((line(r) + f"\n  {r.why}" for r in links), _limits.EMBED_DESCRIPTION)
                 or "No resources for this skill yet."
             )
         else:

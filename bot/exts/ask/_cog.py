@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.domain.answering import MAX_QUESTION
 from bot.domain.errors import StudyBotError
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 from bot.exts.ask._render import answer_embed, answer_view
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class AskCog(commands.Cog):
             return
         try:
             new_thread = await message.create_thread(
-                name=_ui.clip(" ".join(text.split()) or "Question", _ui.THREAD_NAME)
+                name=_ui.clip(" ".join(text.split()) or "Question", _limits.THREAD_NAME)
             )
         except discord.HTTPException:
             log.info("could not open a thread in channel %s; answering in place", message.channel.id)

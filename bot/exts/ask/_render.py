@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import discord
 
 from bot.domain.answering import Answer, Source
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 
 ANSWERED = discord.Colour.teal()
 ABSTAINED = discord.Colour.orange()
@@ -23,7 +23,7 @@ def answer_embed(answer: Answer, question: str) -> discord.Embed:
     if answer.abstained:
         embed = discord.Embed(
             title="🤔 Not in my notes yet",
-            description=_ui.clip(answer.answer, _ui.EMBED_DESCRIPTION),
+            description=_ui.clip(answer.answer, _limits.EMBED_DESCRIPTION),
             colour=ABSTAINED,
         )
         if answer.closest_topics:
@@ -41,7 +41,7 @@ def answer_embed(answer: Answer, question: str) -> discord.Embed:
         body = answer.answer
         if answer.rewritten:  # show how a follow-up was understood, so a wrong guess is easy to spot
             body = f"*Answering: {discord.utils.escape_markdown(answer.standalone_question)}*\n\n{body}"
-        embed = discord.Embed(description=_ui.clip(body, _ui.EMBED_DESCRIPTION), colour=ANSWERED)
+        embed = discord.Embed(description=_ui.clip(body, _limits.EMBED_DESCRIPTION), colour=ANSWERED)
         if answer.sources:
             embed.add_field(name="Sources", value=_ui.whole_lines(map(source_line, answer.sources)), inline=False)
         if answer.related_resources:
@@ -49,7 +49,7 @@ def answer_embed(answer: Answer, question: str) -> discord.Embed:
                 name="Learn more", value=_ui.whole_lines(map(source_line, answer.related_resources)), inline=False
             )
         embed.set_footer(text=f"Confidence {answer.confidence:.0%} · answered only from StudyBot's notes")
-    embed.set_author(name=_ui.clip(f"Q: {' '.join(question.split())}", _ui.EMBED_TITLE))
+    embed.set_author(name=_ui.clip(f"Q: {' '.join(question.split())}", _limits.EMBED_TITLE))
     return _ui.fit_embed(embed)
 
 

@@ -19,7 +19,7 @@ from bot.domain.errors import StudyBotError
 from bot.domain.forms import check_form_editable
 from bot.domain.knowledge_admin import Scope
 from bot.domain.quiz import LETTERS
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 from bot.exts.moderation._views import (
     AnswerGapButton,
     EntryModal,
@@ -45,11 +45,14 @@ async def _entries(interaction: _ui.Interaction, current: str, origin: Scope) ->
         return []
     try:
         found = await _ui.bot_of(interaction).services.kb_admin.search_entries(
-            interaction.guild_id, current, origin=origin, limit=_ui.AUTOCOMPLETE_CHOICES
+            interaction.guild_id, current, origin=origin, limit=_limits.AUTOCOMPLETE_CHOICES
         )
     except StudyBotError:  # the database is away: no suggestions rather than an error log
         return []
-    return [app_commands.Choice(name=_ui.clip(f"{title} ({doc_id})", 100), value=doc_id) for doc_id, title, _ in found]
+    return [
+        app_commands.Choice(name=_ui.clip(f"{title} ({doc_id})", _limits.CHOICE_NAME), value=doc_id)
+        for doc_id, title, _ in found
+    ]
 
 
 async def own_entries(interaction: _ui.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -69,11 +72,14 @@ async def quiz_items(interaction: _ui.Interaction, current: str) -> list[app_com
         return []
     try:
         found = await _ui.bot_of(interaction).services.quiz_admin.search_items(
-            interaction.guild_id, current, limit=_ui.AUTOCOMPLETE_CHOICES
+            interaction.guild_id, current, limit=_limits.AUTOCOMPLETE_CHOICES
         )
     except StudyBotError:
         return []
-    return [app_commands.Choice(name=_ui.clip(f"{label} ({item_id})", 100), value=item_id) for item_id, label in found]
+    return [
+        app_commands.Choice(name=_ui.clip(f"{label} ({item_id})", _limits.CHOICE_NAME), value=item_id)
+        for item_id, label in found
+    ]
 
 
 def _when(moment: datetime | None) -> str:
@@ -166,8 +172,8 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
             for r in revisions
         ]
         embed = discord.Embed(
-            title=_ui.clip(f"History of {entry}", _ui.EMBED_TITLE),
-            description=_ui.whole_lines(lines, _ui.EMBED_DESCRIPTION),
+            title=_ui.clip(f"History of {entry}", _limits.EMBED_TITLE),
+            description=_ui.whole_lines(lines, _limits.EMBED_DESCRIPTION),
             colour=discord.Colour.dark_teal(),
         )
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=_ui.NO_PINGS)
@@ -187,7 +193,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self.bot.services.kb_admin.diff(actor, entry, old, new)
         body = text.replace("```", "`\u200b``") or "(no differences)"
-        budget = _ui.MESSAGE_LIMIT - 40
+        budget = _limits.MESSAGE_LIMIT - 40
         shown = body if len(body) <= budget else body[: body.rfind("\n", 0, budget - 20)] + "\n… (cut)"
         await _ui.send_ephemeral(interaction, f"Revision {old} → {new}:\n```diff\n{shown}\n```")
 
@@ -220,7 +226,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         ]
         embed = discord.Embed(
             title="🕳️ Knowledge gaps",
-            description=_ui.whole_lines(lines, _ui.EMBED_DESCRIPTION),
+            description=_ui.whole_lines(lines, _limits.EMBED_DESCRIPTION),
             colour=discord.Colour.orange(),
         )
         embed.set_footer(text="Answer a gap to write an entry for it; the gap then closes.")

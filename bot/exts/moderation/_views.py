@@ -17,9 +17,9 @@ from bot.domain.errors import StudyBotError
 from bot.domain.knowledge_admin import EditConflict
 from bot.domain.ports import Actor
 from bot.domain.quiz import LETTERS
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 
-BODY_LIMIT = 4000  # a modal's paragraph input holds at most 4,000 characters
+BODY_LIMIT = _limits.TEXT_INPUT_VALUE
 TITLE_LIMIT = 120  # the entry schema's limit
 SKILL_HINT = ", ".join(s.value for s in Skill)
 
@@ -70,14 +70,18 @@ class EntryModal(_ui.GuardedModal):
         defaults: dict[str, str] | None = None,
         revision: int | None = None,
     ) -> None:
-        super().__init__(title=_ui.clip(title, 45), timeout=15 * 60)
+        super().__init__(title=_ui.clip(title, _limits.MODAL_TITLE), timeout=15 * 60)
         self.doc_id, self.gap_id, self.revision = doc_id, gap_id, revision
         d = defaults or {}
         self.entry_title: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Title", max_length=TITLE_LIMIT, default=d.get("title")
         )
         self.skill: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Skill", max_length=40, required=False, default=d.get("skill"), placeholder=SKILL_HINT[:100]
+            label="Skill",
+            max_length=40,
+            required=False,
+            default=d.get("skill"),
+            placeholder=SKILL_HINT[: _limits.TEXT_INPUT_PLACEHOLDER],
         )
         self.body: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label="Body (Markdown)",
@@ -223,7 +227,11 @@ class AnswerGapButton(
 ):
     def __init__(self, gap_id: int, label: str = "Answer") -> None:
         super().__init__(
-            discord.ui.Button(label=_ui.clip(label, 80), style=discord.ButtonStyle.primary, custom_id=f"kbgap:{gap_id}")
+            discord.ui.Button(
+                label=_ui.clip(label, _limits.BUTTON_LABEL),
+                style=discord.ButtonStyle.primary,
+                custom_id=f"kbgap:{gap_id}",
+            )
         )
         self.gap_id = gap_id
 

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.domain.content import Skill
 from bot.domain.streaks import StreakState
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 
 if TYPE_CHECKING:
     from bot.client import StudyBot
@@ -65,7 +65,7 @@ class ProgressCog(commands.Cog):
             if board.viewer is not None:
                 v = board.viewer
                 lines.append(f"…\n**{v.rank}.** {_ui.safe(v.name, 64)} (you) · {v.points} pts · 🔥 {v.streak}")
-            text = _ui.whole_lines(lines, _ui.EMBED_DESCRIPTION)
+            text = _ui.whole_lines(lines, _limits.EMBED_DESCRIPTION)
         embed = discord.Embed(title=title, description=text, colour=discord.Colour.gold())
         embed.set_footer(text="Points: correct answers weighted by difficulty. Hide yourself with /settings.")
         await interaction.followup.send(embed=embed)

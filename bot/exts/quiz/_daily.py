@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.domain.quiz import LETTERS, Question
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 from bot.exts.quiz._views import feedback_embed, question_embed, summary_embed
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ async def post_question_of_the_day(bot: StudyBot, channel: discord.TextChannel, 
     message = await channel.send(embed=embed, view=view)
     await bot.services.daily.posted(post.id, message.id)
     try:
-        await message.create_thread(name=_ui.clip(f"Discuss: {item.prompt}", _ui.THREAD_NAME))
+        await message.create_thread(name=_ui.clip(f"Discuss: {item.prompt}", _limits.THREAD_NAME))
     except discord.HTTPException:
         log.warning("could not open the discussion thread for the question of the day", exc_info=True)
 

@@ -15,7 +15,7 @@ import discord
 from bot import metrics
 from bot.domain.content import Skill
 from bot.domain.quiz import LETTERS, Feedback, Question, SessionSummary
-from bot.exts import _ui
+from bot.exts import _limits, _ui
 
 QUIZ_COLOUR = discord.Colour.blurple()
 RIGHT = discord.Colour.green()
@@ -31,7 +31,10 @@ def question_embed(question: Question, *, heading: str | None = None) -> discord
     item = question.item
     options = "\n".join(f"**{LETTERS[i]}.** {option}" for i, option in enumerate(item.options))
     embed = discord.Embed(
-        title=_ui.clip(heading or f"Question {question.number} of {question.total} · {Skill(item.skill).label}", 256),
+        title=_ui.clip(
+            heading or f"Question {question.number} of {question.total} · {Skill(item.skill).label}",
+            _limits.EMBED_TITLE,
+        ),
         description=f"{item.prompt}\n\n{options}",
         colour=QUIZ_COLOUR,
     )
@@ -49,7 +52,9 @@ def feedback_embed(feedback: Feedback) -> discord.Embed:
         lead = f"You chose **{LETTERS[feedback.choice]}**. The answer is {right}."
     return discord.Embed(
         title=title,
-        description=_ui.clip(f"{lead}\n\n{item.explanation}\n\n📖 Read more: **{feedback.source_title}**", 4096),
+        description=_ui.clip(
+            f"{lead}\n\n{item.explanation}\n\n📖 Read more: **{feedback.source_title}**", _limits.EMBED_DESCRIPTION
+        ),
         colour=colour,
     )
 
