@@ -32,27 +32,30 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def quality(rows: list[tuple[str, str]]) -> AnswerService:
+    """hit@k per retrieval mode and abstention, for the dev questions and the held-out ones separately."""
     retriever = open_retriever()
-    questions = devset.load()
-    for mode in ("hybrid", "keyword", "dense"):
-        m = devset.quality(retriever, questions, mode)  # type: ignore[arg-type]
+    service = AnswerService(retriever, Calibration.load())
+    for split in ("dev", "heldout"):
+        questions = devset.load(split=split)
+        for mode in ("hybrid", "keyword", "dense"):
+            m = devset.quality(retriever, questions, mode)  # type: ignore[arg-type]
+            rows.append(
+                (
+                    f"quality {mode} · {split}",
+                    f"hit@1 {m['hit@1']:.3f} · hit@3 {m['hit@3']:.3f} · MRR@5 {m['mrr@5']:.3f} (n={int(m['n'])})",
+                )
+            )
+        inside = [q for q in questions if q.expect]
+        outside = [q for q in questions if not q.expect]
+        declined = sum(service.ask(q.text).abstained for q in outside) / len(outside)
+        false_abstain = sum(service.ask(q.text).abstained for q in inside) / len(inside)
         rows.append(
             (
-                f"quality {mode}",
-                f"hit@1 {m['hit@1']:.3f} · hit@3 {m['hit@3']:.3f} · MRR@5 {m['mrr@5']:.3f} (n={int(m['n'])})",
+                f"abstention · {split}",
+                f"out-of-scope declined {declined:.3f} (n={len(outside)}) · "
+                f"in-scope falsely declined {false_abstain:.3f} (n={len(inside)})",
             )
         )
-    service = AnswerService(retriever, Calibration.load())
-    inside = [q for q in questions if q.expect]
-    outside = [q for q in questions if not q.expect]
-    declined = sum(service.ask(q.text).abstained for q in outside) / len(outside)
-    false_abstain = sum(service.ask(q.text).abstained for q in inside) / len(inside)
-    rows.append(
-        (
-            "abstention",
-            f"out-of-scope declined {declined:.3f} (n={len(outside)}) · in-scope falsely declined {false_abstain:.3f}",
-        )
-    )
     return service
 
 
