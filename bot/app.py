@@ -90,7 +90,6 @@ class Services:
             raise RuntimeError("no answerer attached: open the services with open_bot_services")
         return Questions(self.answerer, self.asks)
 
-
     async def close(self) -> None:
         if self.answerer is not None:
             self.answerer.close()

@@ -232,7 +232,9 @@ class AnswerService:
         candidates = self._candidates(result.hits)
         passages = self.composer.select(candidates, result.query_vector, analysis, budget)
         note = ""
-        if analysis.library and not any(mentions(p.text, analysis.library) for p in passages):
+        if analysis.library and not any(
+            mentions(" ".join(p.chunk.heading_path) + " " + p.chunk.text, analysis.library) for p in passages
+        ):
             note = f"My notes don't show this in {analysis.library} specifically, so here is the general answer."
             passages = self.composer.select(candidates, result.query_vector, analysis, budget - len(note) - 3)
         return _Part(question, confidence, passages, result.hits, note, result.query_vector)

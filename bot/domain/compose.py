@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.domain.questions import LIBRARIES, Analysis
 from index.chunking import Chunk
-from index.text import clean, split_sentences
+from index.text import STOPWORDS, clean, split_sentences
 
 BlockKind = Literal["sentence", "list", "code"]
 
@@ -27,6 +27,7 @@ _HOW_HEADING = re.compile(
     r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|when should|which)\b", re.I
 )
 _WHAT_HEADING = re.compile(r"^(what|why|who)\b", re.I)
+LEAD_BONUS = 0.05
 REDUNDANT = 0.85  # cosine above which two sentences say the same thing
 SECONDARY_MARGIN = 0.08  # a second entry joins only if its relevance is within this of the first's
 
@@ -210,18 +211,31 @@ def other_libraries(text: str, library: str) -> bool:
     return any(mentions(text, lib) for lib in rivals) and not mentions(text, library)
 
 
+_STEM = re.compile(r"(ing|ed|es|s|ation|ations|ize|ise|er)$")
+_HEADING_STOP = STOPWORDS | {"use", "using", "used", "work", "works"}
+
+
+def _stems(text: str) -> set[str]:
+    return {_STEM.sub("", w)[:6] for w in re.findall(r"[a-z0-9]{3,}", text.lower()) if w not in _HEADING_STOP}
+
+
 def heading_fits(chunk: Chunk, analysis: Analysis) -> float:
-    """A bonus for a section whose heading asks the same kind of question."""
+    """A bonus for a section whose heading asks the question asked: the same kind, and the same words."""
     heading = chunk.heading_path[-1] if len(chunk.heading_path) > 1 else ""
+    shared = _stems(heading) & _stems(analysis.text)
+    bonus = 0.015 * min(len(shared), 3)
+    question = analysis.normalized.lstrip()
+    if question.startswith("why") and heading.lower().startswith("why"):
+        return bonus + 0.04
     if analysis.kind in ("howto", "recommend") and _HOW_HEADING.search(heading):
-        return 0.04
+        return bonus + 0.04
     if analysis.kind == "explain" and _WHAT_HEADING.search(heading):
-        return 0.02
+        return bonus + 0.02
     if analysis.kind == "compare":
         low = heading.lower()
         hits = sum(1 for s in analysis.subjects if any(w in low for w in s.split() if len(w) > 2))
-        return 0.02 * hits + (0.02 if re.search(r"differ|\bvs\b|versus|compare|or\b", low) else 0.0)
-    return 0.0
+        return bonus + 0.02 * hits + (0.02 if re.search(r"differ|\bvs\b|versus|compare|or\b", low) else 0.0)
+    return bonus
 
 
 def _lookup(table: dict[str, np.ndarray], sentence: str) -> list[np.ndarray]:
@@ -293,6 +307,8 @@ class Composer:
                 score, vec = sims[best], vecs[best]
             else:
                 score, vec = 0.0, fallback
+            if block.order == 0:  # a section opens with its direct answer to the question in its heading
+                score += LEAD_BONUS
             if analysis.kind == "howto" and block.kind in ("list", "code"):
                 score += 0.05
             if analysis.library and block.kind != "code" and other_libraries(block.text, analysis.library):

@@ -83,6 +83,7 @@ _RECOMMEND = re.compile(
     r"channels?|podcasts?|websites?|sites?|blogs?|newsletters?|curriculum|syllabus|roadmap)\b|"
     r"\bwhere (can|should|do) (i|you|one) (learn|study|start|read)|\brecommend|\bsuggest (a|some|any)\b|"
     r"\bbest (way|place)s? to (learn|study|start)\b|\bwhat should i (read|watch)\b|\blearn .{0,30} from\b|"
+    r"\b(good|best|free|decent|solid|gentle|beginner.?friendly) (intro|introduction|primer|starting point|place to start)\b|"
     r"\bcs ?229\b|\bcs ?231n\b|\bfast\.?ai\b|\bandrew ng\b|\bcoursera\b|\budemy\b|\bkaggle learn\b",
 )
 _HOWTO_EXPLICIT = re.compile(
