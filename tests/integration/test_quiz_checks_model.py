@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.domain.quiz_checks import DUPLICATE_THRESHOLD
+from bot.domain.content import load_knowledge
+from bot.domain.quiz_checks import DUPLICATE_THRESHOLD, check_quiz, quiz_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = yaml.safe_load((ROOT / "tests" / "data" / "quiz_duplicate_pairs.yaml").read_text())["pairs"]
@@ -25,3 +26,10 @@ def test_threshold_reproduces_its_calibration(numpy_model):
     assert flagged["duplicate"] >= 4, flagged
     assert flagged["distinct"] <= 8, flagged
 
+
+def test_shipped_bank_passes_every_quiz_check(numpy_model):
+    """The shipped quiz bank has no near-duplicates and every shortcut share within its limit."""
+    kb = load_knowledge(ROOT / "knowledge")
+    report = check_quiz(quiz_rows(kb), numpy_model.encode)
+    assert report.findings == []
+    assert report.duplicates == []
