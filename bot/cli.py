@@ -218,19 +218,62 @@ def chat(
 
 
 @kb_app.command("validate")
-def kb_validate() -> None:
-    """Check every knowledge file; print each problem as file:line: what is wrong."""
+def kb_validate(
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Make quiz-bank check findings errors (they already are when CI=true).")
+    ] = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="Also list each item whose key a test-taking shortcut finds.")
+    ] = False,
+    skip_duplicates: Annotated[
+        bool, typer.Option("--skip-duplicates", help="Skip the near-duplicate check (it loads the embedding model).")
+    ] = False,
+) -> None:
+    """Check every knowledge file; print each problem as file:line: what is wrong.
+
+    Then check the quiz bank cannot be gamed: per file, how often the key is the longest option and how often
+    it shares the most words with the prompt, and which prompts are near-duplicates. Those findings are
+    warnings locally, errors with --strict or when CI=true.
+    """
     from bot.domain.content import load_knowledge
+    from bot.domain.quiz_checks import check_quiz, quiz_rows
 
     settings = _settings()
     kb = load_knowledge(settings.knowledge_dir)
     for problem in kb.problems:
         typer.echo(problem)  # plain lines: editors and CI parse file:line
+    rows = quiz_rows(kb)
+    embed = None
+    if rows and not skip_duplicates:
+        try:
+            from index.embedder import NumpyMiniLM
+
+            embed = NumpyMiniLM().encode
+        except Exception as exc:  # a missing model must not hide the schema problems above
+            typer.echo(f"warning: near-duplicate check skipped, the embedding model did not load: {exc}")
+    report = check_quiz(rows, embed)
+    as_errors = strict or settings.ci
+    label = "error" if as_errors else "warning"
+    for finding in report.findings:
+        where, _, message = finding.partition(": ")
+        typer.echo(f"{where}: {label}: {message}")
+    if details:
+        for _path, shares in sorted(report.per_file.items()):
+            for row in shares.longest:
+                typer.echo(f"{row.where}: note: {row.id}: the key is the longest option")
+            for row in shares.overlap:
+                typer.echo(f"{row.where}: note: {row.id}: the key shares the most words with the prompt")
+    if rows:
+        for line in report.summary():
+            typer.echo(line)
     summary = f"{len(kb.entries)} entries, {len(kb.resources)} resources, {len(kb.quiz)} quiz items: " + (
         f"{len(kb.problems)} problem(s)." if kb.problems else "all valid."
     )
-    (err if kb.problems else out).print(summary)
-    if kb.problems:
+    if report.findings:
+        summary += f" Quiz checks: {len(report.findings)} {label}(s)."
+    failed = bool(kb.problems) or (as_errors and bool(report.findings))
+    (err if failed else out).print(summary)
+    if failed:
         raise typer.Exit(1)
 
 

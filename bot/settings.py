@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STUDYBOT_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+        env_prefix="STUDYBOT_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     data_dir: Path = Field(Path("./data"), description="Index, database and charts live here.")
@@ -45,6 +50,20 @@ class Settings(BaseSettings):
     kb_poll_seconds: float = Field(
         2.0, gt=0, description="How often server knowledge changes made by other processes are looked for."
     )
+
+    ci: bool = Field(
+        False,
+        validation_alias=AliasChoices("ci", "CI", "STUDYBOT_CI"),
+        description="Running in CI (CI services set CI=true): quiz-bank check warnings become errors.",
+    )
+
+    @field_validator("ci", mode="before")
+    @classmethod
+    def _ci(cls, value: Any) -> Any:
+        # CI services spell it true, 1, True or the service's name; only an explicit "off" value means no.
+        if isinstance(value, str):
+            return value.strip().lower() not in {"", "0", "false", "no", "off"}
+        return value
 
     @field_validator("log_level")
     @classmethod

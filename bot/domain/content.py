@@ -144,6 +144,7 @@ class KnowledgeBase:
     resources: dict[str, Resource] = field(default_factory=dict)
     resource_paths: dict[str, str] = field(default_factory=dict)
     quiz: dict[str, QuizItem] = field(default_factory=dict)
+    quiz_lines: dict[str, tuple[str, int]] = field(default_factory=dict)  # item id -> (file, line of its id)
     problems: list[str] = field(default_factory=list)
 
     def ids(self) -> set[str]:
@@ -456,6 +457,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                 prompts[key] = f"{where}:{line}"
             references.append((f"{where}:{raw['__lines__'].get('source', line)}", "source", item.source))
             kb.quiz[item.id] = item
+            kb.quiz_lines[item.id] = (where, line)
 
     known = kb.ids()
     for where, field_name, ref in references:

@@ -107,7 +107,7 @@ _HOW_IT_WORKS = re.compile(
 _TROUBLE = re.compile(
     r"\bwhat (?:am i|are we) doing wrong\b|\bwhat (?:do|should|can) i do\b|\bstuck at\b|\bhow (?:do|can) i fix\b|"
     r"\b(?:is not|does not|not|never|won't|will not) (?:going down|decreasing|improving|converging|learning|"
-    r"working|changing)\b|\b(?:help|any ideas)\W*$"
+    r"working|changing)\b|\b(?:please|pls|plz|any|need|some|halp) help\W*$|\bany ideas\W*$|^help\W*$"
 )
 _COMPARE = re.compile(
     r"\b(difference|differences|differ|distinguish|compare|comparison|compared|contrast)\b|"

@@ -156,6 +156,52 @@ def test_validate_reports_file_and_line(tmp_path):
     assert "concepts/x.md:4: skill:" in proc.stdout
 
 
+def _gameable_quiz(tmp_path):
+    """A valid knowledge folder whose one quiz file always has the longest option as its key."""
+    from tests.helpers import small_kb
+
+    small_kb(tmp_path)
+    (tmp_path / "quiz").mkdir()
+    items = "".join(
+        f"""\
+  - id: q-math-00{n}
+    skill: math
+    topic: test
+    difficulty: 1
+    prompt: "Question number {n} about gradient descent steps?"
+    options: ["The long and correct answer {n}", "No", "Maybe", "Never"]
+    answer: 0
+    explanation: "The long option is right here, and the short ones are wrong."
+    source: concept-gradient-descent
+"""
+        for n in (1, 2, 3)
+    )
+    (tmp_path / "quiz" / "math.yaml").write_text(
+        "id: quiz-math\ntitle: Q\nskill: math\nlevel: beginner\nitems:\n" + items
+    )
+
+    class S:
+        data_dir = tmp_path / "data"
+        knowledge_dir = tmp_path
+
+    return S
+
+
+def test_validate_quiz_checks_warn_locally_and_fail_in_ci_or_strict(tmp_path):
+    """A gameable quiz file is a file:line warning (exit 0) locally, and an error (exit 1) with CI=true or --strict."""
+    settings = _gameable_quiz(tmp_path)
+    local = run(["kb", "validate"], settings, env={"CI": "false"})
+    assert local.returncode == 0, local.stderr
+    assert "quiz/math.yaml:6: warning: the key is the longest option in 3/3 items (100%), limit 30%" in local.stdout
+    assert "quiz/math.yaml: 3 items, key longest 100%, overlap winner 0%" in local.stdout
+    in_ci = run(["kb", "validate", "--skip-duplicates"], settings, env={"CI": "true"})
+    assert in_ci.returncode == 1
+    assert "quiz/math.yaml:6: error: the key is the longest option" in in_ci.stdout
+    strict = run(["kb", "validate", "--strict", "--skip-duplicates", "--details"], settings, env={"CI": "false"})
+    assert strict.returncode == 1
+    assert "quiz/math.yaml:15: note: q-math-002: the key is the longest option" in strict.stdout
+
+
 def test_index_status_reports_chunks_and_staleness(ready):
     """index status --json shows the chunk count, model and a fresh (not stale) index."""
     proc = run(["index", "status", "--json"], ready)
