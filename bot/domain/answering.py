@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -200,13 +200,24 @@ class AnswerService:
         asked = self.standalone(text, history)
         analysis = analyze(asked)
         if analysis.kind == "multipart":
-            parts = [
-                self._part(p, analyze(p), max(PART_LIMIT, ANSWER_LIMIT // len(analysis.parts)))
-                for p in analysis.parts[:MAX_PARTS]
-            ]
+            parts = self._parts(analysis.parts[:MAX_PARTS])
         else:
             parts = [self._part(asked, analysis, ANSWER_LIMIT)]
         return self._answer(text, asked, analysis, parts, started)
+
+    def _parts(self, questions: Sequence[str]) -> list[_Part]:
+        """Each part answered in order; a part that leans on the one before ("how big should each be?") borrows
+        its subject, and nothing an earlier part showed is shown again."""
+        budget = max(PART_LIMIT, ANSWER_LIMIT // len(questions))
+        parts: list[_Part] = []
+        shown: set[str] = set()
+        for asked in questions:
+            before = parts[-1].question if parts else None
+            question = self.standalone(asked, [Turn(before, before, (), _EPOCH)]) if before else asked
+            part = self._part(question, analyze(question), budget, shown)
+            shown |= {b.text for p in part.passages for b in p.blocks}
+            parts.append(part)
+        return parts
 
     # -- one question ----------------------------------------------------------------------------
     def _search(self, text: str) -> tuple[SearchResult, float]:
@@ -216,7 +227,7 @@ class AnswerService:
     def _candidates(self, hits: Sequence[Hit], kind: str = "entry") -> list[Candidate]:
         return [Candidate(h.row, h.chunk, h.score) for h in hits if h.chunk.kind == kind][:CANDIDATES]
 
-    def _part(self, question: str, analysis: Analysis, budget: int) -> _Part:
+    def _part(self, question: str, analysis: Analysis, budget: int, shown: Collection[str] = ()) -> _Part:
         result, confidence = self._search(question)
         if not result.hits or confidence < self.threshold:
             return _Part(question, confidence, [], result.hits, query_vector=result.query_vector)
@@ -230,13 +241,15 @@ class AnswerService:
             part.query_vector = result.query_vector
             return part
         candidates = self._candidates(result.hits)
-        passages = self.composer.select(candidates, result.query_vector, analysis, budget)
+        passages = self.composer.select(candidates, result.query_vector, analysis, budget, shown=shown)
         note = ""
         if analysis.library and not any(
             mentions(" ".join(p.chunk.heading_path) + " " + p.chunk.text, analysis.library) for p in passages
         ):
             note = f"My notes don't show this in {analysis.library} specifically, so here is the general answer."
-            passages = self.composer.select(candidates, result.query_vector, analysis, budget - len(note) - 3)
+            passages = self.composer.select(
+                candidates, result.query_vector, analysis, budget - len(note) - 3, shown=shown
+            )
         return _Part(question, confidence, passages, result.hits, note, result.query_vector)
 
     def _compare(

@@ -8,7 +8,7 @@ Every word shown comes from the notes; nothing is rephrased.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -228,7 +228,7 @@ def heading_fits(chunk: Chunk, analysis: Analysis) -> float:
     if question.startswith("why") and heading.lower().startswith("why"):
         return bonus + 0.04
     if analysis.kind in ("howto", "recommend") and _HOW_HEADING.search(heading):
-        return bonus + 0.04
+        return bonus + 0.02
     if analysis.kind == "explain" and _WHAT_HEADING.search(heading):
         return bonus + 0.02
     if analysis.kind == "compare":
@@ -326,8 +326,12 @@ class Composer:
         budget: int,
         max_entries: int = 3,
         rerank: bool = True,
+        shown: Collection[str] = (),
     ) -> list[Passage]:
-        """The best chunk's most relevant blocks, then relevant, non-redundant blocks of the next ones."""
+        """The best chunk's most relevant blocks, then relevant, non-redundant blocks of the next ones.
+
+        ``shown`` holds blocks an earlier part of the same reply already showed; they are not repeated.
+        """
         ranked = self.rank(candidates, analysis) if rerank else list(candidates)
         if not ranked:
             return []
@@ -349,7 +353,7 @@ class Composer:
             passage = Passage(cand.chunk)
             gap = _PASSAGE_GAP if passages else 0
             for score, whole, vec in scored:
-                if n and score < floor:
+                if (n and score < floor) or whole.text in shown:
                     continue
                 block: Block | None = whole
                 room = budget - used - gap - _JOINER

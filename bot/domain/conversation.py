@@ -85,7 +85,7 @@ def parse_chat_line(line: str) -> tuple[str, str | None]:
     return data["question"], None if key is None else check_key(str(key))
 
 
-_PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|the same|there)\b")
+_PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|each|both|the same|there)\b")
 _CONTINUE = re.compile(
     r"^(and|but|so|also|then|plus|ok(ay)? (and|so|but)|what about|how about|what if|and what about|"
     r"and how about|same (for|with|in)|now (for|with|in))\b"

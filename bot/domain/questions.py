@@ -367,7 +367,7 @@ def split_parts(text: str) -> list[str]:
 
 def resolve_pronoun(text: str, subject: str) -> str:
     """Replace the first pronoun standing for ``subject``: "how do I choose one" -> "how do I choose a learning rate"."""
-    match = re.search(r"\b(it|this|that|them|they|these|those|one)\b(?!\s+(?:of|is a|more)\b)", text)
+    match = re.search(r"\b(it|this|that|them|they|these|those|one|each|both)\b(?!\s+(?:of|is a|more)\b)", text)
     if match is None:
         return text
     article = "" if match[1] != "one" or subject.endswith("s") else ("an " if subject[:1] in "aeiou" else "a ")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import State
+from bot.app import Services
 from bot.domain.errors import StudyBotError
 from bot.domain.moderation import NotModerator, Refused
 from bot.domain.ports import Actor, AskedRecord, AuditRecord, Learner
@@ -21,7 +21,7 @@ from tests.helpers import CONCEPT
 
 ROOT = Path(__file__).resolve().parents[2]
 MODERATION_EXT = ROOT / "bot" / "exts" / "moderation"
-SERVICES = {"kb_admin", "quiz_admin", "moderation", "review"}  # the State fields that hold moderator services
+SERVICES = {"kb_admin", "quiz_admin", "moderation", "review"}  # the Services fields that hold moderator services
 # Reached from the moderation cog without the gate, on purpose: autocomplete and the pre-fill of a form, which
 # show a server's entries and items (learners see them in answers and quizzes anyway); the command that opens
 # the form calls ``moderation.check`` first, and saving goes through the gate again.
@@ -49,9 +49,9 @@ class World:
     item_id: str
 
 
-Call = Callable[[State, Actor, World], Awaitable[object]]
+Call = Callable[[Services, Actor, World], Awaitable[object]]
 
-# (State field, method) → (the audited action, a call of it as the cog makes it).
+# (Services field, method) → (the audited action, a call of it as the cog makes it).
 CASES: dict[tuple[str, str], tuple[str, Call]] = {
     ("moderation", "check"): ("kb.add", lambda s, a, w: s.moderation.check(a, "kb.add")),
     ("moderation", "set_moderator_role"): (
@@ -105,10 +105,10 @@ CASES: dict[tuple[str, str], tuple[str, Call]] = {
 
 
 def _service_of(node: ast.expr, aliases: dict[str, str]) -> str | None:
-    """``…state.<service>`` or a local name bound to one, else None."""
+    """``…services.<service>`` or a local name bound to one, else None."""
     if isinstance(node, ast.Attribute) and node.attr in SERVICES:
         inner = node.value
-        if isinstance(inner, ast.Attribute) and inner.attr == "state":
+        if isinstance(inner, ast.Attribute) and inner.attr == "services":
             return node.attr
     if isinstance(node, ast.Name):
         return aliases.get(node.id)
@@ -143,7 +143,7 @@ def test_every_moderator_call_in_the_cog_has_a_case() -> None:
     assert calls - OPEN_READS == set(CASES)
 
 
-async def make_world(state: State) -> World:
+async def make_world(state: Services) -> World:
     """An entry with two revisions, a question the bot could not answer, a shipped quiz item; a role configured."""
     await state.moderation.set_moderator_role(MOD, ROLE)
     entry = await state.kb_admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
@@ -155,7 +155,7 @@ async def make_world(state: State) -> World:
     return World(entry.doc_id, gap_id, sorted(state.bank.items)[0])
 
 
-async def audit_rows(state: State) -> list[AuditRecord]:
+async def audit_rows(state: Services) -> list[AuditRecord]:
     """The server's audit log, oldest first."""
     async with state.store.transaction() as repos:
         return sorted(await repos.audit_entries(GUILD, 1000), key=lambda r: r.id or 0)
@@ -163,7 +163,7 @@ async def audit_rows(state: State) -> list[AuditRecord]:
 
 @pytest.mark.parametrize("case", list(CASES), ids=".".join)
 async def test_the_gate_refuses_a_non_moderator_audits_it_and_admits_the_moderator_role(
-    state: State, case: tuple[str, str]
+    state: Services, case: tuple[str, str]
 ) -> None:
     """A member without Manage Server or the role is refused with one refused audit row; the role holder is not."""
     action, call = CASES[case]
@@ -185,7 +185,7 @@ async def test_the_gate_refuses_a_non_moderator_audits_it_and_admits_the_moderat
     assert [r.author_id for r in await audit_rows(state) if r.outcome == "refused"] == [MEMBER.user_id]
 
 
-async def test_audit_values_are_cut_to_their_columns(state: State) -> None:
+async def test_audit_values_are_cut_to_their_columns(state: Services) -> None:
     """Over-long commands and targets are cut to the audit columns, for refusals and for successful quiz changes."""
     long_command = "/quizbank " + "x" * 200
     with pytest.raises(Refused):
