@@ -299,7 +299,7 @@ class AnswerService:
         def value(hit: Hit) -> float:
             text = hit.chunk.text.lower()
             bonus = 0.1 if any(f" {kind}" in text.split(" for learning")[0] for kind in wants) else 0.0
-            bonus += 0.05 if free and ": a free" in text else 0.0
+            bonus += 0.05 if free and re.search(r": (a )?free (?!to audit)", text) else 0.0
             return hit.score + bonus
 
         resources = sorted((h for h in hits if h.chunk.kind == "resource"), key=value, reverse=True)[:3]

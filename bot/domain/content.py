@@ -93,6 +93,14 @@ class Resource(_Strict):
         """The cost as a learner reads it ("free to audit", not the id "free-to-audit")."""
         return COST_LABELS[self.cost]
 
+    @property
+    def described(self) -> str:
+        """What it is, as a phrase: "a free course", "free documentation", "an advanced book" reads right."""
+        if self.kind == "docs":
+            return f"{self.cost_label} documentation"
+        phrase = f"{self.cost_label} {self.kind}"
+        return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
+
 
 class ResourceFile(FrontMatter):
     resources: list[dict[str, Any]]
@@ -165,7 +173,7 @@ class KnowledgeBase:
             for e in self.entries.values()
         ]
         for r in self.resources.values():
-            body = f"{r.title}: a {r.cost_label} {r.kind} for learning {r.skill.label} ({r.level}). {r.why}" + (
+            body = f"{r.title}: {r.described} for learning {r.skill.label} ({r.level}). {r.why}" + (
                 f" Topics: {', '.join(r.tags)}." if r.tags else ""
             )
             docs.append(

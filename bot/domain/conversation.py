@@ -317,7 +317,10 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
         return f"{previous[: qualifier.start()]} {rest}?" if qualifier else f"{previous} {rest}?"
     pronoun = _PRONOUN.search(rest)
     if pronoun:
-        noun = _as_noun(subject, pronoun[1])
+        if pronoun[1] in ("each", "both") and before.kind == "compare":  # "how big should each be?"
+            noun = " and ".join(before.subjects[:2])
+        else:
+            noun = _as_noun(subject, pronoun[1])
         return resolve_pronoun(rest, noun).rstrip("?") + "?"
     if norm != rest:  # "what about random forests?": the same question about a new subject
         swapped = _swap_library(previous, rest)
