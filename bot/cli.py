@@ -7,6 +7,7 @@ Heavy imports (NumPy, FAISS, the model) happen inside commands so ``--help`` is 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +33,7 @@ app.add_typer(kb_app, name="kb")
 db_app = typer.Typer(help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).")
 app.add_typer(db_app, name="db")
 
+log = logging.getLogger(__name__)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # never wrap messages: tools and tests grep them
 
@@ -155,6 +157,7 @@ def ask(
     """Answer a question from the knowledge base, with its sources."""
     from bot.app import shipped_answers
     from bot.domain.errors import InvalidQuestion, KnowledgeError
+    from bot.inputs import json_line, lines, repair
 
     settings = _settings()
     _setup_logging(settings)
@@ -170,18 +173,15 @@ def ask(
         try:
             return service.ask(text).to_json()
         except InvalidQuestion as exc:
-            return {
-                "question": text,
-                "abstained": True,
-                "confidence": 0.0,
-                "answer": exc.message,
-                "sources": [],
-                "latency_ms": 0.0,
-            }
+            return _declined(text, exc.message)
+        except Exception:  # one bad line must never end a batch: say so on its row, keep answering
+            log.exception("answering %r failed", text[:200])
+            return _declined(text, "Something went wrong answering this question; it has been logged.")
 
     if question is not None:
+        question = repair(question)  # argv arrives surrogate-escaped when it is not valid UTF-8
         if as_json:
-            sys.stdout.write(json.dumps(answer_json(question), ensure_ascii=False) + "\n")
+            sys.stdout.buffer.write(json_line(answer_json(question)))
             return
         try:
             _print_answer(service.ask(question))
@@ -189,9 +189,20 @@ def ask(
             err.print(exc.message)
             raise typer.Exit(2) from None
         return
-    for line in sys.stdin:
-        sys.stdout.write(json.dumps(answer_json(line.rstrip("\r\n")), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    for line in lines(sys.stdin.buffer):
+        sys.stdout.buffer.write(json_line(answer_json(line)))
+        sys.stdout.buffer.flush()
+
+
+def _declined(question: str, message: str) -> dict[str, Any]:
+    return {
+        "question": question,
+        "abstained": True,
+        "confidence": 0.0,
+        "answer": message,
+        "sources": [],
+        "latency_ms": 0.0,
+    }
 
 
 @app.command()
@@ -294,15 +305,21 @@ def kb_import(
     _setup_logging(settings)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in {".md", ".yaml", ".yml"})
-        files = [(p.relative_to(path).as_posix(), p.read_bytes()) for p in found]
-    elif path.is_file():
-        files = [(path.name, path.read_bytes())]
+        named = [(p.relative_to(path).as_posix(), p) for p in found]
+    elif path.exists():
+        named = [(path.name, path)]
     else:
         err.print(f"[red]{path} does not exist.[/]", highlight=False)
         raise typer.Exit(2)
-    if not files:
+    if not named:
         err.print(f"[red]{path} holds no .md or .yaml files.[/]", highlight=False)
         raise typer.Exit(2)
+    files, unread = _read_uploads(named)
+    if unread:
+        for problem in unread:
+            typer.echo(problem)
+        err.print(f"Nothing was imported: {len(unread)} problem(s).")
+        raise typer.Exit(1)
     actor = Actor(user_id=0, guild_id=guild, command="studybot kb import", trusted=True)
 
     async def work(services: Any) -> Any:
@@ -318,6 +335,23 @@ def kb_import(
         err.print(f"Nothing was imported: {len(result.problems)} problem(s).")
         raise typer.Exit(1)
     out.print(f"Imported {len(files)} file(s) into server {guild}: {result}.", highlight=False)
+
+
+def _read_uploads(named: list[tuple[str, Path]]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Each file's bytes, its size checked before it is read (never more than the limit is read), or a problem."""
+    from bot.domain.content import read_capped
+    from bot.domain.uploads import MAX_FILE_BYTES
+
+    files: list[tuple[str, bytes]] = []
+    problems: list[str] = []
+    for name, p in named:
+        try:
+            files.append((name, read_capped(p, MAX_FILE_BYTES)))
+        except ValueError as exc:
+            problems.append(f"{name}:1: {exc}")
+        except OSError as exc:
+            problems.append(f"{name}:1: cannot read: {exc.strerror or exc}")
+    return files, problems
 
 
 def _backend(url: str) -> str:
