@@ -84,4 +84,5 @@ async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
         except BaseException:
             await engine.dispose()
             raise
+    store.watch()
     return store
