@@ -53,8 +53,9 @@ def _settings() -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
-    from bot.logs import setup_logging
+    from bot.logs import register_settings, setup_logging
 
+    register_settings(settings)
     setup_logging(settings.log_level, quiet=True)
 
 
@@ -424,21 +425,28 @@ def run() -> None:
     if settings.discord_token is None:
         err.print(HOW_TO_CONNECT, markup=False, highlight=False)
         raise typer.Exit(2)
-    from bot.logs import setup_logging
+    from bot.logs import register_settings, scrub, setup_logging
 
-    setup_logging(settings.log_level)
+    log_file = settings.data_dir / "studybot.log"
+    register_settings(settings)
+    setup_logging(settings.log_level, log_file=log_file)
     from bot.client import run_bot
     from bot.domain.errors import KnowledgeError, StudyBotError
+    from bot.startup import explain
 
     try:
         asyncio.run(run_bot(settings))
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
     except StudyBotError as exc:
-        err.print(f"[red]{exc.message}[/]")
+        err.print(f"[red]{scrub(exc.message)}[/]", highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # every other start-up failure: one line here, the traceback in the log file only
+        logging.getLogger("bot.startup").error("start-up failed", exc_info=exc, extra={"to_file_only": True})
+        err.print(f"[red]{scrub(explain(exc))}[/] (details in {log_file})", highlight=False)
+        raise typer.Exit(1) from None
 
 
 DEMO_QUESTION = "What is overfitting and how do I prevent it?"
