@@ -71,10 +71,23 @@ def translate_errors() -> Iterator[None]:
         log.warning("conflicting write rolled back: %s", str(getattr(exc, "orig", exc)).splitlines()[0][:200])
         raise ConcurrentChange() from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        state = _sqlstate(exc) or ""
+        if exc.connection_invalidated or state in _UNAVAILABLE_STATES or state.startswith("08"):
             _log_unavailable(exc)
             raise StorageUnavailable() from exc
         raise
+
+
+# PostgreSQL states that mean "the database cannot take this write now", not "the request is wrong":
+# read-only transaction, disk full, out of memory, too many connections, not accepting connections, lock timeout,
+# cancelled by a timeout, shutting down; and every connection exception (class 08).
+_UNAVAILABLE_STATES = {"25006", "53100", "53200", "53300", "55000", "55P03", "57014", "57P01", "57P03"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def _log_unavailable(exc: BaseException) -> None:
