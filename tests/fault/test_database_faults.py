@@ -156,7 +156,7 @@ async def test_postgres_read_only(pg_services):
 @pytest.mark.postgres
 async def test_postgres_locked(pg_services, pg_cluster):
     """A table locked by another session: the write gives up after the lock timeout instead of hanging."""
-    services, admin, name = pg_services
+    services, _admin, name = pg_services
     holder = await asyncpg.connect(pg_cluster.url(name))
     transaction = holder.transaction()
 
