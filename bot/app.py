@@ -39,12 +39,12 @@ Notify = Callable[[str], None]  # one line of progress for the person waiting (i
 
 
 def load_kb(settings: Settings) -> KnowledgeBase:
-    from bot.domain.content import load_knowledge
+    from bot.domain.content import is_folder, load_knowledge
     from bot.domain.errors import KnowledgeError
 
-    if not settings.knowledge_dir.is_dir():
+    if not is_folder(settings.knowledge_dir):
         raise KnowledgeError(
-            f"The knowledge folder {settings.knowledge_dir} does not exist. "
+            f"The knowledge folder {settings.knowledge_dir} does not exist or cannot be read. "
             "Run StudyBot from the project folder or set STUDYBOT_KNOWLEDGE_DIR."
         )
     kb = load_knowledge(settings.knowledge_dir)

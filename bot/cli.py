@@ -7,6 +7,7 @@ Heavy imports (NumPy, FAISS, the model) happen inside commands so ``--help`` is 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +33,7 @@ app.add_typer(kb_app, name="kb")
 db_app = typer.Typer(help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).")
 app.add_typer(db_app, name="db")
 
+log = logging.getLogger(__name__)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # never wrap messages: tools and tests grep them
 
@@ -51,8 +53,9 @@ def _settings() -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
-    from bot.logs import setup_logging
+    from bot.logs import register_settings, setup_logging
 
+    register_settings(settings)
     setup_logging(settings.log_level, quiet=True)
 
 
@@ -156,6 +159,7 @@ def ask(
     from bot.app import shipped_answers
     from bot.domain.conversation import ChatMemory, parse_chat_line
     from bot.domain.errors import InvalidQuestion, KnowledgeError
+    from bot.inputs import json_line, lines, repair
 
     settings = _settings()
     _setup_logging(settings)
@@ -176,23 +180,18 @@ def ask(
             text, chat = parse_chat_line(line)
             answer = service.ask(text, history=chats.history(chat) if chat else ())
         except InvalidQuestion as exc:
-            return {
-                "question": text,
-                "abstained": True,
-                "confidence": 0.0,
-                "answer": exc.message,
-                "sources": [],
-                "latency_ms": 0.0,
-                "standalone_question": text,
-                "kind": "invalid",
-            }
+            return _declined(text, exc.message)
+        except Exception:  # one bad line must never end a batch: say so on its row, keep answering
+            log.exception("answering %r failed", text[:200])
+            return _declined(text, "Something went wrong answering this question; it has been logged.")
         if chat and not answer.abstained:
             chats.remember(chat, answer.question, answer.standalone_question, answer.doc_ids)
         return answer.to_json()
 
     if question is not None:
+        question = repair(question)  # argv arrives surrogate-escaped when it is not valid UTF-8
         if as_json:
-            sys.stdout.write(json.dumps(answer_json(question), ensure_ascii=False) + "\n")
+            sys.stdout.buffer.write(json_line(answer_json(question)))
             return
         try:
             _print_answer(service.ask(question))
@@ -200,9 +199,22 @@ def ask(
             err.print(exc.message)
             raise typer.Exit(2) from None
         return
-    for line in sys.stdin:
-        sys.stdout.write(json.dumps(answer_json(line.rstrip("\r\n")), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    for line in lines(sys.stdin.buffer):
+        sys.stdout.buffer.write(json_line(answer_json(line)))
+        sys.stdout.buffer.flush()
+
+
+def _declined(question: str, message: str) -> dict[str, Any]:
+    return {
+        "question": question,
+        "abstained": True,
+        "confidence": 0.0,
+        "answer": message,
+        "sources": [],
+        "latency_ms": 0.0,
+        "standalone_question": question,
+        "kind": "invalid",
+    }
 
 
 @app.command()
@@ -348,15 +360,21 @@ def kb_import(
     _setup_logging(settings)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in {".md", ".yaml", ".yml"})
-        files = [(p.relative_to(path).as_posix(), p.read_bytes()) for p in found]
-    elif path.is_file():
-        files = [(path.name, path.read_bytes())]
+        named = [(p.relative_to(path).as_posix(), p) for p in found]
+    elif path.exists():
+        named = [(path.name, path)]
     else:
         err.print(f"[red]{path} does not exist.[/]", highlight=False)
         raise typer.Exit(2)
-    if not files:
+    if not named:
         err.print(f"[red]{path} holds no .md or .yaml files.[/]", highlight=False)
         raise typer.Exit(2)
+    files, unread = _read_uploads(named)
+    if unread:
+        for problem in unread:
+            typer.echo(problem)
+        err.print(f"Nothing was imported: {len(unread)} problem(s).")
+        raise typer.Exit(1)
     actor = Actor(user_id=0, guild_id=guild, command="studybot kb import", trusted=True)
 
     async def work(services: Any) -> Any:
@@ -372,6 +390,23 @@ def kb_import(
         err.print(f"Nothing was imported: {len(result.problems)} problem(s).")
         raise typer.Exit(1)
     out.print(f"Imported {len(files)} file(s) into server {guild}: {result}.", highlight=False)
+
+
+def _read_uploads(named: list[tuple[str, Path]]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Each file's bytes, its size checked before it is read (never more than the limit is read), or a problem."""
+    from bot.domain.content import read_capped
+    from bot.domain.uploads import MAX_FILE_BYTES
+
+    files: list[tuple[str, bytes]] = []
+    problems: list[str] = []
+    for name, p in named:
+        try:
+            files.append((name, read_capped(p, MAX_FILE_BYTES)))
+        except ValueError as exc:
+            problems.append(f"{name}:1: {exc}")
+        except OSError as exc:
+            problems.append(f"{name}:1: cannot read: {exc.strerror or exc}")
+    return files, problems
 
 
 def _backend(url: str) -> str:
@@ -444,21 +479,28 @@ def run() -> None:
     if settings.discord_token is None:
         err.print(HOW_TO_CONNECT, markup=False, highlight=False)
         raise typer.Exit(2)
-    from bot.logs import setup_logging
+    from bot.logs import register_settings, scrub, setup_logging
 
-    setup_logging(settings.log_level)
+    log_file = settings.data_dir / "studybot.log"
+    register_settings(settings)
+    setup_logging(settings.log_level, log_file=log_file)
     from bot.client import run_bot
     from bot.domain.errors import KnowledgeError, StudyBotError
+    from bot.startup import explain
 
     try:
         asyncio.run(run_bot(settings))
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
     except StudyBotError as exc:
-        err.print(f"[red]{exc.message}[/]")
+        err.print(f"[red]{scrub(exc.message)}[/]", highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # every other start-up failure: one line here, the traceback in the log file only
+        logging.getLogger("bot.startup").error("start-up failed", exc_info=exc, extra={"to_file_only": True})
+        err.print(f"[red]{scrub(explain(exc))}[/] (details in {log_file})", highlight=False)
+        raise typer.Exit(1) from None
 
 
 DEMO_QUESTION = "What is overfitting and how do I prevent it?"

@@ -6,8 +6,13 @@ Layout under ``root``::
     builds/<build id>/      manifest.json, chunks.json, vectors.npy, sentences.npy, dense.faiss, keyword/
     builds/.tmp-*/          a build in progress; never read, removed by the next build
 
-A build never touches the live one: it writes a new directory, then flips CURRENT. A crash at any
-point leaves CURRENT naming the previous, complete build.
+A build never touches the live one: it writes a new directory, verifies it, then flips CURRENT. A crash at
+any point leaves CURRENT naming the previous, complete build.
+
+The manifest holds a SHA-256 of every other file of its build, checked on every load: damaged vectors are
+refused, never served. If the build CURRENT names is damaged (or CURRENT itself is garbage), the newest
+intact build answers instead, and the next build reuses its vectors. A build is deleted only after a newer one
+has been verified.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -34,8 +40,9 @@ from index.chunking import Chunk
 from index.embedder import Embedder
 from index.keyword import KeywordIndex
 
-FORMAT = 2  # bumped whenever the files of a build change; older builds are rebuilt
+FORMAT = 3  # bumped whenever the files of a build change; older builds are rebuilt (3: per-file checksums)
 Progress = Callable[[str, int, int], None]
+_BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")  # what build() names a build; CURRENT holds nothing else
 
 
 class StoreError(Exception):
@@ -90,6 +97,30 @@ def offtopic_topics() -> list[str]:
     return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_files(path: Path, manifest: dict[str, Any]) -> list[str]:
+    """The files of a build that are missing or differ from the checksum its manifest recorded."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return ["manifest.json (no checksums)"]
+    damaged = []
+    for name, expected in sorted(files.items()):
+        target = path / name
+        try:
+            if _file_sha256(target) != expected:
+                damaged.append(name)
+        except OSError:
+            damaged.append(name)
+    return damaged
+
+
 def _sentence_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -102,13 +133,19 @@ class IndexStore:
         self.builds = root / "builds"
 
     # -- reading ---------------------------------------------------------------------------------
-    def current_dir(self) -> Path | None:
-        pointer = self.root / "CURRENT"
-        if not pointer.exists():
+    def current_name(self) -> str | None:
+        """The build CURRENT names, or None if it is missing or holds anything but a build id (garbage, a path)."""
+        try:
+            raw = (self.root / "CURRENT").read_bytes()[:100]
+        except OSError:
             return None
-        name = pointer.read_text().strip()
-        path = self.builds / name
-        return path if name and path.is_dir() else None
+        name = raw.decode("ascii", "replace").strip()
+        return name if _BUILD_ID.match(name) else None
+
+    def current_dir(self) -> Path | None:
+        name = self.current_name()
+        path = self.builds / name if name else None
+        return path if path is not None and path.is_dir() else None
 
     def manifest(self) -> dict[str, Any] | None:
         path = self.current_dir()
@@ -120,22 +157,60 @@ class IndexStore:
         except (OSError, ValueError):
             return None
 
+    def _candidates(self) -> list[Path]:
+        """Finished builds, the one CURRENT names first, then the others newest first."""
+        if not self.builds.is_dir():
+            return []
+        found = sorted((p for p in self.builds.iterdir() if _BUILD_ID.match(p.name) and p.is_dir()), reverse=True)
+        current = self.current_dir()
+        return ([current] if current is not None else []) + [p for p in found if p != current]
+
     def open(self, model_id: str) -> LoadedIndex:
-        path = self.current_dir()
-        if path is None:
+        """The live build, verified; if it is damaged, the newest intact build, with a ``notice`` saying so."""
+        current = self.current_dir()
+        candidates = self._candidates()
+        if not candidates:
             raise IndexMissing(f"no index has been built under {self.root}")
+        problems: list[str] = []
+        if current is None and (self.root / "CURRENT").exists():
+            problems.append("the CURRENT pointer is damaged")
+        for path in candidates:
+            try:
+                loaded = self._open_build(path, model_id)
+            except ModelMismatch:
+                if path == current:
+                    raise
+                continue  # an older build of another model is no fallback
+            except IndexCorrupt as exc:
+                problems.append(str(exc))
+                continue
+            if problems:
+                loaded.notice = f"{'; '.join(problems)}: using the intact build {loaded.build_id} instead"
+            return loaded
+        raise IndexCorrupt("; ".join(problems) or f"no intact build under {self.root}")
+
+    def _open_build(self, path: Path, model_id: str) -> LoadedIndex:
         try:
             manifest = json.loads((path / "manifest.json").read_text())
         except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"the index manifest is unreadable: {exc}") from exc
-        if manifest.get("format") != FORMAT:
-            raise IndexCorrupt(f"the index was written in format {manifest.get('format')}, this version reads {FORMAT}")
+            raise IndexCorrupt(f"the manifest of build {path.name} is unreadable: {exc}") from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            found = manifest.get("format") if isinstance(manifest, dict) else None
+            raise IndexCorrupt(f"build {path.name} was written in format {found}, this version reads {FORMAT}")
         if manifest.get("model_id") != model_id:
             raise ModelMismatch(str(manifest.get("model_id")), model_id)
+        damaged = verify_files(path, manifest)
+        if damaged:
+            raise IndexCorrupt(f"build {path.name} is damaged ({', '.join(damaged)} fail their checksum)")
         try:
             return LoadedIndex.read(path, manifest)
         except Exception as exc:  # any unreadable part means the build cannot be trusted
             raise IndexCorrupt(f"the index files under {path} are damaged: {exc}") from exc
+
+    def repoint(self, build_id: str) -> None:
+        """Make an intact build the live one (after a damaged one was refused)."""
+        with self._lock():
+            _write_atomic(self.root / "CURRENT", build_id)
 
     # -- writing ---------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -164,12 +239,14 @@ class IndexStore:
         force: bool = False,
         approximate_above: int = dense.APPROXIMATE_ABOVE,
         seed: LoadedIndex | None = None,
+        problems: list[str] | None = None,
     ) -> BuildReport:
         """Embed what changed since the live build, write a new build, and swap it in.
 
         ``seed`` is another build (under any root) whose vectors may be reused as well: a server's
         overlay index is the shipped index plus a few documents, so only those few get embedded.
-        ``force`` ignores both the live build and the seed.
+        ``force`` ignores both the live build and the seed. ``problems`` (files left out because they are
+        invalid) are recorded in the manifest, so whoever opens the build can warn about them.
         """
         started = time.perf_counter()
         if seed is not None and not force and seed.manifest.get("model_id") != model_id:
@@ -237,13 +314,19 @@ class IndexStore:
                     build_id,
                     sources_fingerprint,
                     approximate_above,
+                    problems or [],
                 )
                 final = self.builds / build_id
                 os.replace(tmp, final)
                 _fsync_dir(self.builds)
+                self._open_build(
+                    final, model_id
+                )  # verified before it goes live: a bad write never replaces a good build
                 _write_atomic(self.root / "CURRENT", build_id)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
+                if self.current_name() != build_id:
+                    shutil.rmtree(self.builds / build_id, ignore_errors=True)
                 raise
             self._prune(keep={build_id, previous.build_id if previous else ""})
             if progress:
@@ -267,6 +350,7 @@ class IndexStore:
         build_id: str,
         sources_fingerprint: str,
         approximate_above: int,
+        problems: list[str],
     ) -> None:
         np.save(path / "vectors.npy", vectors)
         np.save(path / "sentences.npy", sent_vectors)
@@ -289,12 +373,18 @@ class IndexStore:
             "dense_index": dense.kind_of(faiss_index),
             "sources_fingerprint": sources_fingerprint,
             "chunks": [{"id": c.id, "hash": c.content_hash} for c in chunks],
+            "problems": problems[:50],
         }
-        (path / "manifest.json").write_text(json.dumps(manifest, indent=1))
         for item in path.rglob("*"):
             if item.is_file():
                 with open(item, "rb") as fh:
                     os.fsync(fh.fileno())
+        manifest["files"] = {
+            item.relative_to(path).as_posix(): _file_sha256(item) for item in sorted(path.rglob("*")) if item.is_file()
+        }
+        (path / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        with open(path / "manifest.json", "rb") as fh:
+            os.fsync(fh.fileno())
 
     def _prune(self, keep: set[str]) -> None:
         for old in self.builds.iterdir():
@@ -315,6 +405,7 @@ class LoadedIndex:
     keyword: KeywordIndex
     offtopic_texts: list[str]
     offtopic_vectors: np.ndarray
+    notice: str | None = None  # set when this build answers because the live one was damaged
 
     @classmethod
     def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:

@@ -50,6 +50,7 @@ from bot.domain.conversation import ChatMemory
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import LOCAL_GUILD
 from bot.domain.quiz import Question
+from bot.inputs import repair
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class ChatSession:
 
     def _read(self, prompt: str) -> str:
         try:
-            return self.read(prompt)
+            return repair(self.read(prompt))  # a terminal in another encoding hands over surrogate-escaped bytes
         except (EOFError, KeyboardInterrupt):
             self.out.print()  # the cursor is still on the prompt line
             raise _EndSession from None

@@ -7,7 +7,9 @@ whose top-level mapping carries the same front-matter fields. Everything is vali
 from __future__ import annotations
 
 import ast
+import os
 import re
+import stat
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -195,8 +197,32 @@ class KnowledgeBase:
 
 
 # -- YAML with line numbers -----------------------------------------------------------------------
+MAX_YAML_DEPTH = 50  # knowledge files nest 3 levels; a deeper file is an attack or an accident
+
+
 class _LineLoader(yaml.SafeLoader):
-    """Records where each mapping and each key starts, so errors can name a line."""
+    """Records where each mapping and each key starts, so errors can name a line.
+
+    Aliases (``*name``) are refused: nine nested levels of them ("billion laughs") expand 517 bytes into
+    gigabytes, and no knowledge file needs one. Nesting is capped, so a ``[[[[...`` file cannot exhaust the stack.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed; write the value out", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -397,11 +423,21 @@ def _expected_id(folder: str, stem: str) -> str | None:
     return {"skills": f"skill-{stem}", "concepts": f"concept-{stem}"}.get(folder)
 
 
+def is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder this process can list (``Path.is_dir`` raises when a parent is unreadable)."""
+    try:
+        return path.is_dir() and os.access(path, os.R_OK | os.X_OK)
+    except OSError:
+        return False
+
+
 def load_knowledge(root: Path) -> KnowledgeBase:
     """Load and cross-check everything under ``root``; problems are collected, never raised."""
     kb = KnowledgeBase()
-    if not root.is_dir():
-        kb.problems.append(f"{root}:0: the knowledge folder does not exist (set STUDYBOT_KNOWLEDGE_DIR)")
+    if not is_folder(root):
+        kb.problems.append(
+            f"{root}:0: the knowledge folder does not exist or cannot be read (set STUDYBOT_KNOWLEDGE_DIR)"
+        )
         return kb
     id_lines: dict[str, str] = {}
     references: list[tuple[str, str, str]] = []  # (where, field, id)
@@ -474,11 +510,37 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     return kb
 
 
+MAX_KNOWLEDGE_BYTES = 256_000  # per knowledge file: the largest shipped file is ~70 KB; 5 MB once took 1.4 GB to index
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, refusing anything else or anything over ``limit`` before reading it whole.
+
+    Opened non-blocking, so a FIFO (or a device) named like a knowledge file can never hang the reader; the size
+    is checked on the open file, so a file swapped in after a check is still caught.
+    Raises ``ValueError`` (not regular, too large) with a reason, or ``OSError``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file (a FIFO, device or socket); skipped")
+        if info.st_size > limit:
+            raise ValueError(f"the file is {info.st_size:,} bytes; the limit is {limit:,} bytes per file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # it grew while being read
+        raise ValueError(f"the file is over {limit:,} bytes; the limit is {limit:,} bytes per file")
+    return data
+
+
 def _read(path: Path, where: str, problems: list[str]) -> str | None:
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, MAX_KNOWLEDGE_BYTES)
+    except ValueError as exc:
+        problems.append(f"{where}:1: {exc}")
+        return None
     except OSError as exc:
-        problems.append(f"{where}:0: cannot read: {exc.strerror}")
+        problems.append(f"{where}:1: cannot read: {exc.strerror or exc}")
         return None
     return decode_text(raw, where, problems)
 
@@ -520,6 +582,15 @@ def fingerprint(root: Path, folders: Iterable[str] = ("skills", "concepts", "res
     digest = hashlib.sha256()
     for folder in folders:
         for path in sorted((root / folder).glob("*")):
-            if path.is_file():
-                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+            try:
+                raw = read_capped(path, MAX_KNOWLEDGE_BYTES)
+            except (OSError, ValueError) as exc:  # unreadable, too large, or not a file: its state still counts
+                try:
+                    info = path.lstat()
+                except OSError:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    continue
+                raw = f"{type(exc).__name__}:{info.st_mode}:{info.st_size}:{info.st_mtime_ns}".encode()
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + raw + b"\0")
     return digest.hexdigest()

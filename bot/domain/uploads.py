@@ -155,7 +155,9 @@ def resource_problems(
 def parse_uploads(files: Iterable[tuple[str, bytes]]) -> Upload:
     """Parse and validate every file; problems are collected as ``file:line: reason``, never raised."""
     upload = Upload()
-    for name, raw in files:
+    for given_name, raw in files:
+        # A name with undecodable bytes (a surrogate from the file system or Discord's JSON) becomes valid text.
+        name = given_name.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         if len(raw) > MAX_FILE_BYTES:
             upload.problems.append(
                 f"{name}:1: the file is {len(raw) / 1_000_000:.1f} MB; the limit is {MAX_FILE_BYTES // 1_000_000} MB per file"

@@ -56,6 +56,7 @@ class GuildIndexStatus:
     building: bool
     last_error: str | None  # of the most recent attempt; cleared by the next success
     last_error_at: datetime | None
+    knowledge_problems: tuple[str, ...] = ()  # shipped files left out of the index (``studybot kb validate``)
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,7 @@ class GuildIndexes:
             building=state.building,
             last_error=state.last_error,
             last_error_at=state.last_error_at,
+            knowledge_problems=tuple(self.base.manifest.get("problems") or ()),
         )
 
     def guilds(self) -> list[int]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain.answering import AnswerService
-from bot.domain.content import fingerprint, load_knowledge
+from bot.domain.content import fingerprint, is_folder, load_knowledge
 from bot.domain.errors import KnowledgeError
 from bot.retrieval.embedders import EmbedderFactory, build_embedder, query_embedder
 from bot.settings import Settings
@@ -44,19 +44,24 @@ class IndexService:
     def knowledge_dir(self) -> Path:
         return self.settings.knowledge_dir
 
-    def chunks(self) -> tuple[list[Chunk], str]:
-        if not self.knowledge_dir.is_dir():
+    def chunks(self, *, strict: bool = True) -> tuple[list[Chunk], str, list[str]]:
+        """The chunks to index, the sources' fingerprint, and the knowledge base's problems.
+
+        ``strict`` (``studybot index build``) refuses a knowledge base with any problem; otherwise the valid
+        files are indexed and the problems returned, unless nothing at all is valid.
+        """
+        if not is_folder(self.knowledge_dir):
             raise KnowledgeError(
-                f"The knowledge folder {self.knowledge_dir} does not exist. "
+                f"The knowledge folder {self.knowledge_dir} does not exist or cannot be read. "
                 "Run StudyBot from the project folder or set STUDYBOT_KNOWLEDGE_DIR."
             )
         stamp = fingerprint(self.knowledge_dir)
         kb = load_knowledge(self.knowledge_dir)
-        if kb.problems:
+        if kb.problems and (strict or not kb.entries):
             raise KnowledgeError(
                 f"The knowledge base has {len(kb.problems)} problem(s); run `studybot kb validate`.", kb.problems
             )
-        return [c for doc in kb.documents() for c in chunk_document(doc)], stamp
+        return [c for doc in kb.documents() for c in chunk_document(doc)], stamp, kb.problems
 
     def status(self) -> IndexStatus:
         manifest = self.store.manifest()
@@ -64,7 +69,7 @@ class IndexService:
             return IndexStatus(False, True, 0, None, None, None, None)
         stale = (
             manifest.get("model_id") != MODEL_ID
-            or not self.knowledge_dir.is_dir()
+            or not is_folder(self.knowledge_dir)
             or manifest.get("sources_fingerprint") != fingerprint(self.knowledge_dir)
         )
         return IndexStatus(
@@ -77,16 +82,27 @@ class IndexService:
             manifest.get("build_id"),
         )
 
-    def build(self, *, force: bool = False, progress: Progress | None = None) -> BuildReport:
-        chunks, stamp = self.chunks()
+    def build(self, *, force: bool = False, progress: Progress | None = None, strict: bool = True) -> BuildReport:
+        chunks, stamp, problems = self.chunks(strict=strict)
         return self.store.build(
-            chunks, self.embedder_factory, MODEL_ID, sources_fingerprint=stamp, progress=progress, force=force
+            chunks,
+            self.embedder_factory,
+            MODEL_ID,
+            sources_fingerprint=stamp,
+            progress=progress,
+            force=force,
+            problems=problems,
         )
 
     def ensure(self, notify: Notify, progress: Progress | None = None) -> LoadedIndex:
-        """Open the live index, (re)building it first if it is missing, stale, damaged or foreign."""
+        """Open the live index, (re)building it first if it is missing, stale, damaged or foreign.
+
+        A knowledge base with problems never stops answers: the last good index keeps answering (or, with none,
+        the valid files are indexed), with a warning naming the problems.
+        """
         reason: str | None = None
         force = False
+        loaded: LoadedIndex | None = None
         try:
             loaded = self.store.open(MODEL_ID)
         except IndexMissing:
@@ -94,22 +110,46 @@ class IndexService:
         except ModelMismatch as exc:
             reason, force = f"Refusing the existing index because {exc}; rebuilding it from scratch.", True
         except IndexCorrupt as exc:
-            reason, force = f"The index is damaged ({exc}); rebuilding it from scratch.", True
+            reason = f"The index is damaged ({exc}); rebuilding it."
         else:
-            if self.knowledge_dir.is_dir() and loaded.manifest.get("sources_fingerprint") == fingerprint(
+            if loaded.notice:
+                notify(f"Warning: {loaded.notice}.")
+                log.warning("index: %s", loaded.notice)
+            fresh = is_folder(self.knowledge_dir) and loaded.manifest.get("sources_fingerprint") == fingerprint(
                 self.knowledge_dir
-            ):
+            )
+            if fresh or not is_folder(self.knowledge_dir):  # with nothing to rebuild from, the last good index answers
+                if loaded.notice:
+                    self.store.repoint(loaded.build_id)
+                self._warn_problems(notify, loaded.manifest.get("problems") or [])
                 return loaded
-            if not self.knowledge_dir.is_dir():
-                return loaded  # nothing to rebuild from: the last good index still answers
             reason = "The knowledge base changed since the last build: updating the index."
+        if loaded is not None:
+            problems = load_knowledge(self.knowledge_dir).problems
+            if problems:  # a bad file: keep answering from the last good build rather than dropping entries
+                self._warn_problems(notify, problems, stale=True)
+                return loaded
         notify(reason)
         log.info("index rebuild: %s", reason)
-        report = self.build(force=force, progress=progress)
+        report = self.build(force=force, progress=progress, strict=False)
         notify(
             f"Index ready: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s."
         )
-        return self.store.open(MODEL_ID)
+        built = self.store.open(MODEL_ID)
+        self._warn_problems(notify, built.manifest.get("problems") or [])
+        return built
+
+    @staticmethod
+    def _warn_problems(notify: Notify, problems: list[str], *, stale: bool = False) -> None:
+        if not problems:
+            return
+        served = "answering from the last good index" if stale else "those files are left out of answers"
+        notify(
+            f"Warning: the knowledge base has {len(problems)} problem(s) ({problems[0]}"
+            + (", …" if len(problems) > 1 else "")
+            + f"); {served}. Run `studybot kb validate`."
+        )
+        log.warning("knowledge base problems: %s", "; ".join(problems[:20]))
 
     def query_embedder(self) -> Embedder:
         if self._query_embedder is None:

@@ -22,6 +22,7 @@ from bot.storage.repos import SqlStore
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 10_000  # another process (the CLI beside the bot) may hold the write lock briefly
+PG_LOCK_TIMEOUT_MS = 10_000  # the same patience on PostgreSQL
 
 
 class DatabaseConfigError(StudyBotError):
@@ -69,7 +70,11 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # A row or table lock held elsewhere fails the request after a while instead of hanging it for ever.
+    settings = {"lock_timeout": str(PG_LOCK_TIMEOUT_MS)}
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"server_settings": settings}
+    )
 
 
 async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
@@ -84,4 +89,5 @@ async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
         except BaseException:
             await engine.dispose()
             raise
+    store.watch()
     return store

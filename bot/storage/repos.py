@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, update
@@ -68,10 +71,23 @@ def translate_errors() -> Iterator[None]:
         log.warning("conflicting write rolled back: %s", str(getattr(exc, "orig", exc)).splitlines()[0][:200])
         raise ConcurrentChange() from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        state = _sqlstate(exc) or ""
+        if exc.connection_invalidated or state in _UNAVAILABLE_STATES or state.startswith("08"):
             _log_unavailable(exc)
             raise StorageUnavailable() from exc
         raise
+
+
+# PostgreSQL states that mean "the database cannot take this write now", not "the request is wrong":
+# read-only transaction, disk full, out of memory, too many connections, not accepting connections, lock timeout,
+# cancelled by a timeout, shutting down; and every connection exception (class 08).
+_UNAVAILABLE_STATES = {"25006", "53100", "53200", "53300", "55000", "55P03", "57014", "57P01", "57P03"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def _log_unavailable(exc: BaseException) -> None:
@@ -84,6 +100,40 @@ def _log_unavailable(exc: BaseException) -> None:
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._sqlite_file = Path(database) if database and database != ":memory:" else None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the SQLite file this process opened
+
+    def watch(self) -> None:
+        """Remember which SQLite file is the database (device and inode), to notice it vanish or be replaced."""
+        if self._sqlite_file is not None and self._identity is None:
+            with contextlib.suppress(OSError):
+                info = os.stat(self._sqlite_file)
+                self._identity = (info.st_dev, info.st_ino)
+
+    def _check_file(self) -> None:
+        """Refuse to go on if the SQLite file was deleted or replaced: writes would land in a file no one will read.
+
+        SQLite keeps writing into a deleted file through its open descriptor, so without this check every answer
+        after ``rm studybot.db`` was acknowledged and then lost at the next start.
+        """
+        if self._sqlite_file is None:
+            return
+        if self._identity is None:
+            self.watch()
+            return
+        try:
+            info = os.stat(self._sqlite_file)
+            found: tuple[int, int] | None = (info.st_dev, info.st_ino)
+        except OSError:
+            found = None
+        if found != self._identity:
+            log.error(
+                "the SQLite database file %s was %s while StudyBot was running; refusing writes until restart",
+                self._sqlite_file,
+                "deleted" if found is None else "replaced",
+            )
+            raise StorageUnavailable()
 
     @property
     def backend(self) -> str:
@@ -93,7 +143,9 @@ class SqlStore:
     async def transaction(self) -> AsyncIterator[Repos]:
         with translate_errors():
             async with self.engine.begin() as conn:
+                self._check_file()
                 yield SqlRepos(conn)
+                self._check_file()  # before COMMIT: never acknowledge a write into a vanished file
 
     async def close(self) -> None:
         await self.engine.dispose()

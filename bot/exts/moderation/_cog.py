@@ -270,6 +270,9 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
         embed.add_field(name="Pending changes", value=pending)
         error = f"{_ui.safe(status.last_error, 900)} ({_when(status.last_error_at)})" if status.last_error else "none"
         embed.add_field(name="Last error", value=error, inline=False)
+        if status.knowledge_problems:
+            problems = [f"• {_ui.safe(p, 200)}" for p in status.knowledge_problems]
+            embed.add_field(name="Knowledge files left out", value=_ui.whole_lines(problems), inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=_ui.NO_PINGS)
 
 
