@@ -28,5 +28,7 @@ def setup_logging(level: str = "INFO", *, quiet: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel("WARNING" if quiet else level)
+    # The handler filters too: bm25s sets its own logger to DEBUG when it is imported, which may happen after this.
+    handler.setLevel(root.level)
     for noisy in ("discord.http", "discord.gateway", "sentence_transformers", "httpx", "urllib3", "bm25s", "faiss"):
         logging.getLogger(noisy).setLevel("WARNING")
