@@ -27,6 +27,7 @@ from bot.charts import progress_png
 from bot.console import render
 from bot.console._parsing import (
     HELP,
+    SKILLS,
     Ask,
     Command,
     Quit,
@@ -148,6 +149,7 @@ class ChatSession:
                 self._done("You are hidden from the leaderboard." if hidden else "You are on the leaderboard.")
             case ShowHelp():
                 self.out.print(render.help_table(HELP))
+                self.out.print(f"Skills for /quiz: {SKILLS} (e.g. /quiz 3 {Skill.MATH.value}).")
             case Quit():
                 raise _EndSession
             case _:
@@ -159,7 +161,14 @@ class ChatSession:
         from bot.domain.answering import check_question
 
         check_question(text)  # "??" is refused before the model loads for it
-        render.print_answer(self.out, self._answer_service().ask(text))
+        render.print_answer(self.out, self._answer_service().ask(text), self._skill_of)
+
+    def _skill_of(self, title: str) -> str | None:
+        """The skill of the entry with this title: a decline suggests a quiz on it."""
+        for entry in self.state.kb.entries.values():
+            if entry.title == title:
+                return entry.skill.value
+        return None
 
     def _answer_service(self) -> AnswerService:
         """Load the index and query model on the first question only: quizzes and streaks never need them."""
@@ -269,6 +278,7 @@ def log_to_file(settings: Settings) -> Path:
     setup_logging(settings.log_level)
     root = logging.getLogger()
     handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(root.level)  # bm25s turns its own logger up to DEBUG on import
     for screen in root.handlers:  # keep the shared format and the secret redaction
         handler.setFormatter(screen.formatter)
         for log_filter in screen.filters:
