@@ -186,7 +186,12 @@ class KnowledgeBase:
 
 
 # -- YAML with line numbers -----------------------------------------------------------------------
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser (in PyYAML's wheels) reads the knowledge base several times faster than the pure-Python one:
+# every start-up loads it, so this is most of the console's start time.
+_SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """Records where each mapping and each key starts, so errors can name a line."""
 
 
