@@ -20,7 +20,6 @@ $(STAMP): pyproject.toml
 	  $(BIN)/pip install -e '.[dev]'; \
 	} > $(SETUP_LOG) 2>&1 || { tail -n 15 $(SETUP_LOG); echo "Set-up failed: the full log is $(SETUP_LOG)."; exit 1; }
 	@touch $(STAMP)
-	@echo "Set-up: done."
 
 setup: $(STAMP)
 

@@ -121,8 +121,11 @@ def index_build(
             return
     tasks: dict[str, Any] = {}
     with _stoppable(), _progress_bar() as bar:
+        loading = bar.add_task("Index: loading the model", total=None)  # importing torch takes a while
 
         def progress(stage: str, done: int, total: int) -> None:
+            if loading in bar.task_ids:
+                bar.remove_task(loading)
             if stage == "done":
                 return
             if stage not in tasks:
@@ -457,8 +460,7 @@ def start() -> None:
     if settings.discord_token is not None:
         run()
         return
-    err.print("Ready: no STUDYBOT_DISCORD_TOKEN, so StudyBot runs locally. Demo question:", highlight=False)
-    err.print(f"  {DEMO_QUESTION}", markup=False, highlight=False)
+    err.print(f"Ready: no STUDYBOT_DISCORD_TOKEN, so StudyBot runs locally. Demo: {DEMO_QUESTION}", highlight=False)
     with _stoppable():
         ask(DEMO_QUESTION, as_json=False)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

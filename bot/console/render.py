@@ -102,7 +102,6 @@ def _print_plain(out: Console, answer: Answer, text: str, hints: list[str]) -> N
     for hint in hints:
         line(hint)
     if answer.sources:
-        line()
         line("Sources:")
         for i, s in enumerate(answer.sources, 1):
             line(f"  {i}. {s.title} — {s.url or s.path} ({s.score:.2f})")
