@@ -91,6 +91,7 @@ def _progress_bar() -> Any:
         TimeElapsedColumn(),
         console=err,
         transient=True,  # the one-line summary replaces the bars
+        disable=not err.is_terminal,  # piped: only the summary line (no stray blank line)
     )
 
 
