@@ -4,26 +4,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+SETUP_LOG := data/logs/setup.log
 
+.PHONY: setup run test test-fast lint bench clean
+
+# pip's output goes to $(SETUP_LOG), not the screen; on failure its last lines are shown.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	# CPU torch first: anything else would let pip pull a multi-GB CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@mkdir -p $(dir $(SETUP_LOG))
+	@echo "Set-up: installing StudyBot into $(VENV) (first run only, a few minutes; log: $(SETUP_LOG))"
+	@{ set -e; \
+	  $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --upgrade pip; \
+	  : "CPU torch first: anything else would let pip pull a multi-GB CUDA build."; \
+	  $(BIN)/pip install torch==2.13.0; \
+	  $(BIN)/pip install -e '.[dev]'; \
+	} > $(SETUP_LOG) 2>&1 || { tail -n 15 $(SETUP_LOG); echo "Set-up failed: the full log is $(SETUP_LOG)."; exit 1; }
+	@touch $(STAMP)
 
 setup: $(STAMP)
 
 # The main job: the Discord bot when STUDYBOT_DISCORD_TOKEN is set (environment or .env); otherwise a demo
 # answer on the embedded default (SQLite + on-disk index), then the local console when run in a terminal.
+# Ctrl-C: studybot exits 130 after its own one-line goodbye; the trap keeps the shell alive to turn that into a
+# clean exit, so make adds no "*** Interrupt" (`trap : INT` sets a handler, so the child still gets Ctrl-C).
 run: setup
-	HF_HUB_OFFLINE=1 $(BIN)/studybot index build
-	HF_HUB_OFFLINE=1 $(BIN)/studybot start
+	@trap : INT; HF_HUB_OFFLINE=1 $(BIN)/studybot index build; code=$$?; \
+	  if [ $$code -eq 0 ]; then HF_HUB_OFFLINE=1 $(BIN)/studybot start; code=$$?; fi; \
+	  [ $$code -eq 0 ] || [ $$code -eq 130 ]
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# The unit layer only (fakes, no real model, no subprocesses): seconds, for the edit-test loop.
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests/unit tests/test_architecture.py
 
 lint: setup
 	$(BIN)/ruff check .

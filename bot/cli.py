@@ -6,9 +6,11 @@ Heavy imports (NumPy, FAISS, the model) happen inside commands so ``--help`` is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,22 +22,39 @@ if TYPE_CHECKING:
     from bot.retrieval.shipped import IndexService
     from bot.settings import Settings
 
+# Plain click help (rich_markup_mode=None): typer's rich help shows flags as if they took a value (`--json <bool>`).
+PLAIN_HELP: Any = None
 app = typer.Typer(
     help="StudyBot: a study assistant for aspiring ML engineers. Ask questions, practise, track streaks.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=PLAIN_HELP,
 )
-index_app = typer.Typer(help="Build and inspect the search index.", no_args_is_help=True)
-kb_app = typer.Typer(help="Check and manage the knowledge base.", no_args_is_help=True)
+index_app = typer.Typer(help="Build and inspect the search index.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
+kb_app = typer.Typer(help="Check and manage the knowledge base.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
 app.add_typer(index_app, name="index")
 app.add_typer(kb_app, name="kb")
-db_app = typer.Typer(help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).")
+db_app = typer.Typer(
+    help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).", rich_markup_mode=PLAIN_HELP
+)
 app.add_typer(db_app, name="db")
 
 log = logging.getLogger(__name__)
-out = Console()
+# Piped output is never hard-wrapped (rich would cut it at 80 columns, mid-sentence and mid-URL).
+out = Console(soft_wrap=not sys.stdout.isatty())
 err = Console(stderr=True, soft_wrap=True)  # never wrap messages: tools and tests grep them
+INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"; `make run` treats it as a clean exit
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[None]:
+    """Ctrl-C ends the command with one line and exit code 130, not a traceback or click's "Aborted!"."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print("\nStopped.", highlight=False)
+        raise typer.Exit(INTERRUPTED) from None
 
 
 def _settings() -> Settings:
@@ -74,7 +93,8 @@ def _progress_bar() -> Any:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-        transient=False,
+        transient=True,  # the one-line summary replaces the bars
+        disable=not err.is_terminal,  # piped: only the summary line (no stray blank line)
     )
 
 
@@ -98,24 +118,42 @@ def index_build(
     settings = _settings()
     _setup_logging(settings)
     service = _service(settings)
+    if not force:
+        status = service.status()
+        if status.built and not status.stale:
+            out.print(index_up_to_date(status.chunks, status.build_id or "-"), highlight=False)
+            return
     tasks: dict[str, Any] = {}
-    with _progress_bar() as bar:
+    with _stoppable(), _progress_bar() as bar:
+        loading = bar.add_task("Index: loading the model", total=None)  # importing torch takes a while
 
         def progress(stage: str, done: int, total: int) -> None:
+            if loading in bar.task_ids:
+                bar.remove_task(loading)
             if stage == "done":
                 return
             if stage not in tasks:
-                tasks[stage] = bar.add_task(f"Embedding {stage}", total=total)
+                tasks[stage] = bar.add_task(f"Index: embedding {stage}", total=total)
             bar.update(tasks[stage], completed=done)
 
         try:
             report = service.build(force=force, progress=progress)
         except KnowledgeError as exc:
             raise _knowledge_failure(exc) from None
-    out.print(
-        f"Built index [bold]{report.build_id}[/]: {report.chunks} chunks, "
-        f"{report.embedded} embedded, {report.reused} reused, "
-        f"{report.sentences_embedded} sentences embedded, in {report.seconds:.1f}s."
+    out.print(index_built(report), highlight=False)
+
+
+def index_up_to_date(chunks: int, build_id: str) -> str:
+    return f"Index up to date: {chunks} chunks, nothing to embed (build {build_id})."
+
+
+def index_built(report: Any) -> str:
+    """One line that counts exactly what the progress bars counted."""
+    if report.embedded == 0 and report.sentences_embedded == 0:
+        return index_up_to_date(report.chunks, report.build_id)
+    return (
+        f"Index built: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused), "
+        f"{report.sentences_embedded} sentences embedded, in {report.seconds:.1f} s (build {report.build_id})."
     )
 
 
@@ -142,10 +180,16 @@ def index_status(
     out.print(table)
 
 
-def _print_answer(answer: Answer) -> None:
+def _print_answer(answer: Answer, settings: Settings) -> None:
     from bot.console.render import print_answer  # shared with `studybot chat`
 
-    print_answer(out, answer)
+    def skill_of(title: str) -> str | None:
+        from bot.domain.content import load_knowledge  # only a decline needs it
+
+        entries = load_knowledge(settings.knowledge_dir).entries.values()
+        return next((e.skill.value for e in entries if e.title == title), None)
+
+    print_answer(out, answer, skill_of, quiz="studybot chat, then /quiz {skill}", fallback="studybot chat and /help")
 
 
 @app.command()
@@ -167,7 +211,8 @@ def ask(
         err.print('Ask a question, e.g. [bold]studybot ask "What is overfitting?"[/] (or use --json to read stdin).')
         raise typer.Exit(2)
     try:
-        service = shipped_answers(settings, lambda msg: err.print(f"[dim]{msg}[/]"))
+        with _stoppable():
+            service = shipped_answers(settings, lambda msg: err.print(f"[dim]{msg}[/]"))
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
 
@@ -194,7 +239,7 @@ def ask(
             sys.stdout.buffer.write(json_line(answer_json(question)))
             return
         try:
-            _print_answer(service.ask(question))
+            _print_answer(service.ask(question), settings)
         except InvalidQuestion as exc:
             err.print(exc.message)
             raise typer.Exit(2) from None
@@ -513,11 +558,20 @@ def start() -> None:
     if settings.discord_token is not None:
         run()
         return
-    err.print("No STUDYBOT_DISCORD_TOKEN: running locally instead (`studybot run` explains how to connect).")
-    err.print(f"Demo question: {DEMO_QUESTION}", markup=False)
-    ask(DEMO_QUESTION, as_json=False)
-    if sys.stdin.isatty() and sys.stdout.isatty():
+    err.print(f"Ready: no STUDYBOT_DISCORD_TOKEN, so StudyBot runs locally. Demo: {DEMO_QUESTION}", highlight=False)
+    with _stoppable():
+        ask(DEMO_QUESTION, as_json=False)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    err.print(NEXT_STEPS, markup=False, highlight=False)
+    if interactive:
         chat(name=None)
+
+
+# After the demo: the three things to try next (issue 15). `make run` does not activate the venv, hence the paths.
+NEXT_STEPS = """Next steps:
+  .venv/bin/studybot chat                             talk, /quiz, /streak, /progress in this terminal
+  .venv/bin/studybot ask "How do I choose a learning rate?"   one answer with sources (--json for scripts)
+  Discord: put STUDYBOT_DISCORD_TOKEN=... in .env, then `make run` (`.venv/bin/studybot run` says how to get one)"""
 
 
 @app.command()

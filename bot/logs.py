@@ -121,6 +121,8 @@ def setup_logging(level: str = "INFO", *, quiet: bool = False, log_file: Path | 
     root = logging.getLogger()
     root.handlers[:] = handlers
     root.setLevel("WARNING" if quiet else level)
+    # The handler filters too: bm25s sets its own logger to DEBUG when it is imported, which may happen after this.
+    handler.setLevel(root.level)
     for noisy in ("discord.http", "discord.gateway", "sentence_transformers", "httpx", "urllib3", "bm25s", "faiss"):
         logging.getLogger(noisy).setLevel("WARNING")
     install_excepthook()

@@ -18,30 +18,43 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    data_dir: Path = Field(Path("./data"), description="Index, database and charts live here.")
+    data_dir: Path = Field(Path("./data"), description="Index, database, charts and logs live here.")
     knowledge_dir: Path = Field(Path("./knowledge"), description="The shipped knowledge base.")
     abstain_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Confidence below which StudyBot says it does not know; default: calibrated."
     )
     index_path: Path | None = Field(None, description="Where the index lives; default: DATA_DIR/index.")
-    metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve Prometheus metrics on this port.")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve Prometheus /metrics on this port; unset: no metrics server."
+    )
     metrics_host: str = Field("127.0.0.1", description="Address for the metrics server (0.0.0.0 to scrape remotely).")
-    log_level: str = "INFO"
-    discord_token: SecretStr | None = None
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    discord_token: SecretStr | None = Field(
+        None, description="The bot token; never logged (log lines are scrubbed of tokens). Unset: local demo."
+    )
     database_url: SecretStr | None = Field(
         None,
-        description="postgresql://user:pass@host/db to use PostgreSQL; default: SQLite at DATA_DIR/studybot.db.",
+        description="postgresql://user:pass@host/db to use PostgreSQL (never logged); default: SQLite at DATA_DIR/studybot.db.",
     )
 
     # Discord. The two endpoint overrides point the real client at a Discord-compatible server (a REST proxy,
     # or the fake Discord of the end-to-end tests); leave them unset for discord.com.
     discord_application_id: int | None = Field(None, description="For `studybot invite`; read from the token if unset.")
-    discord_api_base: str | None = Field(None, description="REST base, e.g. http://127.0.0.1:8080/api/v10.")
-    discord_gateway: str | None = Field(None, description="Gateway websocket URL, e.g. ws://127.0.0.1:8080/gateway.")
+    discord_api_base: str | None = Field(
+        None, description="A Discord-compatible REST base (a proxy, or the e2e tests' fake); unset: Discord."
+    )
+    discord_gateway: str | None = Field(
+        None, description="A Discord-compatible gateway websocket URL, as above; unset: Discord."
+    )
     dev_guild_id: int | None = Field(None, description="Sync slash commands to this server only (instant).")
     shard_count: int | None = Field(None, ge=1, description="Run an AutoShardedBot with this many shards.")
-    help_channels: list[int] = Field(default_factory=list, description="Channels where every message is a question.")
-    qotd_channel_id: int | None = Field(None, description="Where the question of the day is posted.")
+    help_channels: list[int] = Field(
+        default_factory=list,
+        description="JSON list of channel ids where every message is a question (servers override it with /config help-channels).",
+    )
+    qotd_channel_id: int | None = Field(
+        None, description="Where the question of the day is posted (servers override it with /config qotd)."
+    )
     qotd_hour: int = Field(9, ge=0, le=23, description="UTC hour at which the question of the day is posted.")
     ask_rate_limit: int = Field(5, ge=1, description="Questions a learner may ask per window.")
     ask_rate_window: float = Field(60.0, gt=0, description="The rate-limit window, in seconds.")
@@ -83,3 +96,33 @@ class Settings(BaseSettings):
         if self.database_url is None:
             return f"sqlite+aiosqlite:///{(self.data_dir / 'studybot.db').resolve()}"
         return self.database_url.get_secret_value()
+
+
+def _shown_default(name: str) -> str:
+    field = Settings.model_fields[name]
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "–"
+    if isinstance(value, Path):
+        return f"`{value.as_posix() if value.is_absolute() else './' + value.as_posix()}`"
+    if isinstance(value, list):
+        return f"`{value!r}`"
+    return f"`{value}`"
+
+
+def markdown_table() -> str:
+    """The README's configuration table, built from the model so the two cannot drift (a test compares them)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    for name, field in Settings.model_fields.items():
+        meaning = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{prefix}{name.upper()}` | {_shown_default(name)} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m bot.settings --markdown   (prints the README's configuration table)")
+    print(markdown_table())

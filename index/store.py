@@ -43,6 +43,7 @@ from index.keyword import KeywordIndex
 FORMAT = 3  # bumped whenever the files of a build change; older builds are rebuilt (3: per-file checksums)
 Progress = Callable[[str, int, int], None]
 _BUILD_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")  # what build() names a build; CURRENT holds nothing else
+BATCH = 64  # texts per encode call: the progress bar's step
 
 
 class StoreError(Exception):
@@ -70,7 +71,7 @@ class BuildReport:
     chunks: int
     embedded: int  # chunks whose vectors were computed in this build
     reused: int  # chunks whose vectors came from the previous build
-    sentences_embedded: int
+    sentences_embedded: int  # sentences of chunks, plus the off-topic probes, computed in this build
     seconds: float
 
 
@@ -279,13 +280,17 @@ class IndexStore:
             model = embedder(pending) if pending else None
 
             def encode(texts: list[str], stage: str) -> np.ndarray:
-                out = [np.zeros((0, model.dim if model else 0), dtype=np.float32)]
-                for i in range(0, len(texts), 64):
+                # Batches of similar length: a batch is padded to its longest text, so mixing a 5-word sentence
+                # with a 250-token chunk makes the short one cost as much as the long one.
+                order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+                out = np.zeros((len(texts), model.dim if model else 0), dtype=np.float32)
+                for i in range(0, len(order), BATCH):
                     assert model is not None
-                    out.append(model.encode(texts[i : i + 64]))
+                    rows = order[i : i + BATCH]
+                    out[rows] = model.encode([texts[r] for r in rows])
                     if progress:
-                        progress(stage, min(i + 64, len(texts)), len(texts))
-                return np.vstack(out)
+                        progress(stage, min(i + BATCH, len(texts)), len(texts))
+                return out
 
             for c, vec in zip(todo, encode([c.embed_text for c in todo], "chunks"), strict=True):
                 chunk_cache[c.content_hash] = vec
@@ -336,7 +341,7 @@ class IndexStore:
                 chunks=len(chunks),
                 embedded=len(todo),
                 reused=len(chunks) - len(todo),
-                sentences_embedded=len(todo_sent),
+                sentences_embedded=len(todo_sent) + len(todo_off),  # what the "sentences" progress counted
                 seconds=time.perf_counter() - started,
             )
 

@@ -25,3 +25,19 @@ def _no_exported_settings() -> Iterator[None]:
     removed = clear_studybot_env(os.environ)
     yield
     os.environ.update(removed)
+
+
+_LAYERS = ("tests/unit/", "tests/test_", "tests/integration/", "tests/e2e/")  # cheapest first
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Run the layers cheapest first (unit, integration, then the slow e2e layer), so a broken unit fails fast.
+
+    Alphabetical collection would start with e2e/. The sort is stable: within a layer, the file order stays.
+    """
+
+    def layer(item) -> int:
+        path = item.nodeid
+        return next((rank for rank, prefix in enumerate(_LAYERS) if path.startswith(prefix)), len(_LAYERS))
+
+    items.sort(key=layer)

@@ -116,6 +116,7 @@ HELP: tuple[tuple[str, str], ...] = (
     ("/settings timezone <zone>", "your IANA timezone, e.g. Europe/Berlin"),
     ("/settings day-start <hour>", "the hour (0-23) your day starts, for night owls"),
     ("/settings leaderboard hide|show", "leave or join the leaderboard"),
+    ("/stop", "inside a quiz: pause it (/quiz picks it up again at the next question)"),
     ("/help", "this list"),
     ("/quit", "leave (Ctrl-D and Ctrl-C work too)"),
 )

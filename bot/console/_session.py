@@ -27,6 +27,7 @@ from bot.charts import progress_png
 from bot.console import render
 from bot.console._parsing import (
     HELP,
+    SKILLS,
     Ask,
     Command,
     NewConversation,
@@ -153,6 +154,7 @@ class ChatSession:
                 self._done("You are hidden from the leaderboard." if hidden else "You are on the leaderboard.")
             case ShowHelp():
                 self.out.print(render.help_table(HELP))
+                self.out.print(f"Skills for /quiz: {SKILLS} (e.g. /quiz 3 {Skill.MATH.value}).")
             case NewConversation():
                 self._chat.forget(CONSOLE_CHAT)
                 self._done("New conversation: your next question starts fresh.")
@@ -170,7 +172,14 @@ class ChatSession:
         answer = self._answer_service().ask(text, history=self._chat.history(CONSOLE_CHAT))
         if not answer.abstained:
             self._chat.remember(CONSOLE_CHAT, answer.question, answer.standalone_question, answer.doc_ids)
-        render.print_answer(self.out, answer)
+        render.print_answer(self.out, answer, self._skill_of)
+
+    def _skill_of(self, title: str) -> str | None:
+        """The skill of the entry with this title: a decline suggests a quiz on it."""
+        for entry in self.services.kb.entries.values():
+            if entry.title == title:
+                return entry.skill.value
+        return None
 
     def _answer_service(self) -> AnswerService:
         """Load the index and query model on the first question only: quizzes and streaks never need them."""
@@ -276,6 +285,7 @@ def log_to_file(settings: Settings) -> Path:
     setup_logging(settings.log_level)
     root = logging.getLogger()
     handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(root.level)  # bm25s turns its own logger up to DEBUG on import
     for screen in root.handlers:  # keep the shared format and the secret redaction
         handler.setFormatter(screen.formatter)
         for log_filter in screen.filters:

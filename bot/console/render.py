@@ -6,6 +6,8 @@ code such as ``x[0]``, which rich would otherwise read as markup and swallow.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain.learners import Leaderboard, Progress
+from bot.domain.learners import EARLY_ESTIMATE_BELOW, Leaderboard, Progress, SkillProgressStats
 from bot.domain.ports import Learner
 from bot.domain.quiz import LETTERS, Feedback, Question, SessionSummary
 from bot.domain.streaks import MAX_FREEZES, StreakState
@@ -26,12 +28,58 @@ if TYPE_CHECKING:
     from bot.domain.answering import Answer  # imports the retriever: not worth it for a type
 
 
-def print_answer(out: Console, answer: Answer) -> None:
+# The domain's decline ends with next steps that exist on Discord only (curated resources, moderators), and names
+# the closest topics in passing; the terminal replaces both with steps it can take (``decline_hints``).
+_DISCORD_ONLY = re.compile(
+    r"\s*(The closest topics I do cover: [^\n]*?\.(?= |$)|For more, browse the curated resources[^.]*\.)"
+)
+
+SkillOf = Callable[[str], "str | None"]  # an entry title -> its skill slug, None when unknown
+
+
+def nearest_skill(answer: Answer, skill_of: SkillOf) -> str | None:
+    """The answer's skill, or for a decline the skill of the closest topic it found."""
+    if answer.skill:
+        return answer.skill
+    for topic in answer.closest_topics:
+        skill = skill_of(topic)
+        if skill:
+            return skill
+    return None
+
+
+def decline_hints(answer: Answer, skill_of: SkillOf, quiz: str = "/quiz {skill}", fallback: str = "/help") -> list[str]:
+    """What to do after a decline, using only what this terminal offers: related topics, and a quiz to practise."""
+    lines = []
+    if answer.closest_topics:
+        lines.append(f"Related topics you can ask about: {', '.join(answer.closest_topics)}.")
+    skill = nearest_skill(answer, skill_of)
+    if skill:
+        lines.append(f"Or practise the nearest skill: {quiz.format(skill=skill)}")
+    if not lines:
+        lines.append(f"Try a question about machine learning, Python or maths, or type {fallback}.")
+    return lines
+
+
+def print_answer(
+    out: Console, answer: Answer, skill_of: SkillOf | None = None, quiz: str = "/quiz {skill}", fallback: str = "/help"
+) -> None:
+    """An answer as panels and a table on a terminal; as plain, unwrapped lines when piped (tools grep them)."""
+    text = answer.answer
+    hints: list[str] = []
+    if answer.abstained and skill_of is not None:
+        text = _DISCORD_ONLY.sub("", text).strip()
+        hints = decline_hints(answer, skill_of, quiz, fallback)
+    if not out.is_terminal:
+        _print_plain(out, answer, text, hints)
+        return
     style = "yellow" if answer.abstained else "green"
     title = "Not in my notes yet" if answer.abstained else f"Answer · confidence {answer.confidence:.0%}"
     if answer.rewritten and not answer.abstained:
         out.print(Text(f"Answering: {answer.standalone_question}", style="italic dim"))
-    out.print(Panel(escape(answer.answer), title=title, border_style=style, title_align="left"))
+    out.print(Panel(escape(text), title=title, border_style=style, title_align="left"))
+    for hint in hints:
+        out.print(Text(hint, style="yellow"))
     if answer.sources:
         table = Table(title="Sources", title_justify="left", show_lines=False)
         table.add_column("#", justify="right")
@@ -45,6 +93,24 @@ def print_answer(out: Console, answer: Answer) -> None:
         out.print("[bold]Learn more:[/]")
         for r in answer.related_resources:
             out.print(f"  • {escape(r.title)} — {escape(r.url or r.path)}")
+
+
+def _print_plain(out: Console, answer: Answer, text: str, hints: list[str]) -> None:
+    def line(value: str = "") -> None:
+        out.print(value, markup=False, highlight=False, soft_wrap=True)
+
+    line("Not in my notes yet:" if answer.abstained else f"Answer (confidence {answer.confidence:.0%}):")
+    line(text)
+    for hint in hints:
+        line(hint)
+    if answer.sources:
+        line("Sources:")
+        for i, s in enumerate(answer.sources, 1):
+            line(f"  {i}. {s.title} — {s.url or s.path} ({s.score:.2f})")
+    if answer.related_resources:
+        line("Learn more:")
+        for r in answer.related_resources:
+            line(f"  • {r.title} — {r.url or r.path}")
 
 
 def help_table(rows: tuple[tuple[str, str], ...]) -> Table:
@@ -124,12 +190,31 @@ def progress(p: Progress, chart: Path) -> RenderableType:
     table.add_column("Skill")
     table.add_column("Mastery", justify="right")
     table.add_column("Accuracy", justify="right")
+    table.add_column("Based on", justify="right")
     table.add_column("Seen", justify="right")
     for s in p.skills:
-        table.add_row(s.skill.label, _percent(s.mastery), _percent(s.accuracy), f"{s.seen}/{s.total}")
+        table.add_row(s.skill.label, mastery(s), _percent(s.accuracy), _based_on(s), f"{s.seen}/{s.total}")
     answers = sum(n for _, n in p.activity)
     footer = Text(f"{_streak_line(p.streak)} · {answers} answers in the last {len(p.activity)} days.")
-    return Group(table, footer, Text(f"Chart saved to {chart}", style="bold"))
+    lines: list[RenderableType] = [table, footer]
+    if any(s.early for s in p.skills):
+        lines.append(Text(EARLY_NOTE, style="dim"))
+    return Group(*lines, Text(f"Chart saved to {chart}", style="bold"))
+
+
+EARLY_NOTE = (
+    f"* early estimate: fewer than {EARLY_ESTIMATE_BELOW} answers. Mastery is your chance of recalling these "
+    "questions tomorrow; it settles, and can drop, as you answer more."
+)
+
+
+def mastery(s: SkillProgressStats) -> str:
+    """Mastery with how sure it is: a figure from a handful of answers is marked as an early estimate."""
+    return _percent(s.mastery) + ("*" if s.early else "")
+
+
+def _based_on(s: SkillProgressStats) -> str:
+    return "—" if not s.answers else f"{s.answers} answer{'' if s.answers == 1 else 's'}"
 
 
 def settings(learner: Learner) -> RenderableType:

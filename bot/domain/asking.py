@@ -6,13 +6,15 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from bot.domain.answering import Answer
 from bot.domain.conversation import MAX_AGE, MAX_TURNS, Turn
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import AskedRecord, Clock, StateStore, utc_now
 from bot.domain.quiz import ensure_learner
+
+if TYPE_CHECKING:  # a type only: importing answering pulls in the retriever (FAISS, bm25s), ~1.5 s of console start
+    from bot.domain.answering import Answer
 
 MAX_COMMENT = 1000  # Discord's modal paragraph fields allow up to 4000; moderators read these in embeds
 

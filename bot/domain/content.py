@@ -198,31 +198,41 @@ class KnowledgeBase:
 
 # -- YAML with line numbers -----------------------------------------------------------------------
 MAX_YAML_DEPTH = 50  # knowledge files nest 3 levels; a deeper file is an attack or an accident
+# libyaml's parser (in PyYAML's wheels) reads the knowledge base several times faster than the pure-Python one:
+# every start-up loads it, so this is most of the console's start time.
+_SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Records where each mapping and each key starts, so errors can name a line.
+class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """Records where each mapping and each key starts, so errors can name a line."""
 
-    Aliases (``*name``) are refused: nine nested levels of them ("billion laughs") expand 517 bytes into
-    gigabytes, and no knowledge file needs one. Nesting is capped, so a ``[[[[...`` file cannot exhaust the stack.
+
+def _mark(event: Any) -> yaml.Mark | None:
+    """Where an event starts, as the pure-Python error classes expect it (libyaml has its own Mark type)."""
+    start = event.start_mark
+    return None if start is None else yaml.Mark("", start.index, start.line, start.column, "", 0)
+
+
+def _refuse_bombs(text: str) -> None:
+    """Refuse aliases and deep nesting before anything is built, in one pass over the parser's events.
+
+    Nine nested levels of aliases ("billion laughs") expand 517 bytes into gigabytes, and no knowledge file
+    needs one; a ``[[[[...`` file would exhaust the stack. The events come from the same (C) parser as the load.
     """
-
-    _depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.get_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, f"aliases (*{event.anchor}) are not allowed; write the value out", event.start_mark
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.MarkedYAMLError(
+                problem=f"aliases (*{event.anchor}) are not allowed; write the value out", problem_mark=_mark(event)
             )
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep", mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise yaml.MarkedYAMLError(
+                    problem=f"nested more than {MAX_YAML_DEPTH} levels deep", problem_mark=_mark(event)
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -254,6 +264,7 @@ def _strip_lines(value: Any) -> Any:
 def load_yaml(text: str, where: str, line_offset: int, problems: list[str]) -> Any:
     """YAML with line numbers kept for messages; a syntax error becomes a ``file:line`` problem, not an exception."""
     try:
+        _refuse_bombs(text)
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark

@@ -19,6 +19,7 @@ ACTIVITY_DAYS = 30
 # Mastery is the chance of recalling an item a day from now. Retrievability *now* is 100% for anything just
 # reviewed, right or wrong, which would make every chart look perfect straight after practice.
 MASTERY_HORIZON = timedelta(days=1)
+EARLY_ESTIMATE_BELOW = 5  # answers in a skill; below this, mastery is shown as an early estimate
 
 
 DEFAULT_REMINDER_HOUR = 18  # local time: after work or classes, before the day is over
@@ -52,6 +53,12 @@ class SkillProgressStats:
     accuracy: float | None
     seen: int
     total: int
+    answers: int = 0  # what mastery and accuracy rest on
+
+    @property
+    def early(self) -> bool:
+        """Mastery from a handful of answers is an early estimate: FSRS rates a fresh correct answer as well kept."""
+        return self.mastery is not None and self.answers < EARLY_ESTIMATE_BELOW
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,7 @@ class LearnerService:
                     accuracy=stats.correct / stats.answers if stats.answers else None,
                     seen=stats.seen,
                     total=stats.total,
+                    answers=stats.answers,
                 )
             )
         per_day = Counter(local_day(t, tz, hour) for t in times)

@@ -209,3 +209,21 @@ def test_index_status_reports_chunks_and_staleness(ready):
     assert data["built"] and not data["stale"]
     assert data["chunks"] > 300
     assert data["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_index_build_with_nothing_changed_says_up_to_date(ready):
+    """A second `index build` embeds nothing and says "Index up to date", not "Built index"."""
+    proc = run(["index", "build"], ready)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Index up to date: ")
+    assert "embedded" not in proc.stdout
+
+
+def test_start_without_a_terminal_is_short_unwrapped_and_ends_with_next_steps(ready):
+    """`studybot start` with no token and no terminal: demo answer, then next steps last; nothing cut at 80 columns."""
+    proc = run(["start"], ready, env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Answer (confidence" in proc.stdout and "Sources:" in proc.stdout
+    assert proc.stderr.rstrip().splitlines()[-4] == "Next steps:"
+    assert len(proc.stdout.splitlines()) + len(proc.stderr.splitlines()) <= 25
+    assert any(len(line) > 80 for line in proc.stdout.splitlines())  # long lines stay whole

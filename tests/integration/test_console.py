@@ -102,8 +102,9 @@ def test_help_lists_the_commands(chat):
     c = chat()
     assert "/help" in c.greeting
     screen = c.send("/help")
-    for command in ("/quiz", "/streak", "/progress", "/leaderboard", "/settings", "/quit"):
+    for command in ("/quiz", "/streak", "/progress", "/leaderboard", "/settings", "/stop", "/help", "/quit"):
         assert command in screen
+    assert "Skills for /quiz: python, math, soft-skills" in screen
     assert "Goodbye" in c.end("/quit")
     assert c.child.exitstatus == 0
 
@@ -246,4 +247,16 @@ def test_plain_text_question_prints_an_answer_with_sources(chat, tmp_path, shipp
     assert "Sources" in screen and "knowledge/concepts/overfitting.md" in screen
     screen = c.send("how do I choose a learning rate?")
     assert "Loading my notes" not in screen and "Sources" in screen
+    c.end("eof")
+
+
+@pytest.mark.model
+def test_decline_suggests_what_the_console_can_do(chat, tmp_path, shipped_service):
+    """A question outside the notes names related topics and a /quiz on the nearest skill, not Discord's moderators."""
+    shutil.copytree(shipped_service.settings.index_dir, tmp_path / "index")
+    c = chat()
+    screen = c.send("How do I tune the learning rate of my sourdough starter?", timeout=120)
+    assert "Not in my notes yet" in screen
+    assert re.search(r"Or practise the nearest skill: /quiz [a-z-]+", screen), screen
+    assert "moderator" not in screen
     c.end("eof")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.console._parsing import (
+    _NAMES,
     HELP,
     Ask,
     Quit,
@@ -122,5 +123,14 @@ def test_help_names_every_command_the_parser_knows():
     """Every slash command in /help parses, so the help never advertises a command that doesn't exist."""
     examples = {"[count]": "3", "[skill]": "math", "[week|all]": "week", "<zone>": "UTC", "<hour>": "4"}
     for usage, _ in HELP[1:]:
+        if usage == "/stop":  # a quiz-only command: it parses at the answer prompt
+            assert isinstance(parse_choice(usage), StopQuiz)
+            continue
         line = " ".join(examples.get(word, word) for word in usage.replace("hide|show", "hide").split())
         assert not isinstance(parse_line(line), Ask), usage
+
+
+def test_help_lists_every_command_including_stop():
+    """Every command name the parser accepts, and /stop from inside a quiz, has a row in /help."""
+    listed = {usage.split()[0] for usage, _ in HELP[1:]}
+    assert {f"/{name}" for name in _NAMES} | {"/stop"} <= listed

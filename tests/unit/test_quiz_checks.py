@@ -86,9 +86,7 @@ def test_check_reports_breaches_with_file_and_line():
     report = check_quiz(rows, topic_embedder)
     assert report.per_file["quiz/a.yaml"].longest_share == 1.0 > MAX_LONGEST_PER_FILE
     assert any(f.startswith("quiz/a.yaml:10: the key is the longest option in 3/3") for f in report.findings)
-    assert any(
-        f.startswith("quiz/a.yaml:10: near-duplicate items") and "quiz/b.yaml:40" in f for f in report.findings
-    )
+    assert any(f.startswith("quiz/a.yaml:10: near-duplicate items") and "quiz/b.yaml:40" in f for f in report.findings)
     assert not any(f.startswith("quiz/b.yaml") for f in report.findings)
 
 
