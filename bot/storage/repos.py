@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -94,6 +94,11 @@ class SqlStore:
         with translate_errors():
             async with self.engine.begin() as conn:
                 yield SqlRepos(conn)
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness): raises if it cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()
