@@ -7,6 +7,7 @@ every feature lives in ``bot/exts/<feature>/`` and talks only to the services he
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gc
 import logging
@@ -14,12 +15,14 @@ import pkgutil
 import signal
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
+from prometheus_client import REGISTRY
 
 from bot import metrics
 from bot.app import Services, open_bot_services
@@ -67,12 +70,15 @@ class StudyBot(commands.Bot):
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, timedelta(seconds=settings.ask_rate_window))
         self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
-        self.kb_sync = KbSync(self.answerer.indexes, services.kb_admin, poll_seconds=settings.kb_poll_seconds)
+        self.kb_sync = KbSync(
+            self.answerer.indexes, services.kb_admin, poll_seconds=settings.kb_poll_seconds, serves=settings.serves
+        )
 
     async def setup_hook(self) -> None:
         for name in extension_modules():
             await self.load_extension(name)
-        await self.sync_commands()
+        if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
+            await self.sync_commands()  # commands are per application: one cluster registers them for all
         await self.kb_sync.start()
         # Everything loaded so far (index, model, knowledge base) lives as long as the process. Without this,
         # each full garbage collection walks it all and stalls the event loop for ~0.3 s (bench discord).
@@ -81,6 +87,9 @@ class StudyBot(commands.Bot):
     def knowledge_changed(self, guild_id: int) -> None:
         """Re-index a server after one of its moderators changed its knowledge (other processes poll)."""
         self.kb_sync.kick(guild_id)
+
+    def index_ready(self) -> bool:
+        return self.answerer is not None
 
     def kb_status(self, guild_id: int) -> GuildIndexStatus:
         return self.answerer.status(guild_id)
@@ -108,6 +117,20 @@ class StudyBot(commands.Bot):
 
         task.add_done_callback(done)
         return task
+
+    def gateway_state(self) -> str:
+        """Returns "ok" when every shard this process runs is connected; otherwise what is wrong (for /readyz)."""
+        if self.is_closed():
+            return "closed"
+        if not self.is_ready():
+            return "connecting"
+        ws = self.ws
+        if ws is None or not ws.open:
+            return "disconnected"
+        return "ok"
+
+    def shard_latencies(self) -> list[tuple[int, float]]:
+        return [(0, self.latency)]
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No text commands: mentions are questions, handled by the ask feature's listener."""
@@ -137,7 +160,22 @@ class StudyBot(commands.Bot):
 
 
 class ShardedStudyBot(StudyBot, commands.AutoShardedBot):
-    """The same bot, sharded: for servers beyond what one gateway connection may carry (2,500 guilds)."""
+    """The same bot, sharded: for servers beyond what one gateway connection may carry (2,500 guilds).
+
+    With ``STUDYBOT_SHARD_IDS`` it runs only those shards: a cluster. Discord routes each server's events to
+    the one shard that owns it, so each server is served by exactly one process; PostgreSQL is the shared state.
+    """
+
+    def gateway_state(self) -> str:
+        if self.is_closed():
+            return "closed"
+        if not self.is_ready():
+            return "connecting"
+        down = sorted(shard_id for shard_id, shard in self.shards.items() if shard.is_closed())
+        return f"shard(s) {', '.join(map(str, down))} disconnected" if down else "ok"
+
+    def shard_latencies(self) -> list[tuple[int, float]]:
+        return list(self.latencies)
 
 
 def point_at(settings: Settings) -> None:
@@ -152,6 +190,9 @@ async def start_bot(settings: Settings) -> StudyBot:
     """Build the bot with its services (database migrated, index loaded); the caller logs it in."""
     point_at(settings)
     services = await open_bot_services(settings, lambda msg: log.info("%s", msg))
+    if settings.shard_ids is not None:
+        log.info("cluster: shards %s of %d", ",".join(map(str, settings.shard_ids)), settings.shard_count)
+        return ShardedStudyBot(settings, services, shard_count=settings.shard_count, shard_ids=list(settings.shard_ids))
     if settings.shard_count is not None:
         return ShardedStudyBot(settings, services, shard_count=settings.shard_count)
     return StudyBot(settings, services)
@@ -165,9 +206,12 @@ async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None
     if settings.discord_token is None:
         raise RuntimeError("STUDYBOT_DISCORD_TOKEN is not set")
     bot = await start_bot(settings)
-    if settings.metrics_port is not None:
-        metrics.serve(settings.metrics_port, settings.metrics_host)
     loop = asyncio.get_running_loop()
+    server, gauges = None, None
+    if settings.metrics_port is not None:
+        gauges = metrics.LiveGauges(bot.shard_latencies, bot.answerer.indexes.memory_bytes)
+        REGISTRY.register(gauges)
+        server = metrics.serve(settings.metrics_port, settings.metrics_host, partial(readiness, bot, loop))
     handled = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not Unix
@@ -191,6 +235,31 @@ async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None
             loop.remove_signal_handler(sig)
         if not bot.closing:
             await bot.close()
+        if server is not None:
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
+        if gauges is not None:
+            REGISTRY.unregister(gauges)
+
+
+def readiness(bot: StudyBot, loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> dict[str, str]:
+    """Each readiness check's state ("ok" or why not); called on the metrics server's thread, never the loop's.
+
+    The database check runs on the bot's event loop, so a wedged loop shows up here as a failing check too.
+    """
+    checks = {"gateway": bot.gateway_state(), "database": "ok", "index": "ok" if bot.index_ready() else "loading"}
+    if loop.is_closed():
+        checks["database"] = "event loop stopped"
+        return checks
+    future = asyncio.run_coroutine_threadsafe(bot.services.store.ping(), loop)
+    try:
+        future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        checks["database"] = f"no answer within {timeout:g} s"
+    except Exception as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    return checks
 
 
 def permissions() -> discord.Permissions:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     )
     dev_guild_id: int | None = Field(None, description="Sync slash commands to this server only (instant).")
     shard_count: int | None = Field(None, ge=1, description="Run an AutoShardedBot with this many shards.")
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        None,
+        description="Run only these shards of SHARD_COUNT (a cluster), e.g. `0-3` or `4,5,6,7`; default: all.",
+    )
     help_channels: list[int] = Field(
         default_factory=list,
         description="JSON list of channel ids where every message is a question (servers override it with /config help-channels).",
@@ -85,6 +89,51 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: object) -> object:
+        """Accept ``0-3``, ``4,5,6,7`` or a mix (``0,2-3``); a list or tuple passes through to the int check."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        ids: list[int] = []
+        for part in value.split(","):
+            low, dash, high = part.strip().partition("-")
+            try:
+                first, last = int(low), int(high if dash else low)
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not a shard id or range; use e.g. 0-3 or 4,5,6,7") from None
+            if first < 0 or last < first:
+                raise ValueError(f"{part.strip()!r} is not an ascending range of shard ids")
+            ids.extend(range(first, last + 1))
+        return ids
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_fit(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        count = info.data.get("shard_count")  # validated before: it is declared first
+        if count is None:
+            raise ValueError("needs STUDYBOT_SHARD_COUNT too (the number of shards over every cluster)")
+        if not value:
+            raise ValueError("lists no shard")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a shard twice")
+        outside = [i for i in value if i >= count]
+        if outside:
+            raise ValueError(
+                f"shard {outside[0]} does not exist with STUDYBOT_SHARD_COUNT={count} (ids run from 0 to {count - 1})"
+            )
+        return tuple(sorted(value))
+
+    def serves(self, guild_id: int) -> bool:
+        """Whether this process holds the shard of ``guild_id`` (Discord routes a guild to (id >> 22) % count)."""
+        if self.shard_ids is None or self.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
 
     @property
     def index_dir(self) -> Path:

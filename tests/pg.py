@@ -353,6 +353,23 @@ class PostgresCluster:
         self._state = None
         self.port = None
 
+    def pause(self) -> None:
+        """Stop the server but keep its data: clients see the database go away (readiness tests)."""
+        state = self._require()
+        pg_ctl = [str(state.bindir / "pg_ctl"), "-D", str(state.datadir), "-m", "fast", "-w", "-t", str(_T_STOP)]
+        _check(_run(_server_cmd([*pg_ctl, "stop"]), timeout=_T_STOP + 15, cwd=state.root), "pg_ctl stop")
+
+    def resume(self) -> None:
+        """Start a paused server again on the same port, with the same data."""
+        state = self._require()
+        log = state.root / "server.log"
+        pg_ctl = [str(state.bindir / "pg_ctl"), "-D", str(state.datadir), "-l", str(log), "-o", f"-p {self.port}"]
+        _check(
+            _run(_server_cmd([*pg_ctl, "-w", "-t", str(_T_START), "start"]), timeout=_T_START + 30, cwd=state.root),
+            "pg_ctl start",
+            log,
+        )
+
     def __enter__(self) -> PostgresCluster:
         self.start()
         return self

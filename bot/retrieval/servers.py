@@ -273,6 +273,18 @@ class GuildIndexes:
         """Servers this process knows an overlay for (live, building or failed)."""
         return sorted(self._guilds)
 
+    def memory_bytes(self) -> int:
+        """An estimate of the memory the loaded indexes hold (the shipped one and each server's), for metrics."""
+        loaded = [self.base, *(s.index for s in list(self._guilds.values()) if s.index is not None)]
+        return sum(index_bytes(index) for index in loaded)
+
+
+def index_bytes(index: LoadedIndex) -> int:
+    """Vectors (counted twice: FAISS keeps its own copy of the chunk vectors) plus the text they index."""
+    arrays = index.vectors.nbytes * 2 + index.sentence_vectors.nbytes + index.offtopic_vectors.nbytes
+    text = sum(len(c.text) for c in index.chunks) + sum(len(t) for t in index.sentence_texts)
+    return int(arrays + text)
+
 
 def _is_empty(overlay: KbOverlay) -> bool:
     return not overlay.documents and not overlay.hidden
@@ -298,10 +310,18 @@ class KbSync:
     coalesced into one more build with the latest overlay.
     """
 
-    def __init__(self, indexes: GuildIndexes, source: OverlaySource, *, poll_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        indexes: GuildIndexes,
+        source: OverlaySource,
+        *,
+        poll_seconds: float = 2.0,
+        serves: Callable[[int], bool] = lambda _guild_id: True,
+    ) -> None:
         self.indexes = indexes
         self.source = source
         self.poll_seconds = poll_seconds
+        self.serves = serves  # a cluster builds indexes only for the servers on its shards
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-build")
         self._dirty: dict[int, None] = {}  # an ordered set: servers waiting for a build, oldest first
         self._seen: dict[int, int] = {}  # the versions the last poll reported
@@ -368,6 +388,7 @@ class KbSync:
             self._poll_failing = True
             return
         self._poll_failing = False
+        versions = {g: v for g, v in versions.items() if self.serves(g)}
         for guild_id, version in versions.items():
             if self._seen.get(guild_id) != version:
                 self._seen[guild_id] = version

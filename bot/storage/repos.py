@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Table, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -146,6 +146,11 @@ class SqlStore:
                 self._check_file()
                 yield SqlRepos(conn)
                 self._check_file()  # before COMMIT: never acknowledge a write into a vanished file
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness): raises if it cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()
