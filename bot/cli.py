@@ -31,6 +31,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(kb_app, name="kb")
 db_app = typer.Typer(help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).")
 app.add_typer(db_app, name="db")
+llm_app = typer.Typer(help="Optional generated answers: check the model endpoint.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # never wrap messages: tools and tests grep them
@@ -151,6 +153,10 @@ def ask(
         str | None, typer.Argument(help="Your question. With --json and no question, read one per line from stdin.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
+    generate: Annotated[
+        bool,
+        typer.Option("--generate", help="Have the configured model rewrite the answer; each sentence is checked."),
+    ] = False,
 ) -> None:
     """Answer a question from the knowledge base, with its sources."""
     from bot.app import shipped_answers
@@ -168,13 +174,19 @@ def ask(
         raise _knowledge_failure(exc) from None
 
     chats = ChatMemory()
+    writer = _generator(settings, service) if generate else None
+
+    def answered(text: str, history: Any = ()) -> Any:
+        """The extractive answer, or with --generate the checked generated one (a ``Generated``)."""
+        answer = service.ask(text, history=history)
+        return writer.generate(answer, history) if writer is not None else answer
 
     def answer_json(line: str) -> dict[str, Any]:
         """One line of input: a question, or a JSON object naming the conversation it belongs to."""
         text = line
         try:
             text, chat = parse_chat_line(line)
-            answer = service.ask(text, history=chats.history(chat) if chat else ())
+            result = answered(text, chats.history(chat) if chat else ())
         except InvalidQuestion as exc:
             return {
                 "question": text,
@@ -185,17 +197,23 @@ def ask(
                 "latency_ms": 0.0,
                 "standalone_question": text,
                 "kind": "invalid",
-            }
+            } | ({"mode": "extractive", "dropped_sentences": [], "fallback_reason": "invalid"} if generate else {})
+        answer = result.answer if writer is not None else result
         if chat and not answer.abstained:
             chats.remember(chat, answer.question, answer.standalone_question, answer.doc_ids)
-        return answer.to_json()
+        return result.to_json()
 
     if question is not None:
         if as_json:
             sys.stdout.write(json.dumps(answer_json(question), ensure_ascii=False) + "\n")
             return
         try:
-            _print_answer(service.ask(question))
+            result = answered(question)
+            _print_answer(result.answer if writer is not None else result)
+            if writer is not None:
+                from bot.console.generation import describe
+
+                err.print(describe(result), markup=False, highlight=False)
         except InvalidQuestion as exc:
             err.print(exc.message)
             raise typer.Exit(2) from None
@@ -203,6 +221,50 @@ def ask(
     for line in sys.stdin:
         sys.stdout.write(json.dumps(answer_json(line.rstrip("\r\n")), ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+
+def _generator(settings: Settings, service: Any) -> Any:
+    """The checked generator for --generate; when it cannot work, say why on stderr and answer extractively."""
+    from bot.llm import BlockingGenerator, LLMConfigError, Unavailable, build_generator
+
+    try:
+        return BlockingGenerator(build_generator(settings, service))
+    except LLMConfigError as exc:
+        err.print(f"[yellow]{exc}[/] Answering extractively.", highlight=False)
+        return Unavailable("off" if "is off" in str(exc) else "config", str(exc))
+
+
+@llm_app.command("check")
+def llm_check() -> None:
+    """Try the model endpoint: the model, time to first token and tokens per second, or what is wrong."""
+    import asyncio
+
+    from bot.domain.generation import GenerationFailed
+    from bot.llm import LLMConfigError, OpenAIChat, llm_config
+
+    settings = _settings()
+    _setup_logging(settings)
+    try:
+        config = llm_config(settings)
+    except LLMConfigError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    if config is None:
+        err.print("Generation is off: set STUDYBOT_LLM_BASE_URL (and STUDYBOT_LLM_MODEL) to turn it on.")
+        raise typer.Exit(2)
+    try:
+        report = asyncio.run(OpenAIChat(config).check())
+    except GenerationFailed as exc:
+        err.print(f"[red]{exc.message}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    except TimeoutError:
+        err.print(f"[red]{config.shown_url} gave no complete reply within {config.timeout_s:g}s.[/]", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"Endpoint: {config.shown_url}", highlight=False)
+    out.print(f"Model: {report.model}", highlight=False)
+    out.print(f"Time to first token: {report.first_token_s * 1000:.0f} ms", highlight=False)
+    out.print(f"Speed: {report.tokens_per_s:.1f} tokens/s ({report.tokens} streamed chunks)", highlight=False)
+    out.print(f"Reply: {' '.join(report.text.split())[:200]}", highlight=False, markup=False)
 
 
 @app.command()
