@@ -343,12 +343,16 @@ class Generator:
             )
 
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(self.timeout_s) as limit:
                 async for piece in self.model.stream(messages):
                     if first is None and piece.strip():
                         first = (time.perf_counter() - started) * 1000
                     raw += piece
+                    checking = time.perf_counter()
                     judge(final=False)
+                    deadline = limit.when()
+                    if deadline is not None:  # the limit is on the model, not on our own checking (CPU-bound)
+                        limit.reschedule(deadline + time.perf_counter() - checking)
                     if stop is not None and stop.is_set():
                         break
                     if len(raw) > 4 * ANSWER_LIMIT:  # a runaway reply: judge what came, ignore the rest

@@ -126,3 +126,29 @@ def test_llm_check_reports_and_explains(ready, server):
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr
     off = run(["llm", "check"], ready)
     assert off.returncode == 2 and "Generation is off" in off.stderr
+
+
+def test_console_generate_on_and_off(ready, server):
+    """In `studybot chat`, /generate on writes checked generated answers; /generate off goes back to extracts."""
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from bot.console import run_chat
+
+    lines = iter(["/generate on", Q, "/generate off", Q, "/quit"])
+    settings = ready.model_copy(update={"llm_base_url": server.base_url, "llm_model": "good", "llm_timeout_s": 5.0})
+    screen = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        code = run_chat(settings, name="Ada", read=lambda _prompt: next(lines), out=Console(file=screen, width=200))
+    finally:
+        root.handlers[:], root.level = saved
+        logging.captureWarnings(False)
+    text = screen.getvalue()
+    assert code == 0, text
+    assert "Generated answers are on" in text and "Generated from the sources above" in text
+    assert "Generated answers are off" in text
+    assert text.count("[1]") >= 1  # the generated answer cites; the extractive one after /generate off does not

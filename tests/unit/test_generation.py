@@ -175,3 +175,13 @@ def test_long_reply_is_cut_at_a_sentence_within_the_limit():
     assert result.mode == "generated"
     assert len(result.answer.answer) <= ANSWER_LIMIT
     assert result.answer.answer.endswith("[1].")
+
+
+def test_console_generate_command_parses():
+    """/generate on and /generate off switch generation; anything else says how to use it."""
+    from bot.console._parsing import SetGenerate, UsageError, parse_line
+
+    assert parse_line("/generate on") == SetGenerate(True)
+    assert parse_line("/GENERATE off") == SetGenerate(False)
+    with pytest.raises(UsageError, match="/generate on"):
+        parse_line("/generate maybe")
