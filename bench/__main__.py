@@ -2,7 +2,7 @@
 
 `python -m bench discord` measures event-loop lag under 50 concurrent /ask; `python -m bench kb` the time from a
 server's new knowledge entry to its first answer; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
-retrieval's, `python -m bench answers` answer quality (old and new composer, dev and held-out). Suites are imported only when chosen, so the state run never loads an embedding model.
+retrieval's, `python -m bench answers` answer quality (old and new composer, dev and held-out), `python -m bench grounding` the generated-answer grounding checker. Suites are imported only when chosen, so the state run never loads an embedding model.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-SUITES = ("retrieval", "answers", "state", "discord", "kb")
+SUITES = ("retrieval", "answers", "state", "discord", "kb", "grounding")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench import discord_load
 
         discord_load.run(rows)
+    if "grounding" in chosen:
+        from bench import grounding
+
+        grounding.run(rows)
     if "kb" in chosen:
         from bench import kb_publish
 

@@ -39,6 +39,8 @@ db_app = typer.Typer(
     help="Create and upgrade the database (SQLite by default, PostgreSQL if configured).", rich_markup_mode=PLAIN_HELP
 )
 app.add_typer(db_app, name="db")
+llm_app = typer.Typer(help="Optional generated answers: check the model endpoint.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 
 log = logging.getLogger(__name__)
 # Piped output is never hard-wrapped (rich would cut it at 80 columns, mid-sentence and mid-URL).
@@ -198,6 +200,10 @@ def ask(
         str | None, typer.Argument(help="Your question. With --json and no question, read one per line from stdin.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")] = False,
+    generate: Annotated[
+        bool,
+        typer.Option("--generate", help="Have the configured model rewrite the answer; each sentence is checked."),
+    ] = False,
 ) -> None:
     """Answer a question from the knowledge base, with its sources."""
     from bot.app import shipped_answers
@@ -217,21 +223,28 @@ def ask(
         raise _knowledge_failure(exc) from None
 
     chats = ChatMemory()
+    writer = _generator(settings, service) if generate else None
+
+    def answered(text: str, history: Any = ()) -> Any:
+        """The extractive answer, or with --generate the checked generated one (a ``Generated``)."""
+        answer = service.ask(text, history=history)
+        return writer.generate(answer, history) if writer is not None else answer
 
     def answer_json(line: str) -> dict[str, Any]:
         """One line of input: a question, or a JSON object naming the conversation it belongs to."""
         text = line
         try:
             text, chat = parse_chat_line(line)
-            answer = service.ask(text, history=chats.history(chat) if chat else ())
+            result = answered(text, chats.history(chat) if chat else ())
         except InvalidQuestion as exc:
-            return _declined(text, exc.message)
+            return _declined(text, exc.message, generate)
         except Exception:  # one bad line must never end a batch: say so on its row, keep answering
             log.exception("answering %r failed", text[:200])
-            return _declined(text, "Something went wrong answering this question; it has been logged.")
+            return _declined(text, "Something went wrong answering this question; it has been logged.", generate)
+        answer = result.answer if writer is not None else result
         if chat and not answer.abstained:
             chats.remember(chat, answer.question, answer.standalone_question, answer.doc_ids)
-        return answer.to_json()
+        return result.to_json()
 
     if question is not None:
         question = repair(question)  # argv arrives surrogate-escaped when it is not valid UTF-8
@@ -239,7 +252,12 @@ def ask(
             sys.stdout.buffer.write(json_line(answer_json(question)))
             return
         try:
-            _print_answer(service.ask(question), settings)
+            result = answered(question)
+            _print_answer(result.answer if writer is not None else result, settings)
+            if writer is not None:
+                from bot.console.generation import describe
+
+                err.print(describe(result), markup=False, highlight=False)
         except InvalidQuestion as exc:
             err.print(exc.message)
             raise typer.Exit(2) from None
@@ -249,8 +267,9 @@ def ask(
         sys.stdout.buffer.flush()
 
 
-def _declined(question: str, message: str) -> dict[str, Any]:
-    return {
+def _declined(question: str, message: str, generate: bool = False) -> dict[str, Any]:
+    """The JSON row of a line that could not be answered: the same keys as an answer, and a message."""
+    row = {
         "question": question,
         "abstained": True,
         "confidence": 0.0,
@@ -260,6 +279,53 @@ def _declined(question: str, message: str) -> dict[str, Any]:
         "standalone_question": question,
         "kind": "invalid",
     }
+    if generate:
+        row |= {"mode": "extractive", "dropped_sentences": [], "fallback_reason": "invalid"}
+    return row
+
+
+def _generator(settings: Settings, service: Any) -> Any:
+    """The checked generator for --generate; when it cannot work, say why on stderr and answer extractively."""
+    from bot.llm import BlockingGenerator, LLMConfigError, Unavailable, build_generator
+
+    try:
+        return BlockingGenerator(build_generator(settings, service))
+    except LLMConfigError as exc:
+        err.print(f"[yellow]{exc}[/] Answering extractively.", highlight=False)
+        return Unavailable("off" if "is off" in str(exc) else "config", str(exc))
+
+
+@llm_app.command("check")
+def llm_check() -> None:
+    """Try the model endpoint: the model, time to first token and tokens per second, or what is wrong."""
+    import asyncio
+
+    from bot.domain.generation import GenerationFailed
+    from bot.llm import LLMConfigError, OpenAIChat, llm_config
+
+    settings = _settings()
+    _setup_logging(settings)
+    try:
+        config = llm_config(settings)
+    except LLMConfigError as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    if config is None:
+        err.print("Generation is off: set STUDYBOT_LLM_BASE_URL (and STUDYBOT_LLM_MODEL) to turn it on.")
+        raise typer.Exit(2)
+    try:
+        report = asyncio.run(OpenAIChat(config).check())
+    except GenerationFailed as exc:
+        err.print(f"[red]{exc.message}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    except TimeoutError:
+        err.print(f"[red]{config.shown_url} gave no complete reply within {config.timeout_s:g}s.[/]", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"Endpoint: {config.shown_url}", highlight=False)
+    out.print(f"Model: {report.model}", highlight=False)
+    out.print(f"Time to first token: {report.first_token_s * 1000:.0f} ms", highlight=False)
+    out.print(f"Speed: {report.tokens_per_s:.1f} tokens/s ({report.tokens} streamed chunks)", highlight=False)
+    out.print(f"Reply: {' '.join(report.text.split())[:200]}", highlight=False, markup=False)
 
 
 @app.command()

@@ -82,6 +82,19 @@ class Settings(BaseSettings):
             return value.strip().lower() not in {"", "0", "false", "no", "off"}
         return value
 
+    # Optional generated answers (off unless a base URL is set). Checked in bot/llm.py, not here: a bad URL
+    # must not stop the bot, which then answers extractively and says why at start-up and in `studybot llm check`.
+    llm_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1; unset: extractive answers only.",
+    )
+    llm_model: str = Field("", description="The model name sent to the endpoint (Ollama and OpenAI need one).")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for the endpoint; never logged or shown.")
+    llm_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Seconds a generated answer may take before the extractive one is shown."
+    )
+    llm_max_tokens: int = Field(400, ge=16, le=4096, description="Most tokens the model may write per answer.")
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -85,6 +85,13 @@ class StopQuiz:
     pass
 
 
+@dataclass(frozen=True)
+class SetGenerate:
+    """Turn generated answers on or off for this session (needs STUDYBOT_LLM_BASE_URL)."""
+
+    on: bool
+
+
 Command = (
     Ask
     | StartQuiz
@@ -97,6 +104,7 @@ Command = (
     | SetHidden
     | ShowHelp
     | NewConversation
+    | SetGenerate
     | Quit
 )
 QuizInput = int | StopQuiz | Quit | ShowHelp  # an option index 0-3, or a way out of the question
@@ -117,6 +125,8 @@ HELP: tuple[tuple[str, str], ...] = (
     ("/settings day-start <hour>", "the hour (0-23) your day starts, for night owls"),
     ("/settings leaderboard hide|show", "leave or join the leaderboard"),
     ("/stop", "inside a quiz: pause it (/quiz picks it up again at the next question)"),
+    ("/generate on", "have the configured model write answers from the sources, each sentence checked"),
+    ("/generate off", "back to answers extracted from the notes"),
     ("/help", "this list"),
     ("/quit", "leave (Ctrl-D and Ctrl-C work too)"),
 )
@@ -129,7 +139,7 @@ _SIMPLE: dict[str, Command] = {
     "quit": Quit(),
     "exit": Quit(),
 }
-_NAMES = ("quiz", "streak", "progress", "leaderboard", "settings", "new", "help", "quit")
+_NAMES = ("quiz", "streak", "progress", "leaderboard", "settings", "new", "generate", "help", "quit")
 _SETTINGS_USAGE = "Try /settings timezone Europe/Berlin, /settings day-start 4 or /settings leaderboard hide."
 
 
@@ -154,6 +164,10 @@ def parse_line(line: str) -> Command:
         return _leaderboard(args)
     if name == "settings":
         return _settings(args)
+    if name == "generate":
+        if len(args) != 1 or args[0].lower() not in ("on", "off"):
+            raise UsageError("Use /generate on or /generate off.")
+        return SetGenerate(args[0].lower() == "on")
     if name == "stop":
         raise UsageError("There is no quiz running. Start one with /quiz.")
     raise UsageError(f"I don't know the command /{name}.{_did_you_mean(name, _NAMES, '/')} Type /help for the list.")

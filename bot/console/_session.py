@@ -33,6 +33,7 @@ from bot.console._parsing import (
     NewConversation,
     Quit,
     SetDayStart,
+    SetGenerate,
     SetHidden,
     SetTimezone,
     ShowHelp,
@@ -96,6 +97,7 @@ class ChatSession:
         self.user_id = LOCAL_USER
         self._answers: AnswerService | None = None
         self._chat = ChatMemory(max_conversations=1)  # consecutive questions form one conversation; /new resets
+        self._writer: Any = None  # the checked generator while /generate is on
 
     def run(self) -> None:
         """Serve commands until the user leaves; nothing but leaving ends the loop."""
@@ -155,6 +157,8 @@ class ChatSession:
             case ShowHelp():
                 self.out.print(render.help_table(HELP))
                 self.out.print(f"Skills for /quiz: {SKILLS} (e.g. /quiz 3 {Skill.MATH.value}).")
+            case SetGenerate(on):
+                self._set_generate(on)
             case NewConversation():
                 self._chat.forget(CONSOLE_CHAT)
                 self._done("New conversation: your next question starts fresh.")
@@ -169,10 +173,35 @@ class ChatSession:
         from bot.domain.answering import check_question
 
         check_question(text)  # "??" is refused before the model loads for it
-        answer = self._answer_service().ask(text, history=self._chat.history(CONSOLE_CHAT))
+        history = self._chat.history(CONSOLE_CHAT)
+        answer = self._answer_service().ask(text, history=history)
         if not answer.abstained:
             self._chat.remember(CONSOLE_CHAT, answer.question, answer.standalone_question, answer.doc_ids)
-        render.print_answer(self.out, answer, self._skill_of)
+        if self._writer is None:
+            render.print_answer(self.out, answer, self._skill_of)
+            return
+        from bot.console.generation import describe
+
+        result = self._writer.generate(answer, history)
+        render.print_answer(self.out, result.answer, self._skill_of)
+        self.out.print(Text(describe(result), style="dim"))
+
+    def _set_generate(self, on: bool) -> None:
+        """/generate on builds the checked generator (or says why it can't); off returns to extractive answers."""
+        from bot.llm import BlockingGenerator, LLMConfigError, build_generator
+
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if not on:
+            self._done("Generated answers are off: answers are extracts from my notes.")
+            return
+        try:
+            self._writer = BlockingGenerator(build_generator(self.settings, self._answer_service()), self.runner)
+        except LLMConfigError as exc:
+            self._warn(f"{exc} Answers stay extractive.")
+            return
+        self._done("Generated answers are on: every sentence is checked against the sources before you see it.")
 
     def _skill_of(self, title: str) -> str | None:
         """The skill of the entry with this title: a decline suggests a quiz on it."""

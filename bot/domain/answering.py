@@ -63,6 +63,8 @@ class Answer:
     skill: str | None = None
     standalone_question: str = ""  # the follow-up rewritten to stand alone, or the question itself
     kind: str = "explain"
+    # The composer's passages, in the order shown: what an optional generated answer is written from.
+    passages: tuple[Passage, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def doc_ids(self) -> tuple[str, ...]:
@@ -371,6 +373,7 @@ class AnswerService:
             skill=skill,
             standalone_question=asked,
             kind=analysis.kind,
+            passages=tuple(p for part in answered for p in part.passages),
         )
 
     def _decline(

@@ -1,0 +1,135 @@
+"""The grounding checker on a labelled set: does it drop what the notes don't say, and keep what they do?
+
+`python -m bench grounding`. The set is bench/grounding.yaml (paraphrases, swapped terms, outside claims written
+from the notes) plus, per section, its own sentences ("supported") and copies with a number changed ("number").
+Groups alternate dev/test; the similarity threshold is calibrated on dev and reported on both.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bot.domain.generation import GroundingChecker, passage_sentences
+from bot.llm import lexicon
+from index.embedder import NumpyMiniLM
+
+ROOT = Path(__file__).resolve().parents[1]
+KEEP = {"supported", "paraphrase"}
+SUPPORTED_PER_SECTION = 2
+
+
+@dataclass(frozen=True)
+class Item:
+    file: str
+    passage: str
+    sentence: str  # without citation; the bench cites [1]
+    label: str
+    split: str
+
+
+def first_section(path: Path) -> str:
+    text = path.read_text(encoding="utf-8").split("\n---\n", 1)[-1]
+    section = re.split(r"\n## ", text)[1]
+    return section.split("\n", 1)[1].strip()
+
+
+def _bump(sentence: str, passage: str) -> str | None:
+    """The sentence with its first number changed to one the passage never uses (3 → 7, 0.5 → 0.6).
+
+    A changed number that the passage uses elsewhere ("16- or 32-bit" → "32- or 32-bit") is not counted:
+    the checker compares numbers with the passage, not their positions, and the results say so.
+    """
+    match = re.search(r"(?<![\w.])(\d+)(?:\.(\d+))?", sentence)
+    if not match:
+        return None
+    whole, frac = match.group(1), match.group(2)
+    present = set(re.findall(r"\d+(?:\.\d+)?", passage))
+    for step in (1, 2, 3, 5, 7, 11):
+        new = f"{whole}.{(int(frac) + step) % 10}" if frac else str(int(whole) + step)
+        if new not in present:
+            return sentence[: match.start()] + new + sentence[match.end() :]
+    return None
+
+
+def items() -> list[Item]:
+    groups = yaml.safe_load((ROOT / "bench" / "grounding.yaml").read_text(encoding="utf-8"))
+    out: list[Item] = []
+    for i, group in enumerate(groups):
+        split = "dev" if i % 2 == 0 else "test"
+        passage = first_section(ROOT / "knowledge" / "concepts" / f"{group['file']}.md")
+        own = [s for s in passage_sentences(passage) if len(s) > 40 and not s.endswith(":")]
+        for s in own[:SUPPORTED_PER_SECTION]:
+            out.append(Item(group["file"], passage, s, "supported", split))
+        numbered = [b for b in (_bump(s, passage) for s in own if re.search(r"\d", s)) if b]
+        for s in numbered[:1]:
+            out.append(Item(group["file"], passage, s, "number", split))
+        for label in ("paraphrase", "swapped", "outside"):
+            out += [Item(group["file"], passage, s, label, split) for s in group.get(label, [])]
+    return out
+
+
+def rates(verdicts: list[tuple[Item, bool, str]]) -> tuple[float, float, int, int]:
+    keep = [kept for item, kept, _ in verdicts if item.label in KEEP]
+    drop = [kept for item, kept, _ in verdicts if item.label not in KEEP]
+    dropped_unsupported = sum(not k for k in drop) / max(1, len(drop))
+    wrongly_dropped = sum(not k for k in keep) / max(1, len(keep))
+    return dropped_unsupported, wrongly_dropped, len(drop), len(keep)
+
+
+def run(rows: list[tuple[str, str]], verbose: bool = False) -> float:
+    data = items()
+    titles, documents = [], []
+    for path in sorted((ROOT / "knowledge" / "concepts").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        documents.append(text)
+        m = re.search(r"^title:\s*(.+)$", text, re.M)
+        if m:
+            titles.append(m.group(1).strip())
+    checker = GroundingChecker(NumpyMiniLM().encode, lexicon(titles, documents), threshold=0.0)
+    # Term checks do not depend on the threshold; the similarity does. Score once, then sweep.
+    scored = []
+    for item in data:
+        verdict = checker.check(f"{item.sentence} [1]", [item.passage])
+        term_ok = verdict.kept
+        score = checker.support(item.sentence, [item.passage])
+        scored.append((item, term_ok, score, verdict.reason))
+    dev = [s for s in scored if s[0].split == "dev"]
+
+    def at(threshold: float, part: list) -> list[tuple[Item, bool, str]]:
+        return [(it, ok and sc >= threshold, reason) for it, ok, sc, reason in part]
+
+    best, best_value = 0.5, -1.0
+    for threshold in np.arange(0.30, 0.90, 0.01):
+        dropped, wrong, _, _ = rates(at(float(threshold), dev))
+        value = dropped - wrong if wrong <= 0.10 else dropped - 2 * wrong
+        if value > best_value + 1e-9:
+            best, best_value = round(float(threshold), 2), value
+    for name, part in (("dev", dev), ("test", [s for s in scored if s[0].split == "test"]), ("all", scored)):
+        dropped, wrong, n_drop, n_keep = rates(at(best, part))
+        rows.append((f"grounding {name}: unsupported dropped (n={n_drop})", f"{dropped:.3f}"))
+        rows.append((f"grounding {name}: supported wrongly dropped (n={n_keep})", f"{wrong:.3f}"))
+    rows.append(("grounding: calibrated similarity threshold (dev)", f"{best:.2f}"))
+    by_label: dict[str, list[bool]] = {}
+    for item, kept, _ in at(best, scored):
+        by_label.setdefault(item.label, []).append(kept)
+    for label, kept in sorted(by_label.items()):
+        rows.append((f"grounding: kept share, {label} (n={len(kept)})", f"{sum(kept) / len(kept):.3f}"))
+    if verbose:
+        for item, kept, reason in at(best, scored):
+            if kept != (item.label in KEEP):
+                print(f"[{item.label} {'kept' if kept else 'dropped'} {reason}] {item.file}: {item.sentence}")
+    return best
+
+
+if __name__ == "__main__":
+    import sys
+
+    table: list[tuple[str, str]] = []
+    run(table, verbose="-v" in sys.argv)
+    for name, value in table:
+        print(f"{name:60} {value}")
