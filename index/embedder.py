@@ -157,7 +157,11 @@ def idle_cores() -> int:
     sentences took 27 s (14 CPU s) on two threads and 14-19 s (9 CPU s) on one. An idle machine gets every core.
     """
     cores = os.cpu_count() or 1
-    return max(1, min(cores, round(cores - os.getloadavg()[0])))
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): assume the cores are free
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy)))
 
 
 class SentenceTransformerEmbedder:
