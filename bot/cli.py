@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -635,9 +636,9 @@ def start() -> None:
 
 # After the demo: the three things to try next (issue 15). `make run` does not activate the venv, hence the paths.
 NEXT_STEPS = """Next steps:
-  .venv/bin/studybot chat                             talk, /quiz, /streak, /progress in this terminal
-  .venv/bin/studybot ask "How do I choose a learning rate?"   one answer with sources (--json for scripts)
-  Discord: put STUDYBOT_DISCORD_TOKEN=... in .env, then `make run` (`.venv/bin/studybot run` says how to get one)"""
+  .venv/bin/studybot chat                                    talk, /quiz, /streak and /progress here
+  .venv/bin/studybot ask "How do I choose a learning rate?"  one answer with its sources (--json for scripts)
+  On Discord: put STUDYBOT_DISCORD_TOKEN=... in .env, then make run (`.venv/bin/studybot run` explains the token)"""
 
 
 @app.command()
@@ -654,6 +655,10 @@ def invite() -> None:
 
 
 def main() -> None:
+    # NumPy's BLAS threads busy-wait for work: on the query encoder's small matrices, or on a machine whose cores
+    # are already busy, a second thread only burns CPU (100 texts: 27 CPU s with the default, 4.5 s with one; see
+    # bench/RESULTS.md). Set before anything imports NumPy; an explicit setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     app()
 
 

@@ -5,6 +5,9 @@ from collections.abc import Iterator, MutableMapping
 
 import pytest
 
+# As `studybot` does (bot/cli.py main): one BLAS thread for NumPy, set before anything imports NumPy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # The session-scoped throwaway PostgreSQL cluster (skipped locally without PostgreSQL; fails under CI=true).
 # The real model (loaded once per session) and the shipped knowledge base's index (built once).
 from tests.models import numpy_model, shipped_service, shipped_settings, st_model  # noqa: F401

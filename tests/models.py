@@ -38,3 +38,18 @@ def shipped_service(shipped_settings, st_model, numpy_model) -> IndexService:
     service._query_embedder = numpy_model
     service.build()
     return service
+
+
+def small_knowledge(dest: Path, names: tuple[str, ...] = ("cross-validation", "dropout", "overfitting")) -> Path:
+    """A few shipped entries as a knowledge folder of their own (links to entries left behind are dropped).
+
+    Tests of rebuilding (a damaged or foreign index) need an index to rebuild, not the whole shipped one: a few
+    entries rebuild in seconds with the NumPy runtime, the shipped 640 chunks take minutes.
+    """
+    concepts = dest / "concepts"
+    concepts.mkdir(parents=True)
+    for name in names:
+        text = (ROOT / "knowledge" / "concepts" / f"{name}.md").read_text(encoding="utf-8")
+        lines = [line for line in text.splitlines() if not line.startswith("related:")]
+        (concepts / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dest

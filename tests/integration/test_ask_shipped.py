@@ -62,23 +62,22 @@ def test_resource_questions_find_resources(answers):
     assert any(s.url and s.url.startswith("https://") for s in answer.sources + answer.related_resources)
 
 
-def test_index_from_another_model_is_refused_and_rebuilt(shipped_service, tmp_path):
+def test_index_from_another_model_is_refused_and_rebuilt(numpy_model, tmp_path):
     """A manifest naming another model is refused: ensure() says so and rebuilds before answering."""
-    import shutil
-
     from bot.retrieval.shipped import IndexService
     from bot.settings import Settings
+    from tests.models import small_knowledge  # a rebuild of the whole shipped index would take minutes
 
     data = tmp_path / "data"
-    shutil.copytree(shipped_service.settings.data_dir, data)
+    settings = Settings(_env_file=None, data_dir=data, knowledge_dir=small_knowledge(tmp_path / "knowledge"))  # type: ignore[call-arg]
+    service = IndexService(settings, embedder_factory=lambda n: numpy_model)
+    service._query_embedder = numpy_model
+    service.build()
     current = (data / "index" / "CURRENT").read_text().strip()
     manifest_path = data / "index" / "builds" / current / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["model_id"] = "someone/else"
     manifest_path.write_text(json.dumps(manifest))
-    settings = Settings(_env_file=None, data_dir=data, knowledge_dir=shipped_service.settings.knowledge_dir)  # type: ignore[call-arg]
-    service = IndexService(settings, embedder_factory=shipped_service.embedder_factory)
-    service._query_embedder = shipped_service.query_embedder()
     messages: list[str] = []
     answer = service.answer_service(messages.append).ask("What is dropout?")
     assert any("someone/else" in m and "rebuilding" in m for m in messages)
