@@ -258,7 +258,8 @@ class AnswerService:
         self, question: str, analysis: Analysis, result: SearchResult, confidence: float, budget: int
     ) -> _Part:
         """Both sides: one entry that covers both when the notes have it, else each side from its own search."""
-        a, b = analysis.subjects[:2]
+        fix = self.retriever.index.keyword.normalize  # "precison vs recal": the sides as the search read them
+        a, b = (fix(side) for side in analysis.subjects[:2])
         ranked = self.composer.rank(self._candidates(result.hits), analysis)
 
         def covers(cand: Candidate) -> bool:
