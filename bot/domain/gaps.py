@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.domain.errors import StudyBotError
 from bot.domain.knowledge_admin import KnowledgeAdmin, UnknownEntry
 from bot.domain.moderation import MAX_AUDIT_ROWS, ModerationService
-from bot.domain.ports import Actor, AnswerReport, AskedRecord, EntryRecord, Repos
+from bot.domain.ports import Actor, AskedRecord, EntryRecord, FeedbackReport, Repos
 
 
 class UnknownGap(StudyBotError):
@@ -129,7 +129,9 @@ class ReviewQueue:
             )
             return entry
 
-    async def answer_reports(self, actor: Actor, guild_id: int | None = None, limit: int = 20) -> list[AnswerReport]:
+    async def feedback_reports(
+        self, actor: Actor, guild_id: int | None = None, limit: int = 20
+    ) -> list[FeedbackReport]:
         """👎 votes on answers in the actor's server, newest first, with the question and the learner's comment."""
         async with self.moderation.transaction(actor, "kb.reports", "", guild_id) as repos:
             return await repos.negative_feedback(actor.guild_id, max(1, min(limit, MAX_AUDIT_ROWS)))

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 MODAL_BODY_LIMIT = 4000  # Discord's paragraph text input holds at most 4,000 characters
 MAX_PROBLEMS_SHOWN = 15  # a Discord message is 2,000 characters; the full list stays on the exception
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 autocomplete choices
-Origin = Literal["server", "shipped", "removed"]
+Origin = Literal["server", "shipped", "removed"]  # where an entry or quiz item comes from (the one "origin" type)
 Scope = Literal["any", "overlay", "base", "hidden"]  # for autocomplete: all, the server's, shipped, shipped+hidden
 
 

@@ -245,7 +245,7 @@ class QuizReport:
 
 
 @dataclass
-class AnswerReport:
+class FeedbackReport:
     """A 👎 vote on an answer, with the question it was about, for the moderators' review."""
 
     asked_id: int
@@ -306,7 +306,7 @@ class KbRepo(Protocol):
     async def close_gap_questions(
         self, guild_id: int, asked_ids: Collection[int], doc_id: str, author_id: int, at: datetime
     ) -> int: ...
-    async def negative_feedback(self, guild_id: int, limit: int) -> list[AnswerReport]:
+    async def negative_feedback(self, guild_id: int, limit: int) -> list[FeedbackReport]:
         """👎 votes in this server, newest first."""
         ...
 

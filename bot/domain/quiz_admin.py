@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from bot.domain.content import QuizItem, Skill
 from bot.domain.errors import StudyBotError
+from bot.domain.knowledge_admin import Origin
 from bot.domain.moderation import ModerationService
 from bot.domain.ports import (
     LOCAL_GUILD,
@@ -77,7 +78,7 @@ class NotInServer(QuizAdminError):
 @dataclass(frozen=True)
 class AdminItem:
     item: QuizItem
-    origin: Literal["shipped", "server"]
+    origin: Origin
     suspended: bool = False
     reason: str = ""
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.ports import AnswerReport, AskedRecord, EntryRecord, QuizOverlayRecord, RevisionRecord
+from bot.domain.ports import AskedRecord, EntryRecord, FeedbackReport, QuizOverlayRecord, RevisionRecord
 from bot.storage.tables import (
     asked_questions,
     feedback,
@@ -149,7 +149,7 @@ class KbSql:
         result = await self.conn.execute(self._insert(gap_closures).values(rows).on_conflict_do_nothing())
         return int(result.rowcount)
 
-    async def negative_feedback(self, guild_id: int, limit: int) -> list[AnswerReport]:
+    async def negative_feedback(self, guild_id: int, limit: int) -> list[FeedbackReport]:
         query = (
             select(
                 feedback.c.asked_id,
@@ -165,7 +165,7 @@ class KbSql:
             .order_by(feedback.c.created_at.desc(), feedback.c.id.desc())
             .limit(limit)
         )
-        return [AnswerReport(**r._asdict()) for r in await self.conn.execute(query)]
+        return [FeedbackReport(**r._asdict()) for r in await self.conn.execute(query)]
 
     async def exportable_quiz_items(self, guild_id: int) -> list[QuizOverlayRecord]:
         query = select(quiz_overlay).where(quiz_overlay.c.guild_id == guild_id).order_by(quiz_overlay.c.item_id)

@@ -79,7 +79,7 @@ async def test_non_moderators_are_refused_everywhere_and_each_refusal_is_audited
         lambda: state.review.gaps(LEARNER),
         lambda: state.review.close_gap(LEARNER, gap, SHIPPED_ID),
         lambda: state.review.answer_gap(LEARNER, gap, "Transformers", "machine-learning", "text"),
-        lambda: state.review.answer_reports(LEARNER),
+        lambda: state.review.feedback_reports(LEARNER),
     ]
     for call in calls:
         with pytest.raises(NotModerator):
@@ -104,7 +104,7 @@ async def test_manage_server_or_the_configured_role_may_moderate_only_their_own_
     with pytest.raises(NotModerator):
         await state.review.gaps(MOD, OTHER)
     with pytest.raises(NotModerator):
-        await state.review.answer_reports(MOD, OTHER)
+        await state.review.feedback_reports(MOD, OTHER)
     with pytest.raises(NotModerator):
         await state.moderation.check(Actor(user_id=5, guild_id=GUILD, command="/kb add"), "kb.add")
     assert (await state.moderation.check(LEARNER, "kb.add")).moderator_role_id == ROLE
@@ -385,7 +385,7 @@ async def test_answer_reports_list_thumbs_down_with_question_and_comment(state: 
     await state.asks.feedback(asked, user_id=31, guild_id=GUILD, helpful=False, comment="too vague")
     await state.asks.feedback(other, user_id=31, guild_id=OTHER, helpful=False, comment="elsewhere")
     await state.asks.feedback(asked, user_id=32, guild_id=GUILD, helpful=True)
-    reports = await state.review.answer_reports(MOD)
+    reports = await state.review.feedback_reports(MOD)
     assert [(r.asked_id, r.question, r.comment) for r in reports] == [(asked, "what is dropout?", "too vague")]
 
 

@@ -84,7 +84,7 @@ CASES: dict[tuple[str, str], tuple[str, Call]] = {
         "kb.answer-gap",
         lambda s, a, w: s.review.answer_gap(a, w.gap_id, "Transformers", "machine-learning", TWO_SECTIONS),
     ),
-    ("review", "answer_reports"): ("kb.reports", lambda s, a, w: s.review.answer_reports(a)),
+    ("review", "feedback_reports"): ("kb.reports", lambda s, a, w: s.review.feedback_reports(a)),
     ("quiz_admin", "add_item"): (
         "quiz.add",
         lambda s, a, w: s.quiz_admin.add_item(

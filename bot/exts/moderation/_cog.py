@@ -239,7 +239,7 @@ class KnowledgeCog(commands.GroupCog, group_name="kb", group_description="Modera
     async def reports(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/kb reports")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        answers = await self.bot.services.review.answer_reports(actor)
+        answers = await self.bot.services.review.feedback_reports(actor)
         items = await self.bot.services.quiz_admin.reports(actor)
         embed = discord.Embed(title="🚩 Reports", colour=discord.Colour.red())
         answer_lines = [
