@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from index.text import STOPWORDS
+
 Kind = Literal["explain", "howto", "compare", "multipart", "recommend", "yesno"]
 
 # Chat spellings and slang, rewritten before any rule runs ("diff btw" -> "difference between").
@@ -325,9 +327,15 @@ def _compare_sides(text: str) -> tuple[str, str] | None:
     return None
 
 
+_GENERIC = STOPWORDS | {"difference", "differences", "different", "better", "best", "worse", "each", "both", "one"}
+_GENERIC |= {"ones", "matter", "matters", "work", "works", "mean", "means", "thing", "things", "example", "examples"}
+
+
 def _has_content(part: str) -> bool:
-    """Enough words to stand as a question of its own, not a fragment like "and why"."""
-    return len(re.findall(r"[a-z0-9]{3,}", part)) >= 2
+    """A topic word of its own, not a fragment like "and why" or "what's the difference?" that finishes the last."""
+    if re.search(r"\b(it|this|that|them|they|these|those|one)\b", part):
+        return True  # "why does it work?" asks about the first part's subject: a part of its own
+    return any(w not in _GENERIC for w in re.findall(r"[a-z0-9]{2,}", part))
 
 
 def split_parts(text: str) -> list[str]:

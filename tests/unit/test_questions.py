@@ -345,10 +345,6 @@ KNOWN_WRONG: list[tuple[Case, str]] = [
         c("adam or sgd for fine tuning bert", "compare", ("adam", "sgd")),
         'the bare "X or Y" compare allows at most four words on the right side; "sgd for fine tuning bert" has five',
     ),
-    (
-        c("precision vs recall, when does each matter", "compare", ("precision", "recall")),
-        'the ", when does each matter" tail is split off as a second part instead of completing the comparison',
-    ),
 ]
 
 # Words that belong to how a question is asked, never to what it is about.
@@ -397,7 +393,10 @@ CHATTER = frozenset(
     ]
 )
 
-TABLE = EXPLAIN + HOWTO + COMPARE + MULTIPART + RECOMMEND + YESNO + HELD_OUT
+# Once known wrong; right since a fragment without a topic word of its own ("when does each matter") finishes the
+# question before it instead of starting a part.
+FIXED = [c("precision vs recall, when does each matter", "compare", ("precision", "recall"))]
+TABLE = EXPLAIN + HOWTO + COMPARE + MULTIPART + RECOMMEND + YESNO + HELD_OUT + FIXED
 
 
 def mismatches(case: Case) -> list[str]:
