@@ -24,6 +24,8 @@ def _norm(text: str) -> str:
 
 def pieces(answer: Answer) -> list[str]:
     """The pieces of an answer that must be quoted from the notes (framing removed, '…' splits quotes)."""
+    if answer.abstained:  # a decline quotes no note: it says so, in StudyBot's own words
+        return []
     out = []
     for line in answer.answer.split("\n"):
         if not line.strip() or _FRAMING.match(line.strip()):
