@@ -123,7 +123,8 @@ def setup_logging(level: str = "INFO", *, quiet: bool = False, log_file: Path | 
     root.setLevel("WARNING" if quiet else level)
     # The handler filters too: bm25s sets its own logger to DEBUG when it is imported, which may happen after this.
     handler.setLevel(root.level)
-    for noisy in ("discord.http", "discord.gateway", "sentence_transformers", "httpx", "urllib3", "bm25s", "faiss"):
+    noisy_libraries = ("discord.http", "discord.gateway", "sentence_transformers", "httpx", "urllib3", "bm25s", "faiss")
+    for noisy in (*noisy_libraries, "alembic.runtime.plugins"):  # alembic lists each plugin it sets up
         logging.getLogger(noisy).setLevel("WARNING")
     install_excepthook()
 
