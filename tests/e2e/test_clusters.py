@@ -28,7 +28,12 @@ async def test_two_clusters_each_serve_only_their_shards_servers(
     """Shards 0 and 1 of 2 in two processes: each holds only its servers, and each /ask reaches its shard's process."""
     database = pg_cluster.create_database("t_clusters_split")
     home = shard_of(world.guild.id)
-    other = next(g for g in (fake_discord.add_guild(f"Guild {n}") for n in range(64)) if shard_of(g.id) != home)
+    added = []  # servers are added until one lands on the other shard; all of them exist in the fake Discord
+    for n in range(64):
+        added.append(fake_discord.add_guild(f"Guild {n}"))
+        if shard_of(added[-1].id) != home:
+            break
+    other = added[-1]
     other_channel = fake_discord.add_channel(other, "general")
     fake_discord.add_member(other, world.user)
     index = Path(shipped_service.settings.index_dir)
@@ -50,7 +55,7 @@ async def test_two_clusters_each_serve_only_their_shards_servers(
         bots = [await runner.start() for runner in runners]
         for shard, bot in enumerate(bots):
             assert sorted(bot.shards) == [shard]
-            assert {g.id for g in bot.guilds} == {g.id for g in (world.guild, other) if shard_of(g.id) == shard}
+            assert {g.id for g in bot.guilds} == {g.id for g in (world.guild, *added) if shard_of(g.id) == shard}
         assert sorted(s.shard for s in fake_discord.sessions if s.live) == [[0, 2], [1, 2]]
         # Only the cluster holding shard 0 registers the commands (they belong to the application, not a shard).
         assert world.guild.id in fake_discord.commands
