@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 # The front matter of a server's quiz upload; its items follow from line 8.
 _QUIZ_HEADER = textwrap.dedent("""\
@@ -91,3 +95,21 @@ def small_kb(root: Path) -> Path:
     )
     write_resources(root)
     return root
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args: list[Any], env: dict[str, str], *, stdin: Any = None, text: bool = True, timeout: int = 300) -> Any:
+    """`python -m bot ARGS` as a real subprocess from the repository root, offline, with ``env`` over the
+    process's own environment; never raises on a non-zero exit (tests read the return code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=text,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"question", "abstained", "confidence", "answer", "sources", "latency_ms", "standalone_question", "kind"}
 
 
 def run(args: list[str], settings, stdin: str | None = None, env: dict[str, str] | None = None, timeout: int = 300):
-    environ = {
-        **os.environ,
-        "STUDYBOT_DATA_DIR": str(settings.data_dir),
-        "STUDYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
-        "HF_HUB_OFFLINE": "1",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
+    dirs = {"STUDYBOT_DATA_DIR": str(settings.data_dir), "STUDYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir)}
+    return run_cli(args, {**dirs, **(env or {})}, stdin=stdin, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bytes(args: list[str | bytes], settings, stdin: bytes | None = None, timeout: int = 300, **env: str):
-    environ = {
-        **os.environ,
-        "STUDYBOT_DATA_DIR": str(settings.data_dir),
-        "STUDYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
-        "HF_HUB_OFFLINE": "1",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        env=environ,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
+    dirs = {"STUDYBOT_DATA_DIR": str(settings.data_dir), "STUDYBOT_KNOWLEDGE_DIR": str(settings.knowledge_dir)}
+    return run_cli(args, {**dirs, **env}, stdin=stdin, text=False, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bot.domain.uploads import MAX_FILE_BYTES, parse_uploads
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 # 517 bytes, nine nested levels of aliases: expanded, 9**9 strings ("billion laughs").
@@ -20,16 +21,7 @@ BOMB = "\n".join(
 
 
 def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STUDYBOT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(args, {"STUDYBOT_DATA_DIR": str(tmp_path / "data")}, timeout=120)  # type: ignore[no-any-return]
 
 
 def test_alias_bomb_is_refused_at_once():
