@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.domain.questions import LIBRARIES, Analysis
 from index.chunking import Chunk
-from index.text import STOPWORDS, clean, split_sentences
+from index.text import STOPWORDS, split_sentences
 
 BlockKind = Literal["sentence", "list", "code"]
 
@@ -87,7 +87,8 @@ def trim_list(block: Block, budget: int) -> Block | None:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in (clean(p) for p in _SENTENCE_END.split(" ".join(text.split()))) if s]
+    """The notes' sentences as written: no NFKC, which would turn "x²" into "x2" and "β₁" into "β1"."""
+    return [s for s in (p.strip() for p in _SENTENCE_END.split(" ".join(text.split()))) if s]
 
 
 def parse_blocks(text: str) -> list[Block]:

@@ -366,6 +366,12 @@ def test_sentence_pointing_back_is_kept_with_the_sentence_it_points_to():
     assert blocks[0].sentences == ("model.eval() switches dropout off.", "It does not stop gradient tracking.")
 
 
+def test_sentences_are_shown_as_the_notes_write_them():
+    """Superscripts and subscripts survive: NFKC would show "x²" as "x2", a different formula."""
+    blocks = parse_blocks("The loss is x² here. Adam decays m with β₁.")
+    assert [b.text for b in blocks] == ["The loss is x² here.", "Adam decays m with β₁."]
+
+
 def test_yes_no_question_prefers_the_sentence_with_a_verdict():
     """Asked "should I…", a sentence that gives a verdict beats an equally similar one that only describes."""
     text = "Git tracks text. Weights files are large binary checkpoints. Large binary files should not go into git."
