@@ -212,3 +212,17 @@ async def test_postgres_unreachable_at_start(tmp_path, clock, shipped_kb):
     with pytest.raises(StudyBotError):
         await open_services(settings_for(url, tmp_path), clock, kb=shipped_kb)
     record("PostgreSQL unreachable at start", "refused with a friendly message")
+
+
+def test_postgres_disk_full_is_storage_full():
+    """PostgreSQL's disk-full state (53100) through SQLAlchemy becomes the same 'storage is full' error with an id."""
+    from asyncpg.exceptions import DiskFullError
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage.repos import translate_errors
+
+    cause = DiskFullError("could not extend file: No space left on device")
+    with pytest.raises(StorageFull, match="storage is full") as caught, translate_errors():
+        raise DBAPIError("INSERT", None, cause)
+    assert f"`{caught.value.error_id}`" in caught.value.message
+    record("PostgreSQL full (state 53100, mapped)", "refused with an error id")
