@@ -82,7 +82,7 @@ _ERROR = re.compile(
 
 _RECOMMEND = re.compile(
     r"\b(courses?|books?|textbooks?|tutorials?|resources?|videos?|youtube|playlists?|lectures?|mooc|"
-    r"channels?|podcasts?|websites?|sites?|blogs?|newsletters?|curriculum|syllabus|roadmap)\b|"
+    r"channels?|podcasts?|websites?|sites?|blogs?|newsletters?|curriculum(?! learning)|syllabus|roadmap)\b|"
     r"\bwhere (can|should|do) (i|you|one) (learn|study|start|read)|\brecommend|\bsuggest (a|some|any)\b|"
     r"\bbest (way|place)s? to (learn|study|start)\b|\bwhat should i (read|watch)\b|\blearn .{0,30} from\b|"
     r"\b(good|best|free|decent|solid|gentle|beginner.?friendly) (intro|introduction|primer|starting point|place to start)\b|"
