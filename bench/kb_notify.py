@@ -1,13 +1,13 @@
 """Publish in one process → answerable in another, on PostgreSQL: LISTEN/NOTIFY against polling, in the same run.
 
 A publisher subprocess (``python -m bench.kb_notify publisher``, its own engine) adds one entry per request through
-the knowledge-admin service, as ``/kb add`` does, and reports the wall-clock time right after COMMIT. This process
-runs two ``KbSync``s over one ``GuildIndexes`` with the shipped index: one with a ``KbListener`` (polling only while
-the listener is down), one polling every ``kb_poll_seconds``, each serving its own server. Publishes alternate
-between the two servers, one at a time, so the builds never overlap. The time runs from the publisher's COMMIT to
-the moment this process knows of the new version ("known"), and to the moment ``AnswerService.ask`` here returns
-the new entry among its sources ("answerable"; a little over the truth: it includes reading the publisher's reply).
-Known minus commit is the delivery; answerable minus known is the server's index build.
+the knowledge-admin service, as ``/kb add`` does, and reports the wall-clock time at which the publish began. This
+process runs two ``KbSync``s over one ``GuildIndexes`` with the shipped index: one with a ``KbListener`` (polling
+only while the listener is down), one polling every ``kb_poll_seconds``, each serving its own server. Publishes
+alternate between the two servers, one at a time, so the builds never overlap. The time runs from the start of the
+publish (its transaction included) to the moment this process knows of the new version ("known"), and to the
+moment ``AnswerService.ask`` here returns the new entry among its sources ("answerable"; a little over the truth:
+it includes reading the publisher's reply). Answerable minus known is mostly the server's index build.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ async def _publisher(url: str, data: str) -> None:
             guild, number = (int(x) for x in line.split())
             _slug, title, question, text = TOPICS[number]
             actor = Actor(user_id=11, guild_id=guild, command="/kb add", manage_guild=True, name="bench")
+            started = time.time()
             entry = await services.kb_admin.add(actor, title, "machine-learning", f"## {question}\n{text}")
-            committed = time.time()
             version = (await services.kb_admin.versions())[guild]
-            print(json.dumps({"doc_id": entry.doc_id, "version": version, "committed": committed}), flush=True)
+            print(json.dumps({"doc_id": entry.doc_id, "version": version, "started": started}), flush=True)
     finally:
         await services.close()
 
@@ -102,13 +102,16 @@ async def _measure(url: str, tmp: Path) -> tuple[dict[str, list[float]], list[st
         guild = guilds[path]
         stdin.write(f"{guild} {number}\n".encode())
         reply = json.loads(await asyncio.wait_for(stdout.readline(), 60))
-        await syncs[path].wait_for(guild, reply["version"], timeout=60)
+        status = await syncs[path].wait_for(guild, reply["version"], timeout=60)
         answer = await asyncio.to_thread(indexes.service(guild).ask, TOPICS[number][2])
-        elapsed = time.time() - reply["committed"]
+        elapsed = time.time() - reply["started"]
         found = [s.doc_id for s in answer.sources]
         if reply["doc_id"] not in found:  # delivery is measured here, not ranking: among the sources is enough
-            failures.append(f"kb notify ({path}): {TOPICS[number][2]!r} answered from {found}, not {reply['doc_id']!r}")
-        return heard[(guild, reply["version"])] - reply["committed"], elapsed
+            failures.append(
+                f"kb notify ({path}): {TOPICS[number][2]!r} answered from {found}, not {reply['doc_id']!r}"
+                f" (version live {status.version_live} of {reply['version']}, error {status.last_error})"
+            )
+        return heard[(guild, reply["version"])] - reply["started"], elapsed
 
     try:
         for sync in syncs.values():
