@@ -1,7 +1,9 @@
 """Run benchmarks and print one table: `make bench` (= `.venv/bin/python -m bench`) runs them all.
 
 `python -m bench discord` measures event-loop lag under 50 concurrent /ask; `python -m bench kb` the time from a
-server's new knowledge entry to its first answer; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
+server's new knowledge entry to its first answer; `python -m bench notify` the same across two processes on
+PostgreSQL, LISTEN/NOTIFY against polling; `python -m bench once` exactly-once daily work under 2 and 4 racing
+processes; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
 retrieval's, `python -m bench answers` answer quality (old and new composer, dev and held-out), `python -m bench grounding` the generated-answer grounding checker. Suites are imported only when chosen, so the state run never loads an embedding model.
 """
 
@@ -13,7 +15,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-SUITES = ("retrieval", "answers", "state", "discord", "kb", "grounding")
+SUITES = ("retrieval", "answers", "state", "discord", "kb", "grounding", "notify", "once")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +53,14 @@ def main(argv: list[str] | None = None) -> None:
         from bench import kb_publish
 
         failures += kb_publish.run(rows)
+    if "notify" in chosen:
+        from bench import kb_notify
+
+        failures += kb_notify.run(rows)
+    if "once" in chosen:
+        from bench import exactly_once
+
+        failures += exactly_once.run(rows)
     table = Table(title="StudyBot benchmarks")
     table.add_column("measure")
     table.add_column("result")

@@ -32,6 +32,7 @@ from bot.exts import _ui
 from bot.retrieval.answerer import Answerer
 from bot.retrieval.servers import GuildIndexStatus, KbSync
 from bot.settings import Settings
+from bot.storage.notify import KbListener
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,15 @@ class StudyBot(commands.Bot):
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, timedelta(seconds=settings.ask_rate_window))
         self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
+        feed = None
+        if settings.kb_listen and services.store.backend == "postgresql":
+            feed = KbListener(services.store.engine)
         self.kb_sync = KbSync(
-            self.answerer.indexes, services.kb_admin, poll_seconds=settings.kb_poll_seconds, serves=settings.serves
+            self.answerer.indexes,
+            services.kb_admin,
+            poll_seconds=settings.kb_poll_seconds,
+            serves=settings.serves,
+            feed=feed,
         )
 
     async def setup_hook(self) -> None:
@@ -85,7 +93,7 @@ class StudyBot(commands.Bot):
         gc.freeze()
 
     def knowledge_changed(self, guild_id: int) -> None:
-        """Re-index a server after one of its moderators changed its knowledge (other processes poll)."""
+        """Re-index a server after one of its moderators changed its knowledge (other processes hear of it by NOTIFY or poll)."""
         self.kb_sync.kick(guild_id)
 
     def index_ready(self) -> bool:

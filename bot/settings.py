@@ -65,7 +65,13 @@ class Settings(BaseSettings):
     scheduler_seconds: float = Field(60.0, gt=0, description="How often the QOTD and reminder loops wake up.")
     shutdown_grace: float = Field(10.0, ge=0, description="Seconds SIGTERM waits for in-flight interactions.")
     kb_poll_seconds: float = Field(
-        2.0, gt=0, description="How often server knowledge changes made by other processes are looked for."
+        2.0,
+        gt=0,
+        description="How often server knowledge changes made by other processes are looked for, when they are not pushed.",
+    )
+    kb_listen: bool = Field(
+        True,
+        description="On PostgreSQL, learn of knowledge changes by LISTEN/NOTIFY (off behind a transaction-pooling proxy).",
     )
 
     ci: bool = Field(

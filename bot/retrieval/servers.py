@@ -302,12 +302,21 @@ class OverlaySource(Protocol):
         ...
 
 
+class ChangeFeed(Protocol):
+    """Pushes knowledge changes made by any process (PostgreSQL LISTEN/NOTIFY: bot/storage/notify.py)."""
+
+    async def run(self, changed: Callable[[int, int], None], connected: Callable[[bool], None]) -> None:
+        """Until cancelled: ``changed(guild, version)`` per change; ``connected(up)`` when the feed comes or goes."""
+        ...
+
+
 class KbSync:
     """Keeps every server's index in step with its overlay, off the event loop.
 
-    Local changes call ``kick``; changes made by other processes sharing the database are found by polling
-    ``versions()``. Builds run one at a time on a dedicated thread; changes that arrive during a build are
-    coalesced into one more build with the latest overlay.
+    Local changes call ``kick``. Changes made by other processes sharing the database arrive through ``feed``
+    when there is one (PostgreSQL); ``versions()`` is polled every ``poll_seconds`` when there is none (SQLite)
+    or while it is down, and once after each time it comes up, for what it missed meanwhile. Builds run one at
+    a time on a dedicated thread; changes that arrive during a build are coalesced into one more build.
     """
 
     def __init__(
@@ -317,11 +326,15 @@ class KbSync:
         *,
         poll_seconds: float = 2.0,
         serves: Callable[[int], bool] = lambda _guild_id: True,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.indexes = indexes
         self.source = source
         self.poll_seconds = poll_seconds
         self.serves = serves  # a cluster builds indexes only for the servers on its shards
+        self.feed = feed
+        self.feed_up = False
+        self._poll_now = asyncio.Event()  # the feed (re)connected: catch up on what it may have missed
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-build")
         self._dirty: dict[int, None] = {}  # an ordered set: servers waiting for a build, oldest first
         self._seen: dict[int, int] = {}  # the versions the last poll reported
@@ -342,6 +355,8 @@ class KbSync:
             asyncio.create_task(self._work(), name="kb-sync-build"),
             asyncio.create_task(self._poll(), name="kb-sync-poll"),
         ]
+        if self.feed is not None:
+            self._tasks.append(asyncio.create_task(self.feed.run(self.notified, self._feed_state), name="kb-sync-feed"))
         for task in self._tasks:
             task.add_done_callback(_log_failure)
 
@@ -374,9 +389,27 @@ class KbSync:
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     # -- internals -------------------------------------------------------------------------------
+    def notified(self, guild_id: int, version: int) -> None:
+        """A change pushed by the feed: rebuild ``guild_id`` unless this version (or a newer one) is already known."""
+        if not self.serves(guild_id) or self._seen.get(guild_id, -1) >= version:
+            return
+        self._seen[guild_id] = version
+        self.indexes.want(guild_id, version)
+        self._mark(guild_id)
+
+    def _feed_state(self, up: bool) -> None:
+        self.feed_up = up
+        if up:
+            self._poll_now.set()
+
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_now.wait(), self.poll_seconds)
+            if self._poll_now.is_set():
+                self._poll_now.clear()
+            elif self.feed_up:
+                continue  # pushed changes arrive through the feed: no need to ask
             await self._poll_once()
 
     async def _poll_once(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Row, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.ports import AskedRecord, EntryRecord, FeedbackReport, QuizOverlayRecord, RevisionRecord
@@ -33,6 +33,9 @@ def _revision(row: Row[Any]) -> RevisionRecord:
     data["tags"] = tuple(data["tags"] or ())
     return RevisionRecord(**data)
 
+
+# The PostgreSQL NOTIFY channel that carries "<guild id>:<version>" after each knowledge change (bot/storage/notify.py).
+KB_CHANNEL = "studybot_kb"
 
 # Grouping similar questions compares every pair, so the queue looks at the most recent open questions only.
 GAP_WINDOW = 500
@@ -106,7 +109,12 @@ class KbSql:
             )
             .returning(kb_versions.c.version)
         )
-        return int((await self.conn.execute(stmt)).scalar_one())
+        version = int((await self.conn.execute(stmt)).scalar_one())
+        if self.conn.dialect.name == "postgresql":
+            # Delivered at COMMIT and only then: a listener never hears of a version it cannot read yet.
+            payload = f"{guild_id}:{version}"
+            await self.conn.execute(select(func.pg_notify(KB_CHANNEL, payload)))
+        return version
 
     async def kb_version(self, guild_id: int) -> int:
         query = select(kb_versions.c.version).where(kb_versions.c.guild_id == guild_id)

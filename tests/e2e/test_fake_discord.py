@@ -544,6 +544,27 @@ async def test_direct_messages(fake_discord: FakeDiscord, world: World) -> None:
     assert opened.json == {"recipient_id": world.user.id}
 
 
+async def test_a_held_request_waits_then_is_refused_never_carried_out(fake_discord: FakeDiscord, world: World) -> None:
+    """``hold`` keeps a matching request unanswered; ``release_holds`` refuses it with a 400 and stores nothing."""
+    post = rf"/channels/{world.channel.id}/messages"
+    fake_discord.hold("POST", post)
+    bot = TinyBot()
+    async with run_client(bot, fake_discord):
+        channel = bot.get_channel(world.channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        sending = asyncio.create_task(channel.send("held"))
+        [held] = await fake_discord.wait_for(lambda: fake_discord.requests_to("POST", post) or None, what="the post")
+        await asyncio.sleep(0.2)
+        assert not sending.done() and held.status == 0  # no answer yet
+        fake_discord.release_holds()
+        with pytest.raises(discord.HTTPException) as refused:
+            await sending
+        assert refused.value.status == 400 and held.status == 400
+        assert fake_discord.find_messages(channel=world.channel) == []
+        await channel.send("after")  # released holds are gone: the next request is carried out
+    assert [m.content for m in fake_discord.find_messages(channel=world.channel)] == ["after"]
+
+
 # ---------------------------------------------------------------------------------------------------- rules
 
 

@@ -385,3 +385,88 @@ async def test_stop_cancels_cleanly(indexes):
     await sync.stop()
     assert all(t.done() for t in tasks)
     await sync.stop()
+
+
+class FakeFeed:
+    """A change feed the test drives: up or down, and pushes as another process's NOTIFY would."""
+
+    def __init__(self) -> None:
+        self.changed = None
+        self.connected = None
+        self.running = asyncio.Event()
+
+    async def run(self, changed, connected) -> None:
+        self.changed, self.connected = changed, connected
+        connected(True)
+        self.running.set()
+        await asyncio.Event().wait()
+
+
+class CountingSource(FakeSource):
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls = 0
+
+    async def versions(self) -> dict[int, int]:
+        self.polls += 1
+        return await super().versions()
+
+
+async def wait_polls(source: CountingSource, more_than: int) -> None:
+    for _ in range(200):
+        if source.polls > more_than:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no poll")
+
+
+async def test_while_the_feed_is_up_a_pushed_change_is_built_and_nothing_is_polled(indexes):
+    """With the feed connected, versions() is asked once to catch up, then never; a notification alone builds."""
+    source = CountingSource()
+    feed = FakeFeed()
+    sync = KbSync(indexes, source, poll_seconds=0.02, feed=feed)
+    await sync.start()
+    try:
+        await wait_polls(source, 1)  # the start poll, then the catch-up after the feed came up
+        polls = source.polls
+        version = source.put(GUILD, [CLOCKS])
+        feed.changed(GUILD, version)
+        status = await sync.wait_for(GUILD, version, timeout=5)
+        await asyncio.sleep(0.2)  # ten poll intervals
+        assert status.version_live == version and source.polls == polls
+        feed.changed(GUILD, version)  # the same version again (e.g. our own change echoed back): nothing to do
+        assert not sync.indexes.status(GUILD).pending
+    finally:
+        await sync.stop()
+
+
+async def test_when_the_feed_goes_down_polling_resumes(indexes):
+    """The feed reports itself down: versions() is polled again and finds a change nobody pushed."""
+    source = CountingSource()
+    feed = FakeFeed()
+    sync = KbSync(indexes, source, poll_seconds=0.02, feed=feed)
+    await sync.start()
+    try:
+        await wait_polls(source, 1)
+        feed.connected(False)
+        version = source.put(GUILD, [BLOOM])
+        status = await sync.wait_for(GUILD, version, timeout=5)
+        assert status.version_live == version and BLOOM.id in doc_ids(indexes.service(GUILD))
+    finally:
+        await sync.stop()
+
+
+async def test_a_notification_for_a_server_on_another_shard_is_ignored(indexes):
+    """A cluster builds only the servers on its shards, pushed or polled."""
+    source = FakeSource()
+    feed = FakeFeed()
+    sync = KbSync(indexes, source, poll_seconds=3600, feed=feed, serves=lambda g: g != OTHER)
+    await sync.start()
+    try:
+        await feed.running.wait()
+        version = source.put(OTHER, [BLOOM])
+        feed.changed(OTHER, version)
+        assert not sync.indexes.status(OTHER).pending
+        assert sync.indexes.guilds() == []
+    finally:
+        await sync.stop()

@@ -69,6 +69,7 @@ class FakeDiscord(WorldMixin, GatewayMixin, InjectMixin, MessagesMixin, RulesMix
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight = 0
+        self.holds: list[tuple[str, str, asyncio.Event]] = []  # (method, path regex, release)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -85,6 +86,7 @@ class FakeDiscord(WorldMixin, GatewayMixin, InjectMixin, MessagesMixin, RulesMix
 
     async def stop(self) -> None:
         """Close gateways and the server; interactions never acknowledged become ``ack_timeout`` violations."""
+        self.release_holds()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -184,6 +186,18 @@ class FakeDiscord(WorldMixin, GatewayMixin, InjectMixin, MessagesMixin, RulesMix
                 continue
             found.append(message)
         return found
+
+    def hold(self, method: str, pattern: str) -> None:
+        """Keep every matching request waiting without an answer (the bot is "mid-post") until ``release_holds``.
+
+        A released request is refused, never carried out: its sender may have been killed meanwhile.
+        """
+        self.holds.append((method, pattern, asyncio.Event()))
+
+    def release_holds(self) -> None:
+        for _method, _pattern, gate in self.holds:
+            gate.set()
+        self.holds = []
 
     def requests_to(self, method: str, pattern: str) -> list[RecordedRequest]:
         """Recorded requests with ``method`` whose path matches the regex ``pattern``."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -165,6 +167,17 @@ class RoutesMixin:
         record.route = template[len(API_PREFIX) :] if template.startswith(API_PREFIX + "/") else template
         self.requests.append(record)
         current_record.set(record)
+        held = next((gate for method, pattern, gate in self.holds if _matches(record, method, pattern)), None)
+        if held is not None:
+            self._notify()  # a test may be waiting to see the request arrive
+            await held.wait()  # released: the request is refused, never carried out (its sender may be dead)
+            response_held = error_response(400, 0, "held by the test, then dropped")  # not 5xx: discord.py retries
+            record.status = response_held.status
+            record.response = response_held.payload if isinstance(response_held, JsonResponse) else None
+            with contextlib.suppress(ConnectionError):  # the sender was killed while held
+                await response_held.prepare(request)
+                await response_held.write_eof()
+            return response_held
         fault = self._fault_for(request.method, record.route)
         try:
             exempt = path.startswith(("/interactions/", "/webhooks/", "/gateway")) or not request.path.startswith(
@@ -651,3 +664,7 @@ class RoutesMixin:
             data["shards"] = 1
             data["session_start_limit"] = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
         return json_response(data)
+
+
+def _matches(record: RecordedRequest, method: str, pattern: str) -> bool:
+    return record.method == method and re.fullmatch(pattern, record.path) is not None
