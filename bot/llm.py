@@ -15,15 +15,16 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.domain.generation import ChatModel, Generated, GenerationFailed, Generator, Message
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from bot.domain.answering import Answer, AnswerService
     from bot.domain.conversation import Turn
-    from bot.retrieval.answerer import Answerer
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -344,6 +345,20 @@ def build_generator(settings: Settings, service: AnswerService, model: ChatModel
     return Generator(model or OpenAIChat(config), checker, timeout_s=config.timeout_s)
 
 
+class _Indexes(Protocol):
+    def service(self, guild_id: int | None) -> AnswerService: ...
+
+
+class Answering(Protocol):
+    """What generation needs of the answerer (bot.retrieval's, wired in bot/app.py): each server's index, its pool."""
+
+    @property
+    def indexes(self) -> _Indexes: ...
+
+    @property
+    def executor(self) -> Executor: ...
+
+
 class GuildGenerators:
     """The bot's generators: one per answering index, so each server's answer is checked against its own notes.
 
@@ -351,7 +366,7 @@ class GuildGenerators:
     forgotten with its index). Building one reads the index's terms, on the answering thread.
     """
 
-    def __init__(self, config: LLMConfig, answerer: Answerer, model: ChatModel | None = None) -> None:
+    def __init__(self, config: LLMConfig, answerer: Answering, model: ChatModel | None = None) -> None:
         self.config = config
         self.model = model or OpenAIChat(config)
         self.answerer = answerer
@@ -371,7 +386,7 @@ class GuildGenerators:
         return built
 
 
-def guild_generators(settings: Settings, answerer: Answerer) -> GuildGenerators | None:
+def guild_generators(settings: Settings, answerer: Answering) -> GuildGenerators | None:
     """The bot's generators, or None (extractive answers) when generation is off or its settings cannot work."""
     try:
         config = llm_config(settings)
