@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.domain.quiz import QuizBank, QuizBanks, QuizService
     from bot.domain.quiz_admin import QuizAdmin
     from bot.domain.resources import ResourceCatalog
+    from bot.llm import GuildGenerators
     from bot.retrieval.answerer import Answerer
     from bot.storage import SqlStore
 
@@ -80,6 +81,7 @@ class Services:
     resources: ResourceCatalog
     review: ReviewQueue  # what moderators review: unanswered questions and 👎 answers
     answerer: Answerer | None = None  # each server's answering; only the bot attaches it (open_bot_services)
+    generators: GuildGenerators | None = None  # generated answers, when the host configured a model endpoint
 
     @property
     def questions(self) -> Questions:
@@ -159,6 +161,9 @@ async def open_bot_services(settings: Settings, notify: Notify, clock: Clock = u
     services = await open_services(settings, clock)
     try:
         services.answerer = await asyncio.to_thread(open_answerer, settings, notify)
+        from bot.llm import guild_generators
+
+        services.generators = guild_generators(settings, services.answerer)
     except BaseException:
         await services.close()
         raise

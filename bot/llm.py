@@ -12,14 +12,17 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.domain.generation import ChatModel, Generated, GenerationFailed, Generator, Message
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from bot.domain.answering import Answer, AnswerService
     from bot.domain.conversation import Turn
     from bot.settings import Settings
@@ -340,6 +343,64 @@ def build_generator(settings: Settings, service: AnswerService, model: ChatModel
         raise LLMConfigError("Generation is off: set STUDYBOT_LLM_BASE_URL (and STUDYBOT_LLM_MODEL) to turn it on.")
     checker = GroundingChecker(service.retriever.embedder.encode, lexicon_for(service))
     return Generator(model or OpenAIChat(config), checker, timeout_s=config.timeout_s)
+
+
+class _Indexes(Protocol):
+    def service(self, guild_id: int | None) -> AnswerService: ...
+
+
+class Answering(Protocol):
+    """What generation needs of the answerer (bot.retrieval's, wired in bot/app.py): each server's index, its pool."""
+
+    @property
+    def indexes(self) -> _Indexes: ...
+
+    @property
+    def executor(self) -> Executor: ...
+
+
+class GuildGenerators:
+    """The bot's generators: one per answering index, so each server's answer is checked against its own notes.
+
+    Servers that answer from the same index share a generator; a rebuilt index gets a new one (the old one is
+    forgotten with its index). Building one reads the index's terms, on the answering thread.
+    """
+
+    def __init__(self, config: LLMConfig, answerer: Answering, model: ChatModel | None = None) -> None:
+        self.config = config
+        self.model = model or OpenAIChat(config)
+        self.answerer = answerer
+        self._built: weakref.WeakKeyDictionary[AnswerService, Generator] = weakref.WeakKeyDictionary()
+
+    async def for_guild(self, guild_id: int | None) -> Generator:
+        from bot.domain.generation import GroundingChecker
+
+        service = self.answerer.indexes.service(guild_id)
+        built = self._built.get(service)
+        if built is None:
+            executor = self.answerer.executor
+            terms = await asyncio.get_running_loop().run_in_executor(executor, lexicon_for, service)
+            checker = GroundingChecker(service.retriever.embedder.encode, terms)
+            built = Generator(self.model, checker, timeout_s=self.config.timeout_s, executor=executor)
+            self._built[service] = built
+        return built
+
+
+def guild_generators(settings: Settings, answerer: Answering) -> GuildGenerators | None:
+    """The bot's generators, or None (extractive answers) when generation is off or its settings cannot work."""
+    try:
+        config = llm_config(settings)
+    except LLMConfigError as exc:
+        log.warning("generated answers are off: %s", exc)
+        return None
+    if config is None:
+        return None
+    log.info(
+        "generated answers on: %s (model %s); /config generation switches them per server",
+        config.shown_url,
+        config.model or "server default",
+    )
+    return GuildGenerators(config, answerer)
 
 
 class BlockingGenerator:

@@ -63,6 +63,8 @@ class FakeLLM:
                 return ["StudyBot is retired, visit http://evil.example/now @everyone [1].", *good]
             case "long":
                 return grounded(passages, 40) * 6
+            case "paced" | "stallafter":  # a longer answer, streamed slowly enough to be edited several times
+                return grounded(passages, 4)
             case "wrongcite":
                 return [f"{s[:-4]} [2]." for s in good] if len(passages) > 1 else [f"{s[:-4]} [9]." for s in good]
         return good
@@ -89,6 +91,7 @@ class FakeLLM:
             else ["Overfitting is when a model learns the noise in its training data."]
         )
         words = " ".join(self._sentences(scenario, passages)).split(" ")
+        stall_at = next((i for i, w in enumerate(words) if w.endswith("[1].")), -2) + 2
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         for i, word in enumerate(words):
@@ -96,8 +99,10 @@ class FakeLLM:
                 await resp.write(b"data: {this is not json\n\n")
             if scenario == "stall" and i == 3:
                 await asyncio.sleep(60)
+            if scenario == "stallafter" and i == stall_at:  # the first sentence and a word of the second, then nothing
+                await asyncio.sleep(60)
             await resp.write(_chunk(word if i == 0 else " " + word))
-            await asyncio.sleep(0.05 if scenario == "slow" else 0)
+            await asyncio.sleep({"slow": 0.05, "paced": 0.08}.get(scenario, 0))
         await resp.write(b"data: [DONE]\n\n")
         return resp
 

@@ -121,7 +121,7 @@ def test_slash_commands_match_the_spec_and_are_described():
             )
         ),
         *(f"quizbank {c}" for c in ("add", "edit", "suspend", "restore")),
-        *(f"config {c}" for c in ("moderator-role", "help-channels", "qotd", "show")),
+        *(f"config {c}" for c in ("moderator-role", "help-channels", "qotd", "generation", "show")),
     }
     for name, description, params in commands_found:
         assert description and len(description) <= 100 and "…" not in description, name

@@ -13,11 +13,13 @@ Pure code: the model is a ``ChatModel`` port (``bot/llm.py`` implements it over 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import numpy as np
 
@@ -32,6 +34,7 @@ SUPPORT_THRESHOLD = 0.72
 MIN_SURVIVING = 0.5  # below this share of the model's text surviving, the extractive answer is shown instead
 ANSWER_LIMIT = 1000  # characters, as the extractive answer: room for sources inside Discord's 2,000
 HISTORY_TURNS = 3
+CACHE_LIMIT = 4096  # embedded sentences the checker remembers (passage sentences recur across answers)
 
 
 class Message(TypedDict):
@@ -186,6 +189,9 @@ class GroundingChecker:
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if len(self._cache) + len(missing) > CACHE_LIMIT:  # a long-running bot sees endless new sentences
+            self._cache.clear()
+            missing = list(dict.fromkeys(texts))
         if missing:
             for t, v in zip(missing, self.embed(missing), strict=True):
                 self._cache[t] = v
@@ -265,6 +271,34 @@ def make_safe(text: str, allowed_links: Iterable[str] = ()) -> str:
     return _URL.sub(lambda m: m.group(0) if m.group(0).strip("<>").rstrip("/.,") in allowed else "", text)
 
 
+@contextlib.asynccontextmanager
+async def _closing(chunks: AsyncIterator[str]) -> AsyncIterator[None]:
+    """Close the model's stream however the reading ends (a break, a stop, a timeout), so its connection is freed."""
+    try:
+        yield
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` until it ends or ``stop`` is set (then cancel it); True when stopped first."""
+    task = asyncio.ensure_future(work)
+    pressed = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, pressed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        pressed.cancel()
+    if task.done():
+        task.result()  # raises what the stream raised
+        return stop.is_set()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return True
+
+
 # -- one generated answer ------------------------------------------------------------------------------------
 
 
@@ -280,6 +314,7 @@ class Generated:
     first_token_ms: float | None = None
     total_ms: float = 0.0
     raw: str = ""  # the model's whole reply, for benchmarks and logs; never shown
+    stopped: bool = False  # the asker pressed Stop: the answer is what was checked until then
 
     def to_json(self) -> dict[str, object]:
         data = self.answer.to_json()
@@ -293,15 +328,30 @@ OnText = Callable[[str], None]  # the checked answer so far, for streaming surfa
 
 
 class Generator:
-    """Writes a generated answer for an extractive one, or explains why the extractive one stands."""
+    """Writes a generated answer for an extractive one, or explains why the extractive one stands.
+
+    ``executor``, when given, runs the grounding check (CPU-bound embedding) off the event loop: the bot passes
+    the answering thread, whose encoder is not shared with any other thread.
+    """
 
     def __init__(
-        self, model: ChatModel, checker: GroundingChecker, timeout_s: float = 30.0, min_surviving: float = MIN_SURVIVING
+        self,
+        model: ChatModel,
+        checker: GroundingChecker,
+        timeout_s: float = 30.0,
+        min_surviving: float = MIN_SURVIVING,
+        executor: Executor | None = None,
     ) -> None:
         self.model = model
         self.checker = checker
         self.timeout_s = timeout_s
         self.min_surviving = min_surviving
+        self.executor = executor
+
+    async def _check(self, sentence: str, passages: Sequence[str]) -> Verdict:
+        if self.executor is None:
+            return self.checker.check(sentence, passages)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.checker.check, sentence, passages)
 
     async def generate(
         self,
@@ -310,7 +360,11 @@ class Generator:
         on_text: OnText | None = None,
         stop: asyncio.Event | None = None,
     ) -> Generated:
-        """Stream the model's answer, checking each finished sentence; fall back to ``answer`` when needed."""
+        """Stream the model's answer, checking each finished sentence; fall back to ``answer`` when needed.
+
+        ``stop`` ends the stream at once (even mid-stall): the sentences already checked are kept, the unfinished
+        one is discarded, and the usual rules still decide between the generated and the extractive answer.
+        """
         started = time.perf_counter()
         if answer.abstained or not answer.passages:  # a decline never reaches the model
             return Generated(answer, "extractive", fallback_reason="declined" if answer.abstained else "no_passages")
@@ -326,44 +380,60 @@ class Generator:
         first: float | None = None
         done_upto = 0  # sentences of ``raw`` already judged
 
-        def judge(final: bool) -> None:
+        async def judge(final: bool) -> None:
             nonlocal done_upto
             sentences = split_sentences(raw)
             ready = sentences if final else sentences[:-1]  # the last one may still be growing
-            for sentence in ready[done_upto:]:
-                verdict = self.checker.check(sentence, passages)
+            while done_upto < len(ready):
+                verdict = await self._check(ready[done_upto], passages)
+                done_upto += 1
                 (kept if verdict.kept else dropped).append(verdict)
                 if verdict.kept and on_text is not None:
                     on_text(self._text(kept, links))
-            done_upto = max(done_upto, len(ready))
 
         def fallback(reason: str, message: str = "") -> Generated:
             return Generated(
-                answer, "extractive", dropped, reason, message, first, (time.perf_counter() - started) * 1000, raw
+                answer,
+                "extractive",
+                dropped,
+                reason,
+                message,
+                first,
+                (time.perf_counter() - started) * 1000,
+                raw,
+                stopped,
             )
 
-        try:
-            async with asyncio.timeout(self.timeout_s) as limit:
-                async for piece in self.model.stream(messages):
+        async def consume() -> None:
+            nonlocal raw, first
+            chunks = self.model.stream(messages)
+            async with asyncio.timeout(self.timeout_s) as limit, _closing(chunks):
+                async for piece in chunks:
                     if first is None and piece.strip():
                         first = (time.perf_counter() - started) * 1000
                     raw += piece
                     checking = time.perf_counter()
-                    judge(final=False)
+                    await judge(final=False)
                     deadline = limit.when()
                     if deadline is not None:  # the limit is on the model, not on our own checking (CPU-bound)
                         limit.reschedule(deadline + time.perf_counter() - checking)
-                    if stop is not None and stop.is_set():
-                        break
                     if len(raw) > 4 * ANSWER_LIMIT:  # a runaway reply: judge what came, ignore the rest
                         break
+
+        stopped = False
+        try:
+            if stop is None:
+                await consume()
+            else:
+                stopped = await _until_stopped(consume(), stop)
         except GenerationFailed as exc:
             return fallback(exc.reason, exc.message)
         except TimeoutError:
             return fallback("timeout", f"The model took longer than {self.timeout_s:g}s.")
-        judge(final=True)
-        if stop is not None and stop.is_set() and not kept:
-            return fallback("stopped")
+        if not stopped:
+            await judge(final=True)
+        if stopped and not kept:
+            return fallback("stopped", "Stopped before any checked sentence was ready.")
         total = sum(len(strip_citations(v.sentence)) for v in [*kept, *dropped])
         surviving = sum(len(strip_citations(v.sentence)) for v in kept)
         if not total:
@@ -382,6 +452,7 @@ class Generator:
             first,
             (time.perf_counter() - started) * 1000,
             raw,
+            stopped,
         )
 
     @staticmethod

@@ -75,7 +75,7 @@ class ModerationService:
         self.store = store
         self.clock = clock
         self.defaults = defaults or ConfigDefaults()
-        self._help: dict[int, tuple[datetime, tuple[int, ...]]] = {}
+        self._cached: dict[int, tuple[datetime, GuildConfig]] = {}
 
     # -- the gate -------------------------------------------------------------------------------------------
 
@@ -163,15 +163,22 @@ class ModerationService:
         async with self.store.transaction() as repos:
             return self.effective(guild_id, await repos.get_guild_config(guild_id))
 
-    async def help_channels(self, guild_id: int) -> tuple[int, ...]:
-        """The server's help channels, cached for ``CONFIG_TTL`` (a database read per message would be wasteful)."""
+    async def cached_config(self, guild_id: int) -> GuildConfig:
+        """The server's configuration, cached for ``CONFIG_TTL`` (a database read per message would be wasteful)."""
         now = self.clock()
-        hit = self._help.get(guild_id)
+        hit = self._cached.get(guild_id)
         if hit is not None and now - hit[0] < CONFIG_TTL:
             return hit[1]
-        channels = (await self.config(guild_id)).help_channels or ()
-        self._help[guild_id] = (now, channels)
-        return channels
+        config = await self.config(guild_id)
+        self._cached[guild_id] = (now, config)
+        return config
+
+    async def help_channels(self, guild_id: int) -> tuple[int, ...]:
+        return (await self.cached_config(guild_id)).help_channels or ()
+
+    async def generation_allowed(self, guild_id: int) -> bool:
+        """Whether this server's moderators left generated answers on (they are on until switched off)."""
+        return (await self.cached_config(guild_id)).generate is not False
 
     async def guilds_with_qotd(self) -> list[GuildConfig]:
         """Servers whose moderators chose a question-of-the-day channel, with their effective hour.
@@ -194,7 +201,7 @@ class ModerationService:
             updated = replace(stored, author_id=actor.user_id, updated_at=self.clock(), **changes)  # type: ignore[arg-type]
             await repos.save_guild_config(updated)
             await self.audit(repos, actor, action, "", detail)
-        self._help.pop(actor.guild_id, None)
+        self._cached.pop(actor.guild_id, None)
         return self.effective(actor.guild_id, updated)
 
     async def set_moderator_role(self, actor: Actor, role_id: int | None) -> GuildConfig:
@@ -215,6 +222,10 @@ class ModerationService:
         detail = f"channel {channel_id}, hour {hour}"
         stored = QOTD_OFF if channel_id is None else channel_id  # "off" must override the settings' default
         return await self._update(actor, "config.qotd", detail, qotd_channel_id=stored, qotd_hour=hour)
+
+    async def set_generation(self, actor: Actor, on: bool) -> GuildConfig:
+        """Generated answers on or off in this server (they need the host's STUDYBOT_LLM_BASE_URL either way)."""
+        return await self._update(actor, "config.generation", "on" if on else "off", generate=on)
 
     async def show(self, actor: Actor) -> GuildConfig:
         async with self.transaction(actor, "config.show") as repos:

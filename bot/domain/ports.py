@@ -149,6 +149,7 @@ class GuildConfig:
     help_channels: tuple[int, ...] | None = None  # None: the STUDYBOT_HELP_CHANNELS default
     qotd_channel_id: int | None = None
     qotd_hour: int | None = None
+    generate: bool | None = None  # generated answers here; None follows the host (on when an endpoint is set)
     author_id: int | None = None
     updated_at: datetime | None = None
 

@@ -35,6 +35,11 @@ class Answerer:
         metrics.QUESTIONS.labels(via, "abstained" if answer.abstained else "answered").inc()
         return answer
 
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The answering thread: other work that uses the query encoder (the grounding check) runs here too."""
+        return self._pool
+
     def status(self, guild_id: int) -> GuildIndexStatus:
         """The server's index as it answers now (for /kb status)."""
         return self.indexes.status(guild_id)

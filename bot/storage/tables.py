@@ -192,6 +192,7 @@ guild_config = Table(
     Column("help_channels", JSON, nullable=True),  # list of channel ids; NULL means "use the settings default"
     Column("qotd_channel_id", BigInteger, nullable=True),
     Column("qotd_hour", SmallInteger, nullable=True),
+    Column("generate", Boolean, nullable=True),  # generated answers; NULL follows the host (on when configured)
     Column("author_id", BigInteger, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )

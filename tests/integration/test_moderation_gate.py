@@ -63,6 +63,7 @@ CASES: dict[tuple[str, str], tuple[str, Call]] = {
         lambda s, a, w: s.moderation.set_help_channels(a, [1]),
     ),
     ("moderation", "set_qotd"): ("config.qotd", lambda s, a, w: s.moderation.set_qotd(a, 5, 8)),
+    ("moderation", "set_generation"): ("config.generation", lambda s, a, w: s.moderation.set_generation(a, False)),
     ("moderation", "show"): ("config.show", lambda s, a, w: s.moderation.show(a)),
     ("kb_admin", "add"): ("kb.add", lambda s, a, w: s.kb_admin.add(a, "Mine", "python", TWO_SECTIONS)),
     ("kb_admin", "edit"): (

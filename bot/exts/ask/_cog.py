@@ -4,7 +4,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.domain.answering import MAX_QUESTION
 from bot.domain.errors import StudyBotError
 from bot.exts import _limits, _ui
-from bot.exts.ask._render import answer_embed, answer_view
+from bot.exts.ask import _stream
 
 if TYPE_CHECKING:
     from bot.client import StudyBot
@@ -55,10 +55,12 @@ class AskCog(commands.Cog):
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id or 0,
         )
-        await interaction.followup.send(
-            embed=answer_embed(asked.answer, question), view=answer_view(asked.id, asked.answer)
-        )
-        interaction.extras.pop("public_defer", None)
+
+        async def send(**reply: Any) -> _stream.Edit:
+            interaction.extras.pop("public_defer", None)  # the answer is out: a later error is reported privately
+            return (await interaction.followup.send(wait=True, **reply)).edit
+
+        await _stream.deliver(self.bot, asked, question, interaction.user.id, interaction.guild_id, send)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -100,17 +102,19 @@ class AskCog(commands.Cog):
                 thread_id=thread.id if thread else None,
                 via="thread" if thread else "mention",
             )
-        reply = {"embed": answer_embed(asked.answer, text), "view": answer_view(asked.id, asked.answer)}
-        if thread is not None:
-            await thread.send(**reply)
-            return
-        try:
-            new_thread = await message.create_thread(
-                name=_ui.clip(" ".join(text.split()) or "Question", _limits.THREAD_NAME)
-            )
-        except discord.HTTPException:
-            log.info("could not open a thread in channel %s; answering in place", message.channel.id)
-            await message.reply(**reply)
-            return
-        await self.bot.services.asks.attach_thread(asked.id, new_thread.id)
-        await new_thread.send(**reply)
+        where: discord.abc.Messageable | None = thread
+        if where is None:
+            try:
+                where = await message.create_thread(
+                    name=_ui.clip(" ".join(text.split()) or "Question", _limits.THREAD_NAME)
+                )
+                await self.bot.services.asks.attach_thread(asked.id, where.id)
+            except discord.HTTPException:
+                log.info("could not open a thread in channel %s; answering in place", message.channel.id)
+
+        async def send(**reply: Any) -> _stream.Edit:
+            sent = await (where.send(**reply) if where is not None else message.reply(**reply))
+            return sent.edit
+
+        guild_id = message.guild.id if message.guild else None
+        await _stream.deliver(self.bot, asked, text, message.author.id, guild_id, send)

@@ -12,6 +12,7 @@ from bot.exts import _limits, _ui
 
 ANSWERED = discord.Colour.teal()
 ABSTAINED = discord.Colour.orange()
+EXTRACTED = "answered only from StudyBot's notes"
 
 
 def source_line(source: Source) -> str:
@@ -19,7 +20,8 @@ def source_line(source: Source) -> str:
     return f"• [{title}]({source.url})" if source.url else f"• {title} · `{source.path}`"
 
 
-def answer_embed(answer: Answer, question: str) -> discord.Embed:
+def answer_embed(answer: Answer, question: str, provenance: str | None = None) -> discord.Embed:
+    """The answer as an embed; ``provenance`` replaces the footer's "answered only from StudyBot's notes"."""
     if answer.abstained:
         embed = discord.Embed(
             title="🤔 Not in my notes yet",
@@ -48,7 +50,7 @@ def answer_embed(answer: Answer, question: str) -> discord.Embed:
             embed.add_field(
                 name="Learn more", value=_ui.whole_lines(map(source_line, answer.related_resources)), inline=False
             )
-        embed.set_footer(text=f"Confidence {answer.confidence:.0%} · answered only from StudyBot's notes")
+        embed.set_footer(text=f"Confidence {answer.confidence:.0%} · {provenance or EXTRACTED}")
     embed.set_author(name=_ui.clip(f"Q: {' '.join(question.split())}", _limits.EMBED_TITLE))
     return _ui.fit_embed(embed)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -376,6 +376,19 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         )
         await _ui.send_ephemeral(interaction, text)
 
+    @app_commands.command(name="generation", description="Answers written by the model from the notes, or extracts.")
+    @app_commands.describe(state="on: a model writes answers, each sentence checked; off: extracts from the notes")
+    async def generation(self, interaction: _ui.Interaction, state: Literal["on", "off"]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.bot.services.moderation.set_generation(actor_of(interaction, "/config generation"), state == "on")
+        if state == "off":
+            text = "Generated answers off: answers here are extracts from the notes."
+        elif self.bot.services.generators is None:
+            text = "Generated answers on here, but this bot has no model endpoint configured, so answers stay extracts."
+        else:
+            text = "Generated answers on: a model writes each answer from the notes, and every sentence is checked."
+        await _ui.send_ephemeral(interaction, text)
+
     @app_commands.command(name="show", description="StudyBot's settings in this server.")
     async def show(self, interaction: _ui.Interaction) -> None:
         actor = actor_of(interaction, "/config show")
@@ -391,4 +404,9 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         embed.add_field(name="Moderator role", value=role, inline=False)
         embed.add_field(name="Help channels", value=channels, inline=False)
         embed.add_field(name="Question of the day", value=qotd, inline=False)
+        if config.generate is False:
+            generation = "off (extracts from the notes)"
+        else:
+            generation = "on" if self.bot.services.generators is not None else "no model endpoint configured"
+        embed.add_field(name="Generated answers", value=generation, inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=_ui.NO_PINGS)
