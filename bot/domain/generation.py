@@ -288,6 +288,9 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
     pressed = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({task, pressed}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # the caller was cancelled: the stream must not go on reading the model alone
+        task.cancel()
+        raise
     finally:
         pressed.cancel()
     if task.done():
@@ -412,10 +415,13 @@ class Generator:
                     if first is None and piece.strip():
                         first = (time.perf_counter() - started) * 1000
                     raw += piece
+                    # The limit is on the model, not on our own checking, which may queue behind other servers'
+                    # questions on the answering thread: the clock is stopped while we judge.
+                    deadline = limit.when()
+                    limit.reschedule(None)
                     checking = time.perf_counter()
                     await judge(final=False)
-                    deadline = limit.when()
-                    if deadline is not None:  # the limit is on the model, not on our own checking (CPU-bound)
+                    if deadline is not None:
                         limit.reschedule(deadline + time.perf_counter() - checking)
                     if len(raw) > 4 * ANSWER_LIMIT:  # a runaway reply: judge what came, ignore the rest
                         break

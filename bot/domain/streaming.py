@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EDIT_INTERVAL = 1.0  # seconds between edits of one streamed message: well inside Discord's 5 edits per 5 s
+# Seconds between requests for one streamed message (the first send, each edit, the final edit): at most 5 in any
+# 5 s, Discord's limit for a channel's messages, which other messages share.
+EDIT_INTERVAL = 1.0
 
 Publish = Callable[[str], Awaitable[None]]
 
@@ -79,6 +81,8 @@ class ThrottledEdits:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start publishing; the message just sent counts as the last edit, so even the first edit keeps the pace."""
+        self._last = self.clock()
         self._task = asyncio.create_task(self._run(), name="stream-edits")
 
     def offer(self, text: str) -> None:

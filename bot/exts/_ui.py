@@ -99,10 +99,16 @@ def _explain(error: BaseException, where: str, user_id: int) -> str:
     if expected:
         log.info("refused %s for user %s: %s", where, user_id, message)
         return clip(message, MESSAGE_LIMIT)  # a long list of import problems must still be deliverable
+    error_id = log_unexpected(error, where)
+    return f"Sorry, something went wrong on my side. If it keeps happening, tell a moderator the error id `{error_id}`."
+
+
+def log_unexpected(error: BaseException, where: str) -> str:
+    """Log an unexpected error with its traceback under a fresh id, and return the id for the user to quote."""
     error_id = secrets.token_hex(4)
     metrics.ERRORS.inc()
     log.error("error %s in %s", error_id, where, exc_info=getattr(error, "original", error))
-    return f"Sorry, something went wrong on my side. If it keeps happening, tell a moderator the error id `{error_id}`."
+    return error_id
 
 
 async def report_message(message: discord.Message, error: BaseException) -> None:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 APPLICATION_NAME = "studybot-kb-listener"  # how the listening session shows in pg_stat_activity
 
 
+_DIALECT_ONLY = {"prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback"}
+
+
 class KbListener:
     """One LISTEN connection per process, reconnected with backoff; a ``ChangeFeed`` for ``KbSync``."""
 
@@ -36,7 +39,8 @@ class KbListener:
         retry_seconds: tuple[float, float] = (0.5, 30.0),
     ) -> None:
         _, params = engine.dialect.create_connect_args(engine.url)
-        self._params: dict[str, Any] = dict(params)
+        # Options of SQLAlchemy's asyncpg dialect ride in the URL's query too; asyncpg.connect rejects them.
+        self._params: dict[str, Any] = {k: v for k, v in params.items() if k not in _DIALECT_ONLY}
         # A silently dead TCP connection delivers nothing and reports nothing: a round trip now and then finds it.
         self.keepalive_seconds = keepalive_seconds
         self.retry_min, self.retry_max = retry_seconds

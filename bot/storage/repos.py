@@ -92,7 +92,7 @@ def translate_errors() -> Iterator[None]:
         raise ConcurrentChange() from exc
     except DBAPIError as exc:
         state = _sqlstate(exc) or ""
-        if state == _DISK_FULL:
+        if _is_full(exc):
             raise _full(exc) from exc
         if exc.connection_invalidated or state in _UNAVAILABLE_STATES or state.startswith("08"):
             _log_unavailable(exc)
@@ -101,9 +101,9 @@ def translate_errors() -> Iterator[None]:
 
 
 # PostgreSQL states that mean "the database cannot take this write now", not "the request is wrong":
-# read-only transaction, disk full, out of memory, too many connections, not accepting connections, lock timeout,
-# cancelled by a timeout, shutting down; and every connection exception (class 08).
-_UNAVAILABLE_STATES = {"25006", "53100", "53200", "53300", "55000", "55P03", "57014", "57P01", "57P03"}
+# read-only transaction, out of memory, too many connections, not accepting connections, lock timeout, cancelled by
+# a timeout, shutting down; and every connection exception (class 08). A full disk (53100) has its own message.
+_UNAVAILABLE_STATES = {"25006", "53200", "53300", "55000", "55P03", "57014", "57P01", "57P03"}
 
 
 _DISK_FULL = "53100"

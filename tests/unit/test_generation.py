@@ -185,3 +185,50 @@ def test_console_generate_command_parses():
     assert parse_line("/GENERATE off") == SetGenerate(False)
     with pytest.raises(UsageError, match="/generate on"):
         parse_line("/generate maybe")
+
+
+class SlowChecker(GroundingChecker):
+    """A grounding check that takes a while, as on a busy answering thread."""
+
+    def check(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.6)
+        return super().check(*args, **kwargs)
+
+
+def test_the_model_timeout_does_not_count_our_own_checking_on_the_executor():
+    """Checks queued on the answering thread stop the model's clock: a fast model is not cut off by slow checking."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = SlowChecker(HashingEmbedder().encode, {stem("dropout")}, 0.5)
+    model = ScriptedModel([w + " " for w in GOOD.split()])
+    with ThreadPoolExecutor(1) as pool:
+        result = asyncio.run(Generator(model, slow, timeout_s=0.4, executor=pool).generate(_answer()))
+    assert (result.mode, result.fallback_reason) == ("generated", None)
+
+
+def test_cancelling_a_stoppable_generation_stops_reading_the_model():
+    """When the caller is cancelled, the model's stream is closed too, not read on by an orphaned task."""
+    read: list[str] = []
+
+    class Endless:
+        async def stream(self, messages: Sequence[Message], max_tokens: int | None = None) -> AsyncIterator[str]:
+            while True:
+                await asyncio.sleep(0.01)
+                read.append("x")
+                yield "Dropout "
+
+    async def main() -> int:
+        task = asyncio.create_task(
+            Generator(Endless(), checker(), timeout_s=30).generate(_answer(), stop=asyncio.Event())
+        )
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        count = len(read)
+        await asyncio.sleep(0.2)
+        return len(read) - count
+
+    assert asyncio.run(main()) == 0

@@ -29,6 +29,10 @@ async def _typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         await typing.__aenter__()
     except discord.HTTPException:
         log.info("could not show typing in channel %s", getattr(channel, "id", "?"))
+        shown = False
+    else:
+        shown = True
+    if not shown:  # outside the except block, so an error while answering doesn't carry the typing failure
         yield
         return
     try:
@@ -57,8 +61,9 @@ class AskCog(commands.Cog):
         )
 
         async def send(**reply: Any) -> _stream.Edit:
+            message = await interaction.followup.send(wait=True, **reply)
             interaction.extras.pop("public_defer", None)  # the answer is out: a later error is reported privately
-            return (await interaction.followup.send(wait=True, **reply)).edit
+            return message.edit
 
         await _stream.deliver(self.bot, asked, question, interaction.user.id, interaction.guild_id, send)
 

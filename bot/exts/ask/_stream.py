@@ -17,7 +17,7 @@ from bot.domain.errors import StudyBotError
 from bot.domain.generation import Generated
 from bot.domain.streaming import StopSwitch, stream_answer
 from bot.exts import _limits, _ui
-from bot.exts.ask._render import ANSWERED, answer_embed, answer_view
+from bot.exts.ask._render import ANSWERED, EXTRACTED, answer_embed, answer_view
 
 if TYPE_CHECKING:
     from bot.client import StudyBot
@@ -71,7 +71,9 @@ def provenance(result: Generated) -> str:
         "stopped": "stopped before a checked sentence was ready",
         "ungrounded": "the written answer was not supported by the notes",
     }.get(result.fallback_reason or "", "the model was unavailable")
-    return f"answered only from StudyBot's notes ({why})"
+    if result.fallback_reason == "error":
+        why = f"the written answer failed, error id `{result.fallback_message}`"
+    return f"{EXTRACTED} ({why})"
 
 
 async def generator_for(bot: StudyBot, asked: Asked, guild_id: int | None) -> Generator | None:
@@ -85,7 +87,11 @@ async def generator_for(bot: StudyBot, asked: Asked, guild_id: int | None) -> Ge
     except StudyBotError:  # the database is away: the extractive answer needs nothing more
         log.warning("could not read whether server %s allows generated answers", guild_id)
         return None
-    return await generators.for_guild(guild_id)
+    try:
+        return await generators.for_guild(guild_id)
+    except Exception as exc:  # the extract is ready: a generator that cannot be built must not cost the answer
+        _ui.log_unexpected(exc, f"building the generator for server {guild_id}")
+        return None
 
 
 async def deliver(bot: StudyBot, asked: Asked, question: str, owner_id: int, guild_id: int | None, send: Send) -> None:
@@ -103,6 +109,9 @@ async def deliver(bot: StudyBot, asked: Asked, question: str, owner_id: int, gui
 
     try:
         result = await stream_answer(generator, asked.answer, publish, switch)
+    except Exception as exc:  # a failure of ours (not the model's): the reply becomes the extract, not a stuck stream
+        error_id = _ui.log_unexpected(exc, f"the generated answer to question {asked.id}")
+        result = Generated(asked.answer, "extractive", fallback_reason="error", fallback_message=error_id)
     finally:
         view.stop()
     if result.fallback_reason:
