@@ -4,8 +4,8 @@ it writes is checked against them before a learner sees it.
 The order is fixed: retrieval and the calibrated decline decision run first (``AnswerService.ask``); only an
 answered question reaches the model, and only with the composer's passages. The model's text is then cut into
 sentences, and a sentence survives only if it cites a passage, means what that passage says (embedding
-similarity above a calibrated threshold) and uses no number, code identifier or technical term the cited
-passages lack. When too little survives, or the endpoint fails, the extractive answer is shown instead.
+similarity above a calibrated threshold), uses no number, code identifier or technical term the cited
+passages lack, and does not swap a term for its opposite (``contradictions``). When too little survives, or the endpoint fails, the extractive answer is shown instead.
 
 Pure code: the model is a ``ChatModel`` port (``bot/llm.py`` implements it over HTTP) and the embedder a function.
 """
@@ -162,6 +162,92 @@ def _codes(text: str) -> set[str]:
     return {(m.group(1) or m.group(2)).strip().lower() for m in _CODE.finditer(text)}
 
 
+# Opposites, and pairs of terms learners and models confuse: a sentence that says one where its passage says the
+# other is a swap that sentence similarity cannot see ("sparse" for "dense" changes a single word). Each side
+# lists its word forms; forms are matched whole, lower-cased.
+_OPPOSITES: tuple[tuple[str, str], ...] = (
+    ("large larger largest big bigger biggest", "small smaller smallest tiny"),
+    ("high higher highest", "low lower lowest"),
+    ("increase increases increased increasing", "decrease decreases decreased decreasing"),
+    ("more", "fewer less"),
+    ("dense denser", "sparse sparser"),
+    ("before", "after"),
+    ("positive positives", "negative negatives"),
+    ("maximize maximizes maximise maximises maximum", "minimize minimizes minimise minimises minimum"),
+    ("first", "last"),
+    ("early earlier earliest", "late later latest"),
+    ("shallow shallower", "deep deeper deepest"),
+    ("overfitting overfit overfits", "underfitting underfit underfits"),
+    ("input inputs", "output outputs"),
+    ("encoder encoders", "decoder decoders"),
+    ("supervised", "unsupervised"),
+    ("linear", "nonlinear non-linear"),
+    ("sequential sequentially", "parallel"),
+    ("row rows", "column columns"),
+    ("always", "never"),
+    ("faster fast", "slower slow"),
+    ("global", "local"),
+    ("discrete", "continuous"),
+    ("precision", "recall"),
+    ("bias", "variance"),
+    ("generator generators", "discriminator discriminators"),
+    ("l1", "l2"),
+    ("numerator", "denominator"),
+    ("upper", "lower"),
+    ("rise rises", "fall falls"),
+    ("add adds added", "remove removes removed"),
+    ("true", "false"),
+    ("stronger strong", "weaker weak"),
+)
+_SIDES = [(frozenset(a.split()), frozenset(b.split())) for a, b in _OPPOSITES]
+
+
+_NEGATIONS = frozenset({"not", "no", "never", "without", "cannot", "nor", "neither", "nothing", "none"})
+_NEGATION_REACH = 3  # words: "does not increase", "is not a linear model"
+
+
+def _lower_words(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", re.sub(r"n['’]t\b", " not", text.lower()))
+
+
+def _asserted(words: Sequence[str]) -> list[str]:
+    """The words, with every word a negation reaches ("not larger") blanked: a negated term asserts neither side."""
+    out = list(words)
+    for i, w in enumerate(words):
+        if w in _NEGATIONS:
+            for j in range(i + 1, min(len(words), i + 1 + _NEGATION_REACH)):
+                out[j] = ""
+    return out
+
+
+def contradictions(claim: str, source_sentences: Sequence[str]) -> list[str]:
+    """Opposite or confusable terms the claim swaps relative to its source: "sparse" where the source says "dense",
+    or both terms present in the reverse roles ("a large model imitates a small one" for "a small model imitates a
+    large one"). Negated terms abstain: "not linear" neither claims "linear" nor contradicts "nonlinear", and a
+    passage's negated term is no evidence for it. The check only drops; similarity judges the rest."""
+    claim_words = _asserted(_lower_words(claim))
+    said = set(claim_words)
+    mentioned = [_lower_words(s) for s in source_sentences]
+    sentences = [_asserted(w) for w in mentioned]
+    source_any = {w for words in mentioned for w in words}  # any mention, negated or not, blocks a one-sided swap
+    source = {w for words in sentences for w in words}  # only what the passage asserts counts as evidence
+    found: list[str] = []
+    for one, other in _SIDES:
+        for a, b in ((one, other), (other, one)):
+            if said & a and not said & b and not source_any & a and source & b:
+                found.append(f"{min(said & a)} (the passage says {min(source & b)})")
+        if said & one and said & other:
+            order = _first(claim_words, one) < _first(claim_words, other)
+            both = [w for w in sentences if set(w) & one and set(w) & other]
+            if both and all((_first(w, one) < _first(w, other)) != order for w in both):
+                found.append(f"{min(said & one)} / {min(said & other)} in the reverse roles")
+    return found
+
+
+def _first(words: Sequence[str], forms: frozenset[str]) -> int:
+    return next(i for i, w in enumerate(words) if w in forms)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The grounding check's decision on one sentence; ``reason`` says why it was dropped ("" when kept)."""
@@ -238,6 +324,9 @@ class GroundingChecker:
         unknown = self.unknown_terms(claim, "\n".join(sources))
         if unknown:
             return Verdict(sentence, False, "not in the cited passages: " + ", ".join(unknown[:3]), cited)
+        swapped = contradictions(claim, [x for p in sources for x in passage_sentences(p)])
+        if swapped:
+            return Verdict(sentence, False, "contradicts the cited passages: " + "; ".join(swapped[:2]), cited)
         score = self.support(claim, sources)
         if score < self.threshold:
             return Verdict(sentence, False, f"unsupported ({score:.2f})", cited, score)
