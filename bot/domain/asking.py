@@ -136,10 +136,12 @@ class Answers(Protocol):
 
 @dataclass(frozen=True)
 class Asked:
-    """An answer and the id it was logged under (feedback and "quiz me" buttons carry that id)."""
+    """An answer, the id it was logged under (feedback and "quiz me" buttons carry that id), and the thread's turns
+    it was answered with (a generated answer needs them too)."""
 
     id: int
     answer: Answer
+    history: Sequence[Turn] = ()
 
 
 class Questions:
@@ -171,4 +173,4 @@ class Questions:
             channel_id=channel_id,
             thread_id=thread_id,
         )
-        return Asked(asked_id, answer)
+        return Asked(asked_id, answer, tuple(history))

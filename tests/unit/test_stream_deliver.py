@@ -81,3 +81,31 @@ def test_a_failing_stream_ends_in_the_extract_with_an_error_id_not_a_stuck_strea
     error_id = next(r.args[0] for r in caplog.records if r.getMessage().startswith("error "))
     assert error_id in final["embed"].footer.text
     assert len(final["view"].children) >= 2  # the feedback buttons, not the Stop button
+
+
+def test_the_threads_turns_reach_the_model():
+    """A follow-up in a thread is generated with the turns it was answered with, as in the CLI and console."""
+    from datetime import UTC, datetime
+
+    from bot.domain.conversation import Turn
+
+    seen: list[Any] = []
+
+    class Recording:
+        async def generate(self, answer: Any, history: Any = (), **kwargs: Any) -> Any:
+            seen.append(tuple(history))
+            raise RuntimeError("stop here")  # what happens next is the test above
+
+    class Generators:
+        async def for_guild(self, guild_id: int) -> Any:
+            return Recording()
+
+    turn = Turn("what is dropout?", "what is dropout?", ("concept-dropout",), datetime.now(UTC))
+    replies = Replies()
+
+    async def run() -> None:
+        asked = Asked(7, _answer(), (turn,))
+        await _stream.deliver(_bot(Generators()), asked, "why does that help?", 1, 42, replies.send)
+
+    asyncio.run(run())
+    assert seen == [(turn,)]

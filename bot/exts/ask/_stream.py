@@ -108,7 +108,7 @@ async def deliver(bot: StudyBot, asked: Asked, question: str, owner_id: int, gui
         await edit(embed=streaming_embed(text, question), allowed_mentions=_ui.NO_PINGS)
 
     try:
-        result = await stream_answer(generator, asked.answer, publish, switch)
+        result = await stream_answer(generator, asked.answer, publish, switch, history=asked.history)
     except Exception as exc:  # a failure of ours (not the model's): the reply becomes the extract, not a stuck stream
         error_id = _ui.log_unexpected(exc, f"the generated answer to question {asked.id}")
         result = Generated(asked.answer, "extractive", fallback_reason="error", fallback_message=error_id)
