@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bot.client import StudyBot
 
 log = logging.getLogger(__name__)
+_NO_ENDPOINT = "this bot has no model endpoint configured"
 
 UPLOAD_LIMIT = 1024 * 1024
 GAPS_SHOWN = 10
@@ -381,13 +382,18 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
     async def generation(self, interaction: _ui.Interaction, state: Literal["on", "off"]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.services.moderation.set_generation(actor_of(interaction, "/config generation"), state == "on")
-        if state == "off":
-            text = "Generated answers off: answers here are extracts from the notes."
-        elif self.bot.services.generators is None:
-            text = "Generated answers on here, but this bot has no model endpoint configured, so answers stay extracts."
-        else:
-            text = "Generated answers on: a model writes each answer from the notes, and every sentence is checked."
+        text = {
+            "off": "Generated answers off: answers here are extracts from the notes.",
+            "no endpoint": "Generated answers on here, but " + _NO_ENDPOINT + ", so answers stay extracts.",
+            "on": "Generated answers on: a model writes each answer from the notes, and every sentence is checked.",
+        }[self._generation(state == "on")]
         await _ui.send_ephemeral(interaction, text)
+
+    def _generation(self, allowed: bool) -> str:
+        """What a server gets: "off" (its moderators' choice), "no endpoint" (none configured) or "on"."""
+        if not allowed:
+            return "off"
+        return "on" if self.bot.services.generators is not None else "no endpoint"
 
     @app_commands.command(name="show", description="StudyBot's settings in this server.")
     async def show(self, interaction: _ui.Interaction) -> None:
@@ -404,9 +410,8 @@ class ConfigCog(commands.GroupCog, group_name="config", group_description="Moder
         embed.add_field(name="Moderator role", value=role, inline=False)
         embed.add_field(name="Help channels", value=channels, inline=False)
         embed.add_field(name="Question of the day", value=qotd, inline=False)
-        if config.generate is False:
-            generation = "off (extracts from the notes)"
-        else:
-            generation = "on" if self.bot.services.generators is not None else "no model endpoint configured"
+        generation = {"off": "off (extracts from the notes)", "no endpoint": _NO_ENDPOINT, "on": "on"}[
+            self._generation(config.generate is not False)
+        ]
         embed.add_field(name="Generated answers", value=generation, inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=_ui.NO_PINGS)
