@@ -2,7 +2,7 @@
 
 `python -m bench discord` measures event-loop lag under 50 concurrent /ask; `python -m bench kb` the time from a
 server's new knowledge entry to its first answer; `python -m bench state` runs only the state core's (SQLite and PostgreSQL), `python -m bench retrieval` only
-retrieval's, `python -m bench answers` answer quality (old and new composer, dev and held-out), `python -m bench grounding` the generated-answer grounding checker. Suites are imported only when chosen, so the state run never loads an embedding model.
+retrieval's, `python -m bench answers` answer quality (old and new composer, dev and held-out), `python -m bench grounding` the generated-answer grounding checker, `python -m bench memory` resident memory against the number of servers with overlays (and the first question after an eviction), `python -m bench coldstart` the time from `studybot run` to IDENTIFY and to the first answer (fresh and warm data folder). Suites are imported only when chosen, so the state run never loads an embedding model.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-SUITES = ("retrieval", "answers", "state", "discord", "kb", "grounding")
+SUITES = ("retrieval", "answers", "state", "discord", "kb", "grounding", "memory", "coldstart")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> None:
         from bench import kb_publish
 
         failures += kb_publish.run(rows)
+    if "memory" in chosen:
+        from bench import memory
+
+        failures += memory.run(rows)
+    if "coldstart" in chosen:
+        from bench import coldstart
+
+        coldstart.run(rows)
     table = Table(title="StudyBot benchmarks")
     table.add_column("measure")
     table.add_column("result")

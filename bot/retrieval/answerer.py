@@ -18,7 +18,8 @@ class Answerer:
     """Runs the CPU-bound answer pipeline on a worker thread so the event loop keeps acknowledging others.
 
     Each server is answered from its own index (the shipped one plus its overlay), whichever is live when
-    the question arrives; a rebuild in progress never blocks or half-changes an answer.
+    the question arrives; a rebuild in progress never blocks or half-changes an answer. It exists before the
+    index does (the bot connects first): until ``attach``, questions raise ``NotesLoading``.
     """
 
     def __init__(self, indexes: GuildIndexes | None = None) -> None:
