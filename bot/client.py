@@ -289,14 +289,13 @@ async def _in_daemon_thread(work: Callable[..., GuildIndexes], *args: Any) -> Gu
             future.set_result(result)  # type: ignore[arg-type]
 
     def run() -> None:
+        result, error = None, None
         try:
             result = work(*args)
         except BaseException as exc:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(settle, None, exc)
-            return
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(settle, result, None)
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (the bot stopped): nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
 
     threading.Thread(target=run, name="index-load", daemon=True).start()
     return await future
