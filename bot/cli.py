@@ -111,6 +111,13 @@ def _knowledge_failure(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _storage_failure(exc: OSError) -> typer.Exit:
+    from bot.startup import explain
+
+    err.print(explain(exc), markup=False, highlight=False)
+    return typer.Exit(1)
+
+
 @index_app.command("build")
 def index_build(
     force: Annotated[bool, typer.Option("--force", help="Re-embed everything instead of only what changed.")] = False,
@@ -222,6 +229,8 @@ def ask(
             service = shipped_answers(settings, lambda msg: err.print(f"[dim]{msg}[/]"))
     except KnowledgeError as exc:
         raise _knowledge_failure(exc) from None
+    except OSError as exc:  # e.g. the index cannot be written under STUDYBOT_DATA_DIR: one line, not a traceback
+        raise _storage_failure(exc) from None
 
     chats = ChatMemory()
     writer = _generator(settings, service) if generate else None
@@ -595,7 +604,10 @@ def run() -> None:
 
     log_file = settings.data_dir / "studybot.log"
     register_settings(settings)
-    setup_logging(settings.log_level, log_file=log_file)
+    try:
+        setup_logging(settings.log_level, log_file=log_file)
+    except OSError as exc:  # the data folder itself is unusable: there is no log file to hold a traceback
+        raise _storage_failure(exc) from None
     from bot.client import run_bot
     from bot.domain.errors import KnowledgeError, StudyBotError
     from bot.startup import explain

@@ -164,6 +164,16 @@ class StudyBot(commands.Bot):
     async def on_message(self, message: discord.Message, /) -> None:
         """No text commands: mentions are questions, handled by the ask feature's listener."""
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """Answer a button or form nothing handles (an old message, an expired form) instead of leaving it silent.
+
+        Decided here, as the event is dispatched: discord.py has just handed the interaction to every view, dynamic
+        item and modal that wants it, and none of them has run yet, so the answer can never be a second one.
+        """
+        super().dispatch(event_name, *args, **kwargs)
+        if event_name == "interaction" and args and not _ui.routed(self, args[0]):
+            self.spawn(_ui.answer_unrouted(args[0]), name="discord-ui-unrouted")
+
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
 

@@ -20,12 +20,34 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+FOLDER_HINT = "check STUDYBOT_DATA_DIR (or the path in STUDYBOT_DATABASE_URL): it must be a folder StudyBot can create and write to"
+
+
+def storage_path_problem(exc: BaseException) -> str | None:
+    """The line for a data folder or SQLite file that cannot be created or written, else None.
+
+    The ``studybot`` commands that need the folder (ask, chat, run) show this instead of a traceback.
+    """
+    chain = _chain(exc)
+    for error in chain:
+        if isinstance(error, OSError) and error.filename and not isinstance(error, ConnectionError):
+            in_the_way = isinstance(error, NotADirectoryError | FileExistsError)
+            reason = "a file is in the way" if in_the_way else (error.strerror or type(error).__name__)
+            return f"StudyBot can't create or write {error.filename} ({reason}): {FOLDER_HINT}."
+    if any("unable to open database file" in str(e) for e in chain):
+        return f"StudyBot can't open its SQLite database file: {FOLDER_HINT}."
+    return None
+
+
 def explain(exc: BaseException) -> str:
     """The one line for a start-up failure: what went wrong, and what to check."""
     chain = _chain(exc)
     names = {type(e).__name__ for e in chain}
     modules = {type(e).__module__.split(".")[0] for e in chain}
     text = " ".join(str(e) for e in chain).lower()
+    storage = storage_path_problem(exc)
+    if storage is not None:
+        return storage
     if names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"} or "password authentication" in text:
         return "The database refused the user name or password: check them in STUDYBOT_DATABASE_URL."
     if names & {"InvalidCatalogNameError"} or ("database" in text and "does not exist" in text):

@@ -15,6 +15,39 @@ from index.text import STOPWORDS, keyword_tokens
 
 _STOP = STOPWORDS
 
+# Shorthand learners type that neither BM25 nor typo correction can reach ("backprop" is seven edits from
+# "backpropagation"). Only unambiguous expansions: "lr", "cv" or "mle" could mean several things, so they stay.
+ABBREVIATIONS = {
+    "backprop": "backpropagation",
+    "hyperparam": "hyperparameter",
+    "hyperparams": "hyperparameters",
+    "param": "parameter",
+    "params": "parameters",
+    "convnet": "convolutional neural network",
+    "convnets": "convolutional neural networks",
+    "nn": "neural network",
+    "nns": "neural networks",
+    "dnn": "deep neural network",
+    "sgd": "stochastic gradient descent",
+    "grad": "gradient",
+    "grads": "gradients",
+    "regularisation": "regularization",
+    "normalisation": "normalization",
+    "optimiser": "optimizer",
+    "optimisers": "optimizers",
+    "tokenisation": "tokenization",
+    "tokeniser": "tokenizer",
+    "finetune": "fine-tune",
+    "finetuning": "fine-tuning",
+    "finetuned": "fine-tuned",
+    "sklearn": "scikit-learn",
+    "hf": "Hugging Face",
+    "dl": "deep learning",
+    "rl": "reinforcement learning",
+    "nlp": "natural language processing",
+    "eda": "exploratory data analysis",
+}
+
 
 class KeywordIndex:
     """BM25 over stemmed words; query words not in the corpus are snapped to a close corpus word."""
@@ -59,10 +92,14 @@ class KeywordIndex:
         return match[0] if match else None
 
     def normalize(self, text: str) -> str:
-        """The question with its typos fixed, for both the embedder and BM25 ("precison" -> "precision")."""
+        """The question with its typos fixed and shorthand spelled out, for both the embedder and BM25
+        ("precison" -> "precision", "backprop" -> "backpropagation")."""
         fixed = []
         for word in text.split():
             bare = word.strip(".,;:!?()[]\"'").lower()
+            if bare in ABBREVIATIONS:  # the word stays too: the notes may use the short form ("SGD")
+                fixed.append(f"{word} {ABBREVIATIONS[bare]}")
+                continue
             corrected = self.correct(bare) if bare and bare not in _STOP else None
             fixed.append(corrected if corrected and corrected != bare else word)
         return " ".join(fixed)

@@ -58,6 +58,10 @@ class IndexCorrupt(StoreError):
     pass
 
 
+class IndexOutdated(IndexCorrupt):
+    """An intact build written in an older format: not damage, but it is rebuilt all the same."""
+
+
 class ModelMismatch(StoreError):
     def __init__(self, found: str, expected: str) -> None:
         super().__init__(f"the index was built with {found!r}, but this process embeds with {expected!r}")
@@ -173,8 +177,10 @@ class IndexStore:
         if not candidates:
             raise IndexMissing(f"no index has been built under {self.root}")
         problems: list[str] = []
+        outdated_only = True  # every refusal so far was an older format, which is no damage
         if current is None and (self.root / "CURRENT").exists():
             problems.append("the CURRENT pointer is damaged")
+            outdated_only = False
         for path in candidates:
             try:
                 loaded = self._open_build(path, model_id)
@@ -184,10 +190,13 @@ class IndexStore:
                 continue  # an older build of another model is no fallback
             except IndexCorrupt as exc:
                 problems.append(str(exc))
+                outdated_only = outdated_only and isinstance(exc, IndexOutdated)
                 continue
             if problems:
                 loaded.notice = f"{'; '.join(problems)}: using the intact build {loaded.build_id} instead"
             return loaded
+        if problems and outdated_only:
+            raise IndexOutdated("; ".join(problems))
         raise IndexCorrupt("; ".join(problems) or f"no intact build under {self.root}")
 
     def _open_build(self, path: Path, model_id: str) -> LoadedIndex:
@@ -197,7 +206,7 @@ class IndexStore:
             raise IndexCorrupt(f"the manifest of build {path.name} is unreadable: {exc}") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             found = manifest.get("format") if isinstance(manifest, dict) else None
-            raise IndexCorrupt(f"build {path.name} was written in format {found}, this version reads {FORMAT}")
+            raise IndexOutdated(f"build {path.name} was written in format {found}, this version reads {FORMAT}")
         if manifest.get("model_id") != model_id:
             raise ModelMismatch(str(manifest.get("model_id")), model_id)
         damaged = verify_files(path, manifest)

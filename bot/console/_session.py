@@ -54,6 +54,7 @@ from bot.domain.ports import LOCAL_GUILD
 from bot.domain.quiz import Question
 from bot.inputs import repair
 from bot.settings import Settings
+from bot.startup import storage_path_problem
 
 if TYPE_CHECKING:
     from bot.domain.answering import AnswerService
@@ -337,7 +338,7 @@ def run_chat(settings: Settings, *, name: str | None = None, read: Read = input,
     try:
         log_path = log_to_file(settings)
     except OSError as exc:
-        out.print(Text(f"StudyBot can't write to its data folder {settings.data_dir}: {exc.strerror}.", style="red"))
+        out.print(Text(storage_path_problem(exc) or f"StudyBot can't write to {settings.data_dir}.", style="red"))
         return 2
     if read is input:
         with contextlib.suppress(ImportError):  # Windows has no readline
@@ -357,9 +358,10 @@ def run_chat(settings: Settings, *, name: str | None = None, read: Read = input,
                 runner.run(services.close())
     except KeyboardInterrupt:  # Ctrl-C while starting or closing
         out.print("\nGoodbye!")
-    except Exception:
+    except Exception as exc:
         error_id = secrets.token_hex(4)
         log.exception("chat: could not run, error %s", error_id)
-        out.print(Text(f"StudyBot could not start (error {error_id}; details in {log_path}).", style="red"))
+        problem = storage_path_problem(exc) or "StudyBot could not start"
+        out.print(Text(f"{problem.rstrip('.')} (error {error_id}; details in {log_path}).", style="red"))
         return 1
     return 0

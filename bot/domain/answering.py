@@ -14,7 +14,7 @@ import numpy as np
 from bot.domain.compose import Candidate, Composer, Passage, mentions, render, source_label
 from bot.domain.conversation import Turn, own_words, rewrite
 from bot.domain.errors import InvalidQuestion
-from bot.domain.questions import Analysis, analyze
+from bot.domain.questions import Analysis, analyze, search_text
 from index.chunking import Chunk
 from index.confidence import Calibration
 from index.retriever import Hit, HybridRetriever, SearchResult
@@ -230,7 +230,7 @@ class AnswerService:
         return [Candidate(h.row, h.chunk, h.score) for h in hits if h.chunk.kind == kind][:CANDIDATES]
 
     def _part(self, question: str, analysis: Analysis, budget: int, shown: Collection[str] = ()) -> _Part:
-        result, confidence = self._search(question)
+        result, confidence = self._search(search_text(question))
         if not result.hits or confidence < self.threshold:
             return _Part(question, confidence, [], result.hits, query_vector=result.query_vector)
         if analysis.kind == "recommend":

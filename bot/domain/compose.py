@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.domain.questions import LIBRARIES, Analysis
 from index.chunking import Chunk
-from index.text import STOPWORDS, clean, split_sentences
+from index.text import STOPWORDS, split_sentences
 
 BlockKind = Literal["sentence", "list", "code"]
 
@@ -28,6 +28,14 @@ _HOW_HEADING = re.compile(
 )
 _WHAT_HEADING = re.compile(r"^(what|why|who)\b", re.I)
 LEAD_BONUS = 0.05
+# A yes/no question wants a verdict: a sentence that says "no need", "should", "avoid" or "not" answers it, one
+# that only describes the topic does not.
+_VERDICT = re.compile(
+    r"^(?:yes|no|usually|generally|rarely|often)\b|\b(?:not|no need|never|don't|do not|doesn't|does not|"
+    r"shouldn't|should|avoid|must|unnecessary|unless|only if|worth|misleading|instead)\b",
+    re.I,
+)
+VERDICT_BONUS = 0.04
 REDUNDANT = 0.85  # cosine above which two sentences say the same thing
 SECONDARY_MARGIN = 0.08  # a second entry joins only if its relevance is within this of the first's
 
@@ -42,6 +50,11 @@ class Block:
     order: int
     paragraph: int  # sentences of one paragraph are joined with a space, not a line break
 
+
+# A sentence that opens by pointing back ("It…", "This means…") is shown with the sentence it points to.
+_ANAPHOR = re.compile(
+    r"^(?:it|its|this|that|these|those|they|their|them|such|both|here|then|instead|otherwise)\b", re.I
+)
 
 _COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|both|several|\d+)\b", re.I)
 
@@ -74,7 +87,8 @@ def trim_list(block: Block, budget: int) -> Block | None:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in (clean(p) for p in _SENTENCE_END.split(" ".join(text.split()))) if s]
+    """The notes' sentences as written: no NFKC, which would turn "x²" into "x2" and "β₁" into "β1"."""
+    return [s for s in (p.strip() for p in _SENTENCE_END.split(" ".join(text.split()))) if s]
 
 
 def parse_blocks(text: str) -> list[Block]:
@@ -86,7 +100,14 @@ def parse_blocks(text: str) -> list[Block]:
 
     def flush_prose() -> None:
         if prose:
+            start = len(blocks)
             for sentence in _sentences(" ".join(prose)):
+                last = blocks[-1] if len(blocks) > start else None
+                if last is not None and _ANAPHOR.match(sentence):  # "It does not change…" needs what "it" is
+                    blocks[-1] = Block(
+                        "sentence", f"{last.text} {sentence}", (*last.sentences, sentence), last.order, paragraph
+                    )
+                    continue
                 blocks.append(Block("sentence", sentence, (sentence,), len(blocks), paragraph))
             prose.clear()
 
@@ -311,6 +332,8 @@ class Composer:
                 score += LEAD_BONUS
             if analysis.kind == "howto" and block.kind in ("list", "code"):
                 score += 0.05
+            if analysis.kind == "yesno" and _VERDICT.search(block.text):
+                score += VERDICT_BONUS
             if analysis.library and block.kind != "code" and other_libraries(block.text, analysis.library):
                 score -= 0.1
             if analysis.library and block.kind == "code" and mentions(block.text, analysis.library):

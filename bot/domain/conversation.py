@@ -313,6 +313,9 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
         swapped = _swap_library(previous, obj)
         if swapped:
             return f"{swapped}?"
+        if library_named(obj) and before.library is None and before.kind != "howto":
+            # "why does dropout help?" then "and in pytorch?": the library's way of doing it, not its reasons
+            return f"how do i use {_as_noun(subject, 'it')} {prep} {obj}?"
         qualifier = re.search(rf"\s{prep}\s+[^,;]+$", previous)
         return f"{previous[: qualifier.start()]} {rest}?" if qualifier else f"{previous} {rest}?"
     pronoun = _PRONOUN.search(rest)

@@ -205,6 +205,16 @@ _CHATTER = re.compile(
     r"basic|noob) question(?: but)?)\b[,!:.]*\s*)+",
     re.I,
 )
+# How a learner wants it said, not what about: "like i'm 5", "in simple terms". Left in, these words pull the
+# search towards notes that happen to share them, or push an in-scope question under the confidence bar.
+_FILLER = re.compile(
+    r"\b(?:like|as if) (?:i'?m|i am|im) (?:5|five|a (?:kid|child|beginner|baby))\b|"
+    r"\bin (?:simple|plain|easy|layman'?s?|basic|beginner) (?:terms|english|words|language)\b|"
+    r"\b(?:for|to) (?:a )?(?:dummies|dummy|noobs?|newbies?|complete beginners?|total beginners?)\b|"
+    r"\b(?:can|could|would) (?:some ?one|any ?one|somebody|anybody) (?:please |pls )?(?=explain|tell|help|show)|"
+    r"\b(?:real quick|in a nutshell|briefly|simply|actually|exactly|basically)\b",
+    re.I,
+)
 # "what is", "how do i", ...: stripped to find what a question is about.
 _LEAD = re.compile(
     r"^(?:can|could|would) (?:you|someone|anyone) (?:please )?(?:explain|tell me|describe|help me (?:understand)?|"
@@ -265,6 +275,13 @@ def normalize(text: str) -> str:
     for pattern, repl in _SLANG_RE:
         out = pattern.sub(repl, out)
     return out
+
+
+def search_text(text: str) -> str:
+    """The question as the search should read it: without chatter in front or asks about the wording."""
+    stripped = _FILLER.sub(" ", _CHATTER.sub("", text))
+    stripped = re.sub(r"\s+([?.!,])", r"\1", " ".join(stripped.split())).strip(" ,")
+    return stripped if sum(ch.isalpha() for ch in stripped) >= 2 else text
 
 
 def library_named(text: str) -> str | None:
@@ -359,6 +376,10 @@ def split_parts(text: str) -> list[str]:
             parts[-1] = f"{parts[-1]} {piece}"  # a fragment belongs to the question before it
         else:
             parts.append(piece)
+    if len(parts) >= 2 and not (_QUESTION_WORD.search(normalize(parts[0])) or _HOWTO.search(normalize(parts[0]))):
+        # "and with a batch size of 8, should i change the learning rate?": the opening is the condition of the
+        # question that follows, not a question of its own
+        parts[:2] = [f"{parts[0]}, {parts[1]}"]
     if len(parts) < 2:
         return [text]
     # "what is overfitting and how do I prevent it": the second part's "it" is the first part's subject;

@@ -138,6 +138,40 @@ async def send_ephemeral(interaction: Interaction, content: str, **kwargs: Any) 
         log.warning("could not deliver a reply for %s", _what(interaction), exc_info=True)
 
 
+UNROUTED_BUTTON = "This button no longer works: it's from an older message. Run the command again for a fresh one."
+UNROUTED_FORM = "This form expired before it was sent, so nothing was saved. Please open it again."
+
+
+def routed(bot: discord.Client, interaction: discord.Interaction[Any]) -> bool:
+    """Whether discord.py found a handler for this click or form; commands and autocomplete always count as found.
+
+    Reads discord.py's view store, which has no public lookup. If its shape ever changes, this says "found", so
+    the cost is a silent old button again, never a second answer.
+    """
+    kind = interaction.type
+    if kind not in (discord.InteractionType.component, discord.InteractionType.modal_submit):
+        return True
+    store = getattr(getattr(bot, "_connection", None), "_view_store", None)
+    modals, views, dynamic = (getattr(store, name, None) for name in ("_modals", "_views", "_dynamic_items"))
+    if not (isinstance(modals, dict) and isinstance(views, dict) and isinstance(dynamic, dict)):
+        return True
+    data: Any = interaction.data or {}
+    custom_id = str(data.get("custom_id", ""))
+    if kind is discord.InteractionType.modal_submit:
+        return custom_id in modals
+    if any(pattern.fullmatch(custom_id) for pattern in dynamic):
+        return True
+    key = (int(data.get("component_type", 0)), custom_id)
+    message_id = interaction.message.id if interaction.message is not None else None
+    return key in views.get(message_id, {}) or key in views.get(None, {})
+
+
+async def answer_unrouted(interaction: Interaction) -> None:
+    form = interaction.type is discord.InteractionType.modal_submit
+    log.info("no handler for %s %r", "form" if form else "component", (interaction.data or {}).get("custom_id"))
+    await send_ephemeral(interaction, UNROUTED_FORM if form else UNROUTED_BUTTON)
+
+
 class Guarded:
     """Mixin for buttons and modals: route any failure to ``report`` (discord.py would only log it)."""
 

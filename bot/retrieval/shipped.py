@@ -16,7 +16,16 @@ from index.chunking import Chunk, chunk_document
 from index.confidence import Calibration
 from index.embedder import MODEL_ID, Embedder
 from index.retriever import HybridRetriever
-from index.store import BuildReport, IndexCorrupt, IndexMissing, IndexStore, LoadedIndex, ModelMismatch, Progress
+from index.store import (
+    BuildReport,
+    IndexCorrupt,
+    IndexMissing,
+    IndexOutdated,
+    IndexStore,
+    LoadedIndex,
+    ModelMismatch,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]
@@ -109,6 +118,8 @@ class IndexService:
             reason = "No index yet: building it now (first run takes a minute)."
         except ModelMismatch as exc:
             reason, force = f"Refusing the existing index because {exc}; rebuilding it from scratch.", True
+        except IndexOutdated as exc:
+            reason = f"The index was built by an older version of StudyBot ({exc}); rebuilding it in the new format."
         except IndexCorrupt as exc:
             reason = f"The index is damaged ({exc}); rebuilding it."
         else:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
@@ -54,6 +56,22 @@ class StorageUnavailable(StudyBotError):
         super().__init__("I can't reach my database right now, so nothing was saved. Please try again in a minute.")
 
 
+class StorageFull(StorageUnavailable):
+    """No room left for the write (SQLite's SQLITE_FULL, PostgreSQL's 53100): it needs whoever runs the bot.
+
+    Unlike a passing outage, retrying will not help, so the message carries an error id that is also in the log:
+    a learner can pass it on, and the operator finds the cause.
+    """
+
+    def __init__(self) -> None:
+        self.error_id = secrets.token_hex(4)
+        StudyBotError.__init__(
+            self,
+            "I can't save right now because my storage is full, so nothing was saved. "
+            f"Please tell a moderator the error id `{self.error_id}`.",
+        )
+
+
 class ConcurrentChange(StudyBotError):
     def __init__(self) -> None:
         super().__init__("Someone changed the same thing at the same moment, so nothing was saved. Please try again.")
@@ -65,6 +83,8 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except (OperationalError, OSError, ConnectionError) as exc:
+        if _is_full(exc):
+            raise _full(exc) from exc
         _log_unavailable(exc)
         raise StorageUnavailable() from exc
     except IntegrityError as exc:  # e.g. two moderators creating the same id in the same instant
@@ -72,6 +92,8 @@ def translate_errors() -> Iterator[None]:
         raise ConcurrentChange() from exc
     except DBAPIError as exc:
         state = _sqlstate(exc) or ""
+        if state == _DISK_FULL:
+            raise _full(exc) from exc
         if exc.connection_invalidated or state in _UNAVAILABLE_STATES or state.startswith("08"):
             _log_unavailable(exc)
             raise StorageUnavailable() from exc
@@ -82,6 +104,26 @@ def translate_errors() -> Iterator[None]:
 # read-only transaction, disk full, out of memory, too many connections, not accepting connections, lock timeout,
 # cancelled by a timeout, shutting down; and every connection exception (class 08).
 _UNAVAILABLE_STATES = {"25006", "53100", "53200", "53300", "55000", "55P03", "57014", "57P01", "57P03"}
+
+
+_DISK_FULL = "53100"
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full" (also what PRAGMA max_page_count produces)
+
+
+def _is_full(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlite_errorcode", None) == _SQLITE_FULL or getattr(orig, "errno", None) == errno.ENOSPC:
+        return True
+    if isinstance(exc, DBAPIError) and _sqlstate(exc) == _DISK_FULL:
+        return True
+    return "database or disk is full" in str(orig)  # aiosqlite may re-raise without the error code
+
+
+def _full(exc: BaseException) -> StorageFull:
+    full = StorageFull()
+    cause = getattr(exc, "orig", None) or exc
+    log.error("database full, error id %s: %s: %s", full.error_id, type(cause).__name__, str(cause)[:200])
+    return full
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

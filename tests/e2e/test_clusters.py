@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.fake_discord import FakeDiscord, World
-from tests.e2e.test_bot import Running, answered, make_settings, world
+from tests.e2e.studybot import Running, answered, make_settings
+from tests.e2e.test_bot import world
 
 __all__ = ["world"]
 

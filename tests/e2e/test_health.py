@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.fake_discord import FakeDiscord, World
-from tests.e2e.test_bot import Running, make_settings, world
+from tests.e2e.studybot import Running, make_settings
+from tests.e2e.test_bot import world
 from tests.pg import PostgresCluster, require_postgres
 
 __all__ = ["world"]

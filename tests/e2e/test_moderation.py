@@ -13,7 +13,8 @@ import pytest_asyncio
 from bot.client import StudyBot
 from bot.domain.ports import Actor
 from tests.e2e.fake_discord import FakeDiscord, FakeGuild, FakeUser, StoredMessage, Upload, World
-from tests.e2e.test_bot import ROOT, Running, answered, make_settings, running, world
+from tests.e2e.studybot import ROOT, Running, answered, make_settings
+from tests.e2e.test_bot import running, world
 from tests.helpers import quiz_upload
 
 __all__ = ["running", "world"]  # fixtures shared with test_bot

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.fake_discord import FakeDiscord, World
-from tests.e2e.test_bot import ROOT, Running, make_settings, world
+from tests.e2e.studybot import ROOT, Running, make_settings
+from tests.e2e.test_bot import world
 from tests.e2e.test_moderation import KAN_QUESTION, KAN_TITLE, add_kan
 
 __all__ = ["world"]

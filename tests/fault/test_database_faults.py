@@ -1,9 +1,10 @@
-"""Database faults on SQLite and PostgreSQL: locked, read-only, deleted, unreachable.
+"""Database faults on SQLite and PostgreSQL: locked, read-only, full, deleted, unreachable.
 
-(Deleted: tests/integration/test_database_watch.py. A full disk is not injected here yet.)
+(Deleted: tests/integration/test_database_watch.py.)
 
 The invariant for each: the write in flight fails with the friendly "can't reach my database" error (never a raw
-driver exception), nothing acknowledged before the fault is lost, and writes work again once the fault is gone.
+driver exception; a full database says so and gives an error id), nothing acknowledged before the fault is lost,
+and writes work again once the fault is gone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from bot.app import open_services
 from bot.domain.errors import StudyBotError
 from bot.storage import engine as engine_module
-from bot.storage.repos import StorageUnavailable
+from bot.storage.repos import StorageFull, StorageUnavailable
 from tests.fault.conftest import record
 from tests.state import settings_for
 
@@ -85,6 +86,37 @@ async def test_sqlite_read_only(sqlite_services):
         lambda: _pragma(services, "PRAGMA query_only = OFF"),
         "SQLite read-only",
     )
+
+
+async def test_sqlite_full(sqlite_services, caplog):
+    """SQLITE_FULL (PRAGMA max_page_count): "storage is full" with a logged error id; every acknowledged answer kept.
+
+    The cap is SQLite's own full condition, the one a full disk gives; learners keep answering until it bites.
+    """
+    services, _ = sqlite_services
+    async with services.store.engine.connect() as conn:
+        pages = (await conn.exec_driver_sql("PRAGMA page_count")).scalar_one()
+    await _pragma(services, f"PRAGMA max_page_count = {pages}")
+    acknowledged: list[tuple[int, str]] = []
+    refused: StorageFull | None = None
+    for user in range(3000, 3500):
+        try:
+            view = await services.quiz.start_daily(user, name=f"learner {user}")
+            await services.quiz.submit(view.id, 0, 0, user)
+        except StorageFull as exc:
+            refused = exc
+            break
+        acknowledged.append((user, view.id))
+    assert refused is not None, "the capped database never filled"
+    assert "storage is full" in refused.message and f"`{refused.error_id}`" in refused.message
+    assert any(refused.error_id in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    record("SQLite full", f"refused with an error id after {len(acknowledged)} answers")
+    await _pragma(services, "PRAGMA max_page_count = 1073741823")
+    for user, session_id in acknowledged:
+        assert len((await services.quiz.view(session_id, user)).answered) == 1
+    view = await services.quiz.start_daily(user + 1, name="after")
+    await services.quiz.submit(view.id, 0, 0, user + 1)  # room again: writes work without a restart
+    record("SQLite full", f"recovered, all {len(acknowledged)} acknowledged answers kept")
 
 
 async def test_sqlite_unreachable(tmp_path, clock, shipped_kb):
@@ -180,3 +212,17 @@ async def test_postgres_unreachable_at_start(tmp_path, clock, shipped_kb):
     with pytest.raises(StudyBotError):
         await open_services(settings_for(url, tmp_path), clock, kb=shipped_kb)
     record("PostgreSQL unreachable at start", "refused with a friendly message")
+
+
+def test_postgres_disk_full_is_storage_full():
+    """PostgreSQL's disk-full state (53100) through SQLAlchemy becomes the same 'storage is full' error with an id."""
+    from asyncpg.exceptions import DiskFullError
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage.repos import translate_errors
+
+    cause = DiskFullError("could not extend file: No space left on device")
+    with pytest.raises(StorageFull, match="storage is full") as caught, translate_errors():
+        raise DBAPIError("INSERT", None, cause)
+    assert f"`{caught.value.error_id}`" in caught.value.message
+    record("PostgreSQL full (state 53100, mapped)", "refused with an error id")

@@ -1,4 +1,6 @@
-"""`studybot run` start-up failures (issue 11, repro 12): one friendly line, non-zero exit, traceback in the log only."""
+"""Start-up failures (issue 11, repro 12): one friendly line, non-zero exit, traceback in the log only.
+
+Mostly `studybot run`; a data folder or SQLite file that cannot be created is checked for ask, chat and run."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.startup import explain
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789"
@@ -84,3 +87,54 @@ def test_wrong_password_is_explained():
     wrapped = DBAPIError("connect", None, cause)
     wrapped.__cause__ = cause
     assert "user name or password" in explain(wrapped)
+
+
+# ---------------------------------------------------------------------- a data folder or SQLite file that can't be made
+
+COMMANDS = {"ask": (["ask", "what is overfitting?"], None), "chat": (["chat"], "/quit\n"), "run": (["run"], None)}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_data_folder_under_a_file(tmp_path, command):
+    """STUDYBOT_DATA_DIR below a plain file: ask, chat and run each print one line naming the path, exit non-zero."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    args, stdin = COMMANDS[command]
+    proc = run_cli(
+        args,
+        {"STUDYBOT_DATA_DIR": str(blocker / "data"), "STUDYBOT_DISCORD_TOKEN": TOKEN, "COLUMNS": "500"},
+        stdin=stdin,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Traceback" not in output and TOKEN not in output
+    assert "a file is in the way" in output and "check STUDYBOT_DATA_DIR" in output
+    assert str(blocker) in output
+    lines = [line for line in output.splitlines() if "check STUDYBOT_DATA_DIR" in line]
+    assert len(lines) == 1, output
+
+
+@pytest.mark.parametrize("command", ["chat", "run"])
+def test_sqlite_file_that_cannot_be_created(tmp_path, command):
+    """A SQLite URL whose folder can't be made: chat and run say what to check; the traceback is in the log only."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    data = tmp_path / "data"
+    args, stdin = COMMANDS[command]
+    proc = run_cli(
+        args,
+        {
+            "STUDYBOT_DATA_DIR": str(data),
+            "STUDYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{blocker / 'studybot.db'}",
+            "STUDYBOT_DISCORD_TOKEN": TOKEN,
+            "COLUMNS": "500",
+        },
+        stdin=stdin,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "Traceback" not in output and "check STUDYBOT_DATA_DIR" in output and str(blocker) in output
+    log = data / ("studybot.log" if command == "run" else "logs/chat.log")
+    assert "Traceback" in log.read_text()

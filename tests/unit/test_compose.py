@@ -354,3 +354,34 @@ def test_select_keeps_a_too_long_code_block_balanced():
 def test_select_with_no_candidates_is_empty():
     """No retrieved chunks means nothing to show, not an error."""
     assert Composer(FakeVectors([], {}, QUERY)).select([], QUERY, analyze("what is x"), 1000) == []
+
+
+def test_sentence_pointing_back_is_kept_with_the_sentence_it_points_to():
+    """ "It does not change…" never stands alone: it is one block with the sentence that says what "it" is."""
+    blocks = parse_blocks("model.eval() switches dropout off. It does not stop gradient tracking. Batch norm differs.")
+    assert [b.text for b in blocks] == [
+        "model.eval() switches dropout off. It does not stop gradient tracking.",
+        "Batch norm differs.",
+    ]
+    assert blocks[0].sentences == ("model.eval() switches dropout off.", "It does not stop gradient tracking.")
+
+
+def test_sentences_are_shown_as_the_notes_write_them():
+    """Superscripts and subscripts survive: NFKC would show "x²" as "x2", a different formula."""
+    blocks = parse_blocks("The loss is x² here. Adam decays m with β₁.")
+    assert [b.text for b in blocks] == ["The loss is x² here.", "Adam decays m with β₁."]
+
+
+def test_yes_no_question_prefers_the_sentence_with_a_verdict():
+    """Asked "should I…", a sentence that gives a verdict beats an equally similar one that only describes."""
+    text = "Git tracks text. Weights files are large binary checkpoints. Large binary files should not go into git."
+    c = chunk("git#what", text)
+    table = {s: vec(("stop", 1.0)) for s in split_sentences(text)}
+    table["Git tracks text."] = vec(("pizza", 1.0))
+    composer = Composer(FakeVectors([c], table, vec(("pizza", 1.0))))
+    query = vec(("stop", 1.0))
+    yes_no = {b.text: s for s, b, _ in composer.blocks(Candidate(0, c, 0.9), query, analyze("should i commit weights"))}
+    explain = {b.text: s for s, b, _ in composer.blocks(Candidate(0, c, 0.9), query, analyze("what are weights files"))}
+    verdict, plain = "Large binary files should not go into git.", "Weights files are large binary checkpoints."
+    assert yes_no[verdict] > yes_no[plain]
+    assert explain[verdict] == explain[plain]

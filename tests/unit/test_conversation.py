@@ -63,6 +63,7 @@ FOLLOW_UPS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("what is dropout?", "thanks! why does that help?", ("why does dropout help",), ("thanks",)),
     # Ellipsis: the same question with a new qualifier.
     ("how do i prevent overfitting in keras?", "in pytorch?", ("overfitting", "pytorch"), ("keras",)),
+    ("why does dropout help?", "and in pytorch?", ("how do i use dropout in pytorch",), ("why",)),
     ("how do i pick a learning rate for a cnn?", "and for transformers?", ("learning rate", "transformers"), ("cnn",)),
     (
         "how much gpu memory does fine-tuning bert need?",

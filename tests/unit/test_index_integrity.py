@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from bot.retrieval.shipped import IndexService
 from bot.settings import Settings
 from index.chunking import chunk_document
 from index.embedder import MODEL_ID, HashingEmbedder
-from index.store import IndexCorrupt, IndexStore
+from index.store import FORMAT, IndexCorrupt, IndexOutdated, IndexStore
 from tests.helpers import small_kb, write_concept
 
 
@@ -127,3 +129,20 @@ def test_only_damaged_builds_everywhere_rebuilds(kb, tmp_path):
     loaded = service.ensure(messages.append)
     assert any("damaged" in m for m in messages)
     assert loaded.manifest["model_id"] == MODEL_ID
+
+
+def test_an_older_format_is_outdated_not_damaged(kb, tmp_path):
+    """An intact build of an older format is reported as a format change and rebuilt, never called damaged."""
+    emb = CountingEmbedder()
+    service = _service(kb, tmp_path / "data", emb)
+    built = service.ensure(lambda m: None)
+    manifest_path = tmp_path / "data" / "index" / "builds" / built.build_id / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format"] = FORMAT - 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexOutdated, match=f"format {FORMAT - 1}"):
+        IndexStore(tmp_path / "data" / "index").open(MODEL_ID)
+    messages: list[str] = []
+    service.ensure(messages.append)
+    assert any("older version of StudyBot" in m for m in messages), messages
+    assert not any("damaged" in m for m in messages), messages

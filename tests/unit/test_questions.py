@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.domain.questions import Kind, analyze, library_named, split_parts, subject_of
+from bot.domain.questions import Kind, analyze, library_named, search_text, split_parts, subject_of
 
 
 @dataclass(frozen=True)
@@ -491,3 +491,26 @@ def test_analyze_never_raises_on_odd_input():
         a = analyze(text)
         assert a.kind in {"explain", "howto", "compare", "multipart", "recommend", "yesno"}
         assert a.parts
+
+
+def test_an_opening_condition_joins_the_question_it_conditions():
+    """ "and with a batch size of 8, should i…" is one question: the opening is its condition, not a part."""
+    assert split_parts("and with a batch size of 8, should i change the learning rate?") == [
+        "and with a batch size of 8, should i change the learning rate?"
+    ]
+    assert len(split_parts("what is dropout, and how do i use it?")) == 2
+
+
+@pytest.mark.parametrize(
+    ("asked", "searched"),
+    [
+        ("can someone explain backprop like im 5", "explain backprop"),
+        ("hey quick question: what is dropout in simple terms?", "what is dropout?"),
+        ("explain transformers to a complete beginner", "explain transformers"),
+        ("what does model.eval() actually do in pytorch", "what does model.eval() do in pytorch"),
+        ("like im 5", "like im 5"),  # nothing left but filler: searched as asked
+    ],
+)
+def test_search_text_drops_how_it_should_be_said(asked: str, searched: str):
+    """Wording wishes ("like I'm 5", "in simple terms") and chatter are not searched for; the topic is."""
+    assert search_text(asked) == searched

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,6 +19,22 @@ if TYPE_CHECKING:
     from bot.client import StudyBot
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def _typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "typing…" while answering if Discord lets us: failing to show it never stops the answer."""
+    typing = channel.typing()
+    try:
+        await typing.__aenter__()
+    except discord.HTTPException:
+        log.info("could not show typing in channel %s", getattr(channel, "id", "?"))
+        yield
+        return
+    try:
+        yield
+    finally:
+        await typing.__aexit__(None, None, None)
 
 
 class AskCog(commands.Cog):
@@ -74,7 +92,7 @@ class AskCog(commands.Cog):
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         self.bot.services.questions.ensure_ready()
         self.bot.ask_limiter.check(message.author.id)
-        async with message.channel.typing():
+        async with _typing(message.channel):
             asked = await self.bot.services.questions.ask(
                 text,
                 user_id=message.author.id,

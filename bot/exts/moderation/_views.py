@@ -251,6 +251,26 @@ class AnswerGapButton(
 # ------------------------------------------------------------------------------------------------ quiz items
 
 
+def quiz_item_fields(
+    skill: str, *, prompt: str, options: str, answer: str, explanation: str, topic: str
+) -> dict[str, Any]:
+    """The quiz-item form's text as ``QuizAdmin.add_item``'s fields; an answer other than one letter A-D is refused.
+
+    The length check matters: a blank answer used to pass as "A", because ``"" in "ABCD"`` is true.
+    """
+    letter = answer.strip().upper()
+    if len(letter) != 1 or letter not in LETTERS:
+        raise StudyBotError("The correct option must be one of the letters A, B, C or D.")
+    return {
+        "skill": skill,
+        "question": prompt,
+        "choices": [line.strip() for line in options.splitlines() if line.strip()],
+        "answer_index": LETTERS.index(letter),
+        "explanation": explanation,
+        "topic": topic,
+    }
+
+
 class QuizItemModal(_ui.GuardedModal):
     """A quiz item's text: for /quizbank add and /quizbank edit."""
 
@@ -284,20 +304,16 @@ class QuizItemModal(_ui.GuardedModal):
             self.add_item(item)
 
     async def on_submit(self, interaction: _ui.Interaction) -> None:  # type: ignore[override]
-        letter = self.answer.value.strip().upper()
-        if letter not in LETTERS:
-            raise StudyBotError("The correct option must be one of the letters A, B, C or D.")
-        options = [line.strip() for line in self.options.value.splitlines() if line.strip()]
+        fields = quiz_item_fields(
+            self.skill_id,
+            prompt=self.prompt.value,
+            options=self.options.value,
+            answer=self.answer.value,
+            explanation=self.explanation.value,
+            topic=self.topic.value,
+        )
         await interaction.response.defer(ephemeral=True, thinking=True)
         admin = _ui.bot_of(interaction).services.quiz_admin
-        fields: dict[str, Any] = {
-            "skill": self.skill_id,
-            "question": self.prompt.value,
-            "choices": options,
-            "answer_index": LETTERS.index(letter),
-            "explanation": self.explanation.value,
-            "topic": self.topic.value,
-        }
         if self.item_id is None:
             item_id = await admin.add_item(actor_of(interaction, "/quizbank add"), **fields)
             text = f"Added quiz item `{item_id}`: it can appear in /quiz in this server from now on."

@@ -43,6 +43,9 @@ uploaded files, monotonic time, status and response), ``fake.messages`` (every m
 with its edit history), ``fake.commands`` (synced commands by guild id, ``None`` for global), ``fake.modals``,
 ``fake.identifies`` and ``fake.events`` (every gateway dispatch).
 
+Inject failures with ``fake.fail(method, route, status, times=n)``: the next ``n`` requests to a route from
+``fake.api_routes()`` get a 429 (with ``retry_after``), a 500 or a 502 instead of an answer.
+
 ``fake.violations`` lists every broken rule: a second initial response, no acknowledgement within ``ack_timeout``
 seconds, content, embed, component, modal and choice limits, a message payload without ``allowed_mentions`` or one
 that lets it ping, unknown routes, and so on (see ``VIOLATION_KINDS``). Where Discord would refuse the request the
@@ -163,6 +166,7 @@ from tests.e2e.fake_discord.protocol import (
     T,
 )
 from tests.e2e.fake_discord.records import (
+    InjectedFault,
     InteractionHandle,
     OpenedModal,
     RecordedFile,
@@ -331,6 +335,7 @@ __all__ = [
     "GatewayMixin",
     "GatewaySession",
     "InjectMixin",
+    "InjectedFault",
     "InteractionHandle",
     "Json",
     "MessagesMixin",

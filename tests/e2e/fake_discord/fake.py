@@ -17,7 +17,14 @@ from tests.e2e.fake_discord.gateway import GatewayConnection, GatewayMixin, Gate
 from tests.e2e.fake_discord.inject import InjectMixin
 from tests.e2e.fake_discord.messages import MessagesMixin
 from tests.e2e.fake_discord.protocol import API_PREFIX, Json, T
-from tests.e2e.fake_discord.records import InteractionHandle, OpenedModal, RecordedRequest, StoredMessage, Violation
+from tests.e2e.fake_discord.records import (
+    InjectedFault,
+    InteractionHandle,
+    OpenedModal,
+    RecordedRequest,
+    StoredMessage,
+    Violation,
+)
 from tests.e2e.fake_discord.routes import RoutesMixin
 from tests.e2e.fake_discord.rules import ATTACHMENT_SIZE_LIMIT, VIOLATION_KINDS, RulesMixin
 from tests.e2e.fake_discord.world import FakeChannel, FakeGuild, FakeUser, SnowflakeFactory, WorldMixin
@@ -51,6 +58,7 @@ class FakeDiscord(WorldMixin, GatewayMixin, InjectMixin, MessagesMixin, RulesMix
         self._by_token: dict[str, InteractionHandle] = {}
         self.modals: list[OpenedModal] = []
         self.requests: list[RecordedRequest] = []
+        self.faults: list[InjectedFault] = []  # see ``fail``
         self.violations: list[Violation] = []
         self.connections: list[GatewayConnection] = []
         self.sessions: list[GatewaySession] = []

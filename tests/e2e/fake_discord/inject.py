@@ -43,7 +43,7 @@ from tests.e2e.fake_discord.protocol import (
     Json,
 )
 from tests.e2e.fake_discord.records import InteractionHandle, StoredMessage
-from tests.e2e.fake_discord.rules import ATTACHMENT_SIZE_LIMIT, MAX_TEXT_INPUT_VALUE
+from tests.e2e.fake_discord.rules import ATTACHMENT_SIZE_LIMIT, MAX_CUSTOM_ID, MAX_TEXT_INPUT_VALUE
 from tests.e2e.fake_discord.world import FakeChannel, FakeGuild, FakeMember, FakeRole, FakeUser, Upload
 
 
@@ -131,6 +131,36 @@ class InjectMixin:
             if resolved:
                 data["resolved"] = resolved
         handle = self._new_interaction(INTERACTION_COMPONENT, user, guild, channel, data, source_message=message)
+        return await self._dispatch_interaction(handle)
+
+    async def click_stale(self, user: FakeUser, message: StoredMessage, custom_id: str) -> InteractionHandle:
+        """A user clicks a button carrying ``custom_id`` that the bot's current version may never have sent.
+
+        Stands in for a message posted by an older version of the bot, or a client that edits what it sends:
+        Discord only lets users click components a message has, so the interaction carries a copy of ``message``
+        whose first button has ``custom_id`` (the stored message is unchanged).
+        """
+        if not 1 <= len(custom_id) <= MAX_CUSTOM_ID:
+            raise ValueError(f"Discord refuses a custom_id of {len(custom_id)} characters")
+        data = copy.deepcopy(message.data)
+        button = next(
+            (c for row in data.get("components") or [] for c in row.get("components") or [] if c.get("type") == 2),
+            None,
+        )
+        if button is None or "custom_id" not in button:
+            raise ValueError(f"{message!r} has no button with a custom_id to stand in for")
+        button["custom_id"] = custom_id
+        channel = self.channels[message.channel_id]
+        guild = self.guilds.get(channel.guild_id) if channel.guild_id else None
+        handle = self._new_interaction(
+            INTERACTION_COMPONENT,
+            user,
+            guild,
+            channel,
+            {"custom_id": custom_id, "component_type": COMPONENT_BUTTON},
+            source_message=message,
+        )
+        handle.payload["message"] = data
         return await self._dispatch_interaction(handle)
 
     async def submit_modal(

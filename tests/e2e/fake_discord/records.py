@@ -38,9 +38,27 @@ class RecordedRequest:
     at: float
     status: int = 0
     response: Any = None
+    route: str = ""  # the route's template under /api/v10, e.g. "/channels/{channel_id}/messages"
+    injected: bool = False  # answered by an injected fault (``fake.fail``), not by the route
 
     def __repr__(self) -> str:
         return f"<{self.method} {self.path} -> {self.status}>"
+
+
+@dataclass
+class InjectedFault:
+    """Requests to one route answered with an error instead (``fake.fail``): ``times`` of them, then it heals."""
+
+    method: str
+    route: str
+    status: int
+    times: int
+    retry_after: float = 0.05
+    hits: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.hits < self.times
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 import traceback
 from collections.abc import Callable
@@ -26,7 +27,13 @@ from tests.e2e.fake_discord.protocol import (
     Json,
     truthy,
 )
-from tests.e2e.fake_discord.records import InteractionHandle, OpenedModal, RecordedRequest, StoredMessage
+from tests.e2e.fake_discord.records import (
+    InjectedFault,
+    InteractionHandle,
+    OpenedModal,
+    RecordedRequest,
+    StoredMessage,
+)
 from tests.e2e.fake_discord.responses import (
     JsonResponse,
     as_int,
@@ -89,19 +96,86 @@ class RoutesMixin:
             self._inflight -= 1
             self._notify()
 
+    # ------------------------------------------------------------------ injected faults
+
+    def api_routes(self) -> list[tuple[str, str]]:
+        """Every (method, route) the fake serves under /api/v10, routes as ``fail`` and ``RecordedRequest.route``."""
+        assert self._runner is not None, "start the fake first"
+        found = []
+        for route in self._runner.app.router.routes():
+            template = route.resource.canonical if route.resource is not None else ""
+            if template.startswith(API_PREFIX + "/"):
+                found.append((route.method, template[len(API_PREFIX) :]))
+        return found
+
+    def fail(self, method: str, route: str, status: int, *, times: int = 1, retry_after: float = 0.05) -> InjectedFault:
+        """Answer the next ``times`` requests to ``method route`` with ``status`` (429, 500, 502…) instead.
+
+        ``route`` is a template from ``api_routes()``. A 429 carries ``retry_after`` seconds as Discord sends it (body
+        and headers); a 502 is the HTML page of a proxy, as Discord's edge sends it. The request is recorded with
+        ``injected=True`` and is not handled, so nothing changes in the fake's state.
+        """
+        if (method, route) not in self.api_routes():
+            raise ValueError(f"the fake serves no {method} {route}; see api_routes()")
+        fault = InjectedFault(method, route, status, times, retry_after)
+        self.faults.append(fault)
+        return fault
+
+    def _fault_for(self, method: str, route: str) -> InjectedFault | None:
+        for fault in self.faults:
+            if fault.active and fault.method == method and fault.route == route:
+                fault.hits += 1
+                return fault
+        return None
+
+    @staticmethod
+    def _fault_response(fault: InjectedFault) -> web.Response:
+        if fault.status == 429:
+            seconds = f"{fault.retry_after:.3f}"
+            response = error_response(429, 0, "You are being rate limited.")
+            assert isinstance(response, JsonResponse)
+            response.payload["retry_after"], response.payload["global"] = fault.retry_after, False
+            response.body = json.dumps(response.payload).encode()
+            response.headers.update(
+                {
+                    "Retry-After": seconds,
+                    "X-RateLimit-Limit": "5",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset-After": seconds,
+                    "X-RateLimit-Bucket": "fake-bucket",
+                    "X-RateLimit-Scope": "user",
+                    "Via": "1.1 google",  # discord.py reads a 429 without it as a Cloudflare ban
+                }
+            )
+            return response
+        if fault.status == 502:
+            return web.Response(
+                status=502, text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
+            )
+        return error_response(fault.status, 0, f"{fault.status}: Internal Server Error")
+
+    # ------------------------------------------------------------------ handling requests
+
     async def _handle_api(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         body, files = await read_body(request)
         path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX + "/") else request.path
         record = RecordedRequest(request.method, path, dict(request.query), body, files, time.monotonic())
+        info = request.match_info.route
+        template = info.resource.canonical if info.resource is not None else ""
+        record.route = template[len(API_PREFIX) :] if template.startswith(API_PREFIX + "/") else template
         self.requests.append(record)
         current_record.set(record)
+        fault = self._fault_for(request.method, record.route)
         try:
             exempt = path.startswith(("/interactions/", "/webhooks/", "/gateway")) or not request.path.startswith(
                 API_PREFIX + "/"
             )
-            if not exempt and request.headers.get("Authorization") != f"Bot {self.token}":
+            if fault is not None:
+                record.injected = True
+                response: web.StreamResponse = self._fault_response(fault)
+            elif not exempt and request.headers.get("Authorization") != f"Bot {self.token}":
                 self._violate("unauthorized", "REST call without 'Authorization: Bot <fake.token>'", record)
-                response: web.StreamResponse = error_response(401, 0, "401: Unauthorized")
+                response = error_response(401, 0, "401: Unauthorized")
             else:
                 response = await handler(request)
         except Exception as exc:

@@ -1,0 +1,307 @@
+"""Property-based fuzzing of custom_ids and modal fields (issue 11): one clear reply or error each, never a traceback.
+
+Two layers, because a click through the fake Discord costs a round trip of a real bot:
+
+- **In process, ``FUZZ_EXAMPLES`` inputs each (2,000 by default):** every custom_id is decoded the way discord.py
+  does (the persistent buttons' templates, then ``from_custom_id``), and every form's fields go through the
+  parsing the modal does and into the domain service it calls, on SQLite. Each ends in a result or a typed,
+  user-facing error.
+- **End to end, a smaller sample (``FUZZ_E2E_EXAMPLES``, 150 by default):** the same generators drive the one bot
+  of this module through the fake Discord: a click carrying the custom_id on a real answer message (a message
+  from an older version, as far as the bot can tell) and the feedback form with any text. Each interaction gets
+  exactly one answer (the fake records a second one, a missing one and any payload that could ping as
+  violations), no reply shows a traceback or an unexpected-error id, and discord.py logs no error.
+"""
+
+# Waits take a bounded timeout= on purpose, like the fake's own helpers.
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from bot.app import open_services
+from bot.client import _IN_FLIGHT, StudyBot
+from bot.domain.content import Skill
+from bot.domain.errors import StudyBotError
+from bot.domain.ports import Actor
+from bot.exts import _ui
+from bot.exts.account._cog import ForgetButton
+from bot.exts.ask._render import AnswerAction
+from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton, parse_skill, quiz_item_fields
+from bot.exts.quiz._daily import QotdButton
+from bot.exts.quiz._views import ChoiceButton, ReportItemButton
+from tests.e2e.conftest import DiscordErrorLog
+from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, StoredMessage, World
+from tests.e2e.studybot import Running, answered, make_settings
+from tests.fuzz.conftest import EXAMPLES, record
+from tests.state import FakeClock, settings_for
+
+pytestmark = pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning")  # discord.py voice
+
+E2E_EXAMPLES = int(os.environ.get("FUZZ_E2E_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+BUTTONS = [AnswerAction, ChoiceButton, ReportItemButton, QotdButton, ForgetButton, RemoveEntryButton, AnswerGapButton]
+TEMPLATES = {cls: cls.__discord_ui_compiled_template__ for cls in BUTTONS}
+UNEXPECTED = re.compile(r"error id `[0-9a-f]{8}`")
+
+# Discord caps a custom_id at 100 characters and sends only what a component carried: any text up to that,
+# the buttons' own shapes with any values, and near misses (a shape with a character more or less).
+SHAPED = st.one_of(*(st.from_regex(pattern, fullmatch=True) for pattern in TEMPLATES.values()))
+CUSTOM_IDS = st.one_of(
+    st.text(max_size=MAX_CUSTOM_ID),
+    SHAPED,
+    st.tuples(SHAPED, st.text(max_size=3)).map(lambda pair: (pair[0] + pair[1])[:MAX_CUSTOM_ID]),
+    SHAPED.map(lambda text: text[:-1]),
+).filter(lambda text: 1 <= len(text) <= MAX_CUSTOM_ID)
+# What a form can hold: Discord sends text inputs as JSON strings, so no lone surrogates; anything else goes.
+FORM_TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=400)
+
+
+def _decode(custom_id: str, loop: asyncio.AbstractEventLoop) -> discord.ui.DynamicItem[Any] | None:
+    """What discord.py does with a click: the first template that matches in full, then ``from_custom_id``."""
+    matching = [(cls, m) for cls, pattern in TEMPLATES.items() if (m := pattern.fullmatch(custom_id))]
+    assert len(matching) <= 1, f"{custom_id!r} matches {len(matching)} button templates"
+    if not matching:
+        return None
+    cls, match = matching[0]
+    return loop.run_until_complete(cls.from_custom_id(None, None, match))  # type: ignore[arg-type]
+
+
+def test_custom_ids_decode_or_are_unrouted():
+    """Any custom_id decodes into exactly one button whose own custom_id fits Discord and decodes again, or none."""
+    loop = asyncio.new_event_loop()
+    try:
+
+        @FUZZ
+        @given(CUSTOM_IDS)
+        def check(custom_id: str) -> None:
+            item = _decode(custom_id, loop)
+            if item is None:
+                record("custom_ids (decode)", "unrouted: 'this button no longer works'")
+                return
+            rebuilt = item.item.custom_id
+            assert rebuilt is not None and len(rebuilt) <= MAX_CUSTOM_ID
+            assert type(_decode(rebuilt, loop)) is type(item)
+            record("custom_ids (decode)", f"decoded as {type(item).__name__}")
+
+        check()
+    finally:
+        loop.close()
+
+
+# ------------------------------------------------------------------------------------------- forms, in process
+
+MODERATOR = Actor(user_id=4242, guild_id=777, command="/kb add", manage_guild=True, name="Mod")
+SKILLS = st.sampled_from([s.value for s in Skill] + [s.label for s in Skill] + ["MATH", " ml "])
+SKILL_TEXT = st.one_of(SKILLS, SKILLS, FORM_TEXT.map(lambda t: t[:40]))  # mostly a skill the form accepts
+# Each field: any text, or text a moderator would plausibly type (so that saving, not only refusing, is exercised).
+PROMPT = st.one_of(FORM_TEXT, st.text(min_size=10, max_size=300))
+OPTIONS = st.one_of(FORM_TEXT, st.lists(st.text(min_size=1, max_size=100), min_size=2, max_size=6).map("\n".join))
+ANSWER = st.one_of(st.sampled_from(["A", "b", " c ", "D", " ", "E", "AB", "1"]), FORM_TEXT.map(lambda t: t[:1]))
+EXPLANATION = st.one_of(FORM_TEXT, st.text(min_size=20, max_size=600))
+
+
+@pytest.fixture
+def form_services(tmp_path: Path, shipped_kb: Any) -> Iterator[tuple[Any, asyncio.AbstractEventLoop]]:
+    """The domain services on a fresh SQLite file, on a loop of their own (hypothesis drives them synchronously)."""
+    loop = asyncio.new_event_loop()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'studybot.db'}"
+    services = loop.run_until_complete(open_services(settings_for(url, tmp_path), FakeClock(), kb=shipped_kb))
+    try:
+        yield services, loop
+    finally:
+        loop.run_until_complete(services.close())
+        loop.close()
+
+
+def _outcome(boundary: str, work: Any, loop: asyncio.AbstractEventLoop) -> None:
+    refusal = None
+    try:
+        loop.run_until_complete(work)
+    except StudyBotError as exc:
+        refusal = exc.message
+    if refusal is None:
+        record(boundary, "saved")
+        return
+    assert refusal.strip() and "Traceback" not in refusal
+    record(boundary, "refused with a message")
+
+
+def test_quiz_item_form(form_services):
+    """Any text in the five fields of /quizbank add's form is saved as an item or refused with a message."""
+    services, loop = form_services
+
+    @FUZZ
+    @given(PROMPT, OPTIONS, ANSWER, EXPLANATION)
+    def check(prompt: str, options: str, answer: str, explanation: str) -> None:
+        fields, refusal = None, None
+        try:
+            fields = quiz_item_fields(
+                "math", prompt=prompt, options=options, answer=answer, explanation=explanation, topic=prompt[:60]
+            )
+        except StudyBotError as exc:
+            refusal = exc.message
+        if fields is None:
+            assert refusal is not None and "A, B, C or D" in refusal
+            record("quiz item form", "refused with a message")
+            return
+        _outcome("quiz item form", services.quiz_admin.add_item(MODERATOR, **fields), loop)
+
+    check()
+
+
+def test_entry_form(form_services):
+    """Any title, skill, body and reason in /kb add's form is saved, refused with a message, or asks for the skill."""
+    services, loop = form_services
+
+    @FUZZ
+    @given(FORM_TEXT.map(lambda t: t[:120]), SKILL_TEXT, FORM_TEXT, FORM_TEXT.map(lambda t: t[:200]))
+    def check(title: str, skill_text: str, body: str, reason: str) -> None:
+        skill = parse_skill(skill_text)
+        if skill is None:
+            record("entry form", "asked which skill")  # the modal answers with a skill select instead
+            return
+        _outcome("entry form", services.kb_admin.add(MODERATOR, title, skill.value, body, reason=reason), loop)
+
+    check()
+
+
+# ------------------------------------------------------------------------------------- end to end, one bot
+
+
+@dataclass
+class Env:
+    fake: FakeDiscord
+    world: World
+    bot: StudyBot
+    answer: StoredMessage
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def env(shipped_service: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
+    """One bot for the module, and one public /ask answer whose buttons the fuzzed clicks stand in for."""
+    fake = FakeDiscord()
+    await fake.start()
+    world = fake.add_default_world()
+    data = tmp_path_factory.mktemp("fuzz-e2e")
+    runner = Running(fake, make_settings(fake, world, data, shipped_service.settings.index_dir, ask_rate_limit=10**6))
+    try:
+        bot = await runner.start()
+        handle = await fake.slash(world.user, world.guild, world.channel, "ask", {"question": "What is overfitting?"})
+        yield Env(fake, world, bot, await answered(handle))
+    finally:
+        await runner.stop()
+        await fake.stop()
+
+
+@pytest.fixture
+def discord_errors() -> Iterator[DiscordErrorLog]:
+    """discord.py logging an ERROR means a failure escaped the bot's one error path: the test fails."""
+    handler = DiscordErrorLog()
+    logger = logging.getLogger("discord")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+    handler.verify()
+
+
+def _generated(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+    """``count`` inputs from a strategy, generated up front: the bot is driven from the test's event loop."""
+    found: list[Any] = []
+
+    @settings(max_examples=count, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value: Any) -> None:
+        found.append(value)
+
+    collect()
+    return found
+
+
+async def _idle(env: Env) -> None:
+    def quiet() -> bool:
+        return not any(not t.done() and t.get_name().startswith(_IN_FLIGHT) for t in asyncio.all_tasks())
+
+    await env.fake.wait_for(quiet, timeout=20, what="the bot's handlers to finish")
+
+
+def _check_replies(env: Env, since: int) -> None:
+    for message in list(env.fake.messages.values())[since:]:
+        text = message.text()
+        assert "Traceback" not in text and not UNEXPECTED.search(text), text
+    assert not env.fake.violations, "\n".join(map(str, env.fake.violations))
+
+
+def _kind(handle: Any) -> str:
+    if handle.ack_type == 9:
+        return "opened a form"
+    texts = " ".join(m.text() for m in env_messages(handle))
+    if _ui.UNROUTED_BUTTON in texts:
+        return "unrouted: 'this button no longer works'"
+    if "isn't yours" in texts:
+        return "refused: not yours"
+    return "answered or refused with a message"
+
+
+def env_messages(handle: Any) -> list[StoredMessage]:
+    return [m for m in [handle.original, *handle.followups] if m is not None]
+
+
+async def test_clicks_through_discord(env: Env, discord_errors: Any) -> None:
+    """Generated custom_ids clicked on a real answer message: each gets one clear answer, no traceback, no ping."""
+    learner = env.fake.add_user("clicker")
+    env.fake.add_member(env.world.guild, learner)
+    for custom_id in _generated(CUSTOM_IDS, E2E_EXAMPLES):
+        since = len(env.fake.messages)
+        handle = await env.fake.click_stale(learner, env.answer, custom_id)
+        await handle.wait_ack(4)
+        await _idle(env)
+        _check_replies(env, since)
+        record("custom_ids (through the fake Discord)", _kind(handle))
+
+
+async def test_feedback_form_through_discord(env: Env, discord_errors: Any) -> None:
+    """Generated text in the 'what went wrong?' form: each submit is thanked once and stored as typed."""
+    learner: FakeUser = env.fake.add_user("reporter")
+    env.fake.add_member(env.world.guild, learner)
+    down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
+    for text in _generated(FORM_TEXT, E2E_EXAMPLES):
+        since = len(env.fake.messages)
+        modal = await (await env.fake.click(learner, env.answer, down)).wait_modal()
+        submitted = await env.fake.submit_modal(learner, modal.custom_id, {modal.field_ids()[0]: text})
+        reply = await answered(submitted)
+        await _idle(env)
+        _check_replies(env, since)
+        assert "moderators" in reply.text()
+        record("feedback form (through the fake Discord)", "thanked" if text.strip() else "thanked (empty note)")
+
+
+async def test_an_expired_form_is_answered(env: Env, discord_errors: Any) -> None:
+    """A form submitted after the bot forgot it (its 10 minutes ran out, or a restart) is told to open it again."""
+    down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
+    modal = await (await env.fake.click(env.world.user, env.answer, down)).wait_modal()
+    for open_modal in list(env.bot._connection._view_store._modals.values()):
+        open_modal.stop()  # what the timeout does
+    reply = await answered(await env.fake.submit_modal(env.world.user, modal.custom_id, {modal.field_ids()[0]: "x"}))
+    assert reply.ephemeral and reply.text() == _ui.UNROUTED_FORM
+
+
+async def test_an_old_button_is_answered(env: Env, discord_errors: Any) -> None:
+    """A button no handler knows (an older version's) gets a private 'no longer works' instead of silence."""
+    reply = await answered(await env.fake.click_stale(env.world.user, env.answer, "poll:7:yes"))
+    assert reply.ephemeral and reply.text() == _ui.UNROUTED_BUTTON
