@@ -516,3 +516,23 @@ async def test_the_answerer_says_still_loading_until_an_index_is_attached(indexe
         assert answerer.ready and answer.sources and answerer.memory_bytes() == indexes.memory_bytes()
     finally:
         answerer.close()
+
+
+def test_an_evicted_index_is_freed_at_once_not_at_the_next_full_collection(base, tmp_path, emb):
+    """Eviction returns the memory when it happens: nothing in a server's answering keeps its index in a reference
+    cycle, so the index dies by reference counting. (A cycle kept every evicted index until a full garbage
+    collection, which is rare in the bot after ``gc.freeze()``: ``bench memory`` grew past the budget.)"""
+    import gc
+    import weakref
+
+    indexes = bounded(base, tmp_path, emb, 1.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    top_doc(indexes.service(GUILD), "vector clock replicas")
+    evicted = weakref.ref(indexes.service(GUILD).retriever.index)
+    gc.disable()
+    try:
+        indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+        assert indexes.resident() == [OTHER]
+        assert evicted() is None
+    finally:
+        gc.enable()
