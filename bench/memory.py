@@ -9,6 +9,11 @@ full copy of the shipped one plus that note) are built once, before the children
 
 Latency: in the child with the budget and the most servers, the first question in an evicted server (its index
 read back from disk) against a question in a server whose index is in memory; medians.
+
+Each configuration runs ``repeats`` times (a fresh child each); the tables give the median. Ratios compare with
+the same run's shipped-index-alone child. "Flat past the budget" passes when going from the first count of
+servers past the budget to the largest adds less resident memory than one server index costs without a budget
+(the slope of the unbounded children).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = (0, 10, 30, 100)
 BUDGET_MB = 50  # small enough that 30 and 100 servers are past it
+REPEATS = 3
 LATENCY_RUNS = 20
 FIRST_GUILD = 7000
 
@@ -91,7 +98,7 @@ def child(servers: int, budget_mb: int | None, data: Path) -> dict[str, object]:
         "index_bytes": indexes.memory_bytes(),
         "resident": len(indexes.resident()),
     }
-    if budget_mb is not None and servers >= 30:
+    if budget_mb is not None and len(indexes.resident()) < servers:  # past the budget: some server was evicted
         cold, warm, wrong = [], [], 0
         for n in range(LATENCY_RUNS):
             evicted = next(g for g in range(servers) if FIRST_GUILD + g not in indexes.resident())
@@ -125,11 +132,16 @@ def _prepare(data: Path, servers: int) -> float:
     return time.perf_counter() - started
 
 
-def _measure(data: Path, servers: int, budget_mb: int | None) -> dict[str, object]:
+def _measure(data: Path, servers: int, budget_mb: int | None) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.memory", "child", str(servers), str(budget_mb or 0), str(data)],
         cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1"},
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+        },
         capture_output=True,
         text=True,
         check=True,
@@ -137,61 +149,91 @@ def _measure(data: Path, servers: int, budget_mb: int | None) -> dict[str, objec
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _mb(value: object) -> str:
-    return f"{int(value) / 2**20:.0f} MB"  # type: ignore[call-overload]
+def _mb(value: float) -> str:
+    return f"{value / 2**20:.0f} MB"
 
 
-def run(rows: list[tuple[str, str]]) -> list[str]:
+def run(
+    rows: list[tuple[str, str]],
+    servers: tuple[int, ...] = SERVERS,
+    budget_mb: int = BUDGET_MB,
+    repeats: int = REPEATS,
+) -> list[str]:
     failures: list[str] = []
+    counts = tuple(sorted({0, *servers}))
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        seconds = _prepare(data, max(SERVERS))
-        rows.append((f"memory: build {max(SERVERS)} server overlays (once, seeded)", f"{seconds:.1f} s"))
-        results = {}
-        for budget in (None, BUDGET_MB):
-            for servers in SERVERS:
-                if servers == 0 and budget is not None:
-                    continue  # no server index: the budget changes nothing
-                result = _measure(data, servers, budget)
-                results[(servers, budget)] = result
-                label = "no budget" if budget is None else f"budget {budget} MB"
-                rows.append(
-                    (
-                        f"memory: RSS, shipped index + {servers} servers ({label})",
-                        f"{_mb(result['rss'])} (peak {_mb(result['peak'])}; indexes {_mb(result['index_bytes'])}, "
-                        f"{result['resident']} server indexes in memory)",
-                    )
-                )
-        base = results[(0, None)]
-        verdict = "PASS" if int(base["rss"]) < 400 * 2**20 else "FAIL"  # type: ignore[call-overload]
-        rows.append(("memory: shipped index alone, target < 400 MB", f"{_mb(base['rss'])}: {verdict}"))
-        if verdict == "FAIL":
-            failures.append(f"memory: the shipped index alone holds {_mb(base['rss'])} resident")
-        bounded = [int(results[(s, BUDGET_MB)]["rss"]) for s in SERVERS if s >= 30]  # type: ignore[call-overload]
-        growth = bounded[-1] - bounded[0]
+        seconds = _prepare(data, max(counts))
+        rows.append((f"memory: build {max(counts)} server overlays (once, seeded)", f"{seconds:.1f} s"))
+        runs: dict[tuple[int, int | None], list[dict[str, Any]]] = {}
+        for _ in range(repeats):  # round-robin, so a change in the machine's load spreads over every configuration
+            for budget in (None, budget_mb):
+                for count in counts:
+                    if count == 0 and budget is not None:
+                        continue  # no server index: the budget changes nothing
+                    runs.setdefault((count, budget), []).append(_measure(data, count, budget))
+    rss = {key: statistics.median(int(r["rss"]) for r in found) for key, found in runs.items()}
+    base = rss[(0, None)]
+    rows.append(("memory: children per configuration", f"{repeats} (each RSS below is their median)"))
+    for (count, budget), found in runs.items():
+        label = "no budget" if budget is None else f"budget {budget} MB"
+        last = found[-1]
         rows.append(
             (
-                f"memory: growth from 30 to {max(SERVERS)} servers under the budget",
-                f"{growth / 2**20:+.0f} MB (no budget: "
-                f"{(int(results[(max(SERVERS), None)]['rss']) - int(results[(30, None)]['rss'])) / 2**20:+.0f} MB)",  # type: ignore[call-overload]
+                f"memory: RSS, shipped index + {count} servers, {label}",
+                f"{_mb(rss[(count, budget)])} · {rss[(count, budget)] / base:.2f}× baseline · "
+                f"peak {_mb(statistics.median(int(r['peak']) for r in found))} · "
+                f"{last['resident']} in memory ({_mb(last['index_bytes'])} counted)",
             )
         )
-        timed = results[(max(SERVERS), BUDGET_MB)]
-        cold, warm = timed["cold"], timed["warm"]
+    verdict = "PASS" if base < 400 * 2**20 else "FAIL"
+    rows.append(("memory: baseline, the shipped index alone (target < 400 MB)", f"{_mb(base)}: {verdict}"))
+    if verdict == "FAIL":
+        failures.append(f"memory: the shipped index alone holds {_mb(base)} resident")
+    unbounded = sorted(c for c in counts if c)
+    per_server = (rss[(max(counts), None)] - base) / max(counts)
+    counted = int(runs[(max(counts), None)][-1]["index_bytes"]) - int(runs[(0, None)][-1]["index_bytes"])
+    rows.append(
+        (
+            "memory: one server index, no budget (slope)",
+            f"{per_server / 2**20:.1f} MB per server · {per_server / (counted / max(counts)):.2f}× what the budget counts",
+        )
+    )
+    past = [c for c in unbounded if runs[(c, budget_mb)][-1]["resident"] < c]  # counts where something was evicted
+    if len(past) >= 2:
+        first, last_count = past[0], past[-1]
+        growth = rss[(last_count, budget_mb)] - rss[(first, budget_mb)]
+        free_growth = rss[(last_count, None)] - rss[(first, None)]
+        flat = "PASS" if growth < per_server else "FAIL"
+        rows.append(
+            (
+                f"memory: {first} → {last_count} servers under the budget (target: flat)",
+                f"{growth / 2**20:+.0f} MB, {growth / free_growth:.3f}× the {free_growth / 2**20:+.0f} MB without one "
+                f"(< one index: {flat})",
+            )
+        )
+        if flat == "FAIL":
+            failures.append(f"memory: {growth / 2**20:+.0f} MB from {first} to {last_count} servers under the budget")
+    timed = runs.get((max(counts), budget_mb), [])
+    cold = [t for r in timed for t in r.get("cold", [])]
+    warm = [t for r in timed for t in r.get("warm", [])]
+    if cold and warm:
         rows.append(
             (
                 "memory: first question after an eviction (reopen from disk)",
-                f"median {statistics.median(cold) * 1000:.0f} ms · max {max(cold) * 1000:.0f} ms (n={len(cold)})",  # type: ignore[arg-type]
+                f"median {statistics.median(cold) * 1000:.0f} ms · max {max(cold) * 1000:.0f} ms (n={len(cold)}) · "
+                f"{statistics.median(cold) / statistics.median(warm):.1f}× baseline",
             )
         )
         rows.append(
             (
-                "memory: question in a server already in memory",
-                f"median {statistics.median(warm) * 1000:.0f} ms · max {max(warm) * 1000:.0f} ms (n={len(warm)})",  # type: ignore[arg-type]
+                "memory: question in a server already in memory (baseline)",
+                f"median {statistics.median(warm) * 1000:.0f} ms · max {max(warm) * 1000:.0f} ms (n={len(warm)})",
             )
         )
-        if timed["wrong"]:
-            failures.append(f"memory: {timed['wrong']} reopened servers answered from the wrong index")
+    wrong = sum(int(r.get("wrong", 0)) for r in timed)
+    if wrong:
+        failures.append(f"memory: {wrong} reopened servers answered from the wrong index")
     return failures
 
 
