@@ -1,6 +1,5 @@
 """Fast start: the bot is online and its commands registered while the index is still being built (issue 13)."""
 
-
 from __future__ import annotations
 
 import asyncio
