@@ -54,6 +54,7 @@ async def _run(rows: list[tuple[str, str]]) -> None:
             task = asyncio.create_task(run_bot(settings, started=started.set_result))
             bot = await asyncio.wait_for(started, 600)
             await fake.wait_for(bot.is_ready, timeout=60, what="ready")  # type: ignore[attr-defined]
+            await fake.wait_for(bot.index_ready, timeout=600, what="index loaded")  # type: ignore[attr-defined]
             idle: list[float] = []
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample(stop, idle))

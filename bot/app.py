@@ -5,14 +5,14 @@ Every surface gets its services here and nowhere else:
 - ``open_services``: the database-backed services (quiz, streaks, moderation, the question log);
 - ``shipped_answers``: answering from the shipped index alone (``studybot ask`` and the console's questions),
   with no database and no torch;
-- ``open_bot_services``: both, with each server answered from its own index and questions logged as asked.
+- ``open_bot_services``: both, with each server answered from its own index (``open_indexes``, attached once
+  loaded) and questions logged as asked.
 
 Imports happen inside the functions: ``studybot ask`` must not pay for SQLAlchemy, nor the bot for the CLI.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bot.domain.resources import ResourceCatalog
     from bot.llm import GuildGenerators
     from bot.retrieval.answerer import Answerer
+    from bot.retrieval.servers import GuildIndexes
     from bot.storage import SqlStore
 
 Notify = Callable[[str], None]  # one line of progress for the person waiting (index builds)
@@ -143,9 +144,9 @@ def shipped_answers(settings: Settings, notify: Notify) -> AnswerService:
     return IndexService(settings).answer_service(notify)
 
 
-def open_answerer(settings: Settings, notify: Notify) -> Answerer:
-    """Each server answered from its own index (shipped plus overlay); blocking: file reads and model loading."""
-    from bot.retrieval.answerer import Answerer
+def open_indexes(settings: Settings, notify: Notify) -> GuildIndexes:
+    """Each server answered from its own index (shipped plus overlay); blocking: file reads, model loading and,
+    on a fresh data folder, the shipped index's build (minutes on a slow machine)."""
     from bot.retrieval.embedders import reusing_embedder
     from bot.retrieval.servers import GuildIndexes, service_factory
     from bot.retrieval.shipped import IndexService
@@ -153,18 +154,17 @@ def open_answerer(settings: Settings, notify: Notify) -> Answerer:
     index = IndexService(settings)
     base = index.ensure(notify)
     make = service_factory(index.query_embedder(), settings.abstain_threshold)
-    return Answerer(GuildIndexes(base, settings.index_dir, make, reusing_embedder()))
+    return GuildIndexes(base, settings.index_dir, make, reusing_embedder(), memory_budget=settings.index_memory_bytes)
 
 
-async def open_bot_services(settings: Settings, notify: Notify, clock: Clock = utc_now) -> Services:
-    """The database services, then the answerer (loaded off the event loop); closes the database if that fails."""
+async def open_bot_services(settings: Settings, clock: Clock = utc_now) -> Services:
+    """The database services with an answerer that is not ready yet: the bot connects at once and attaches
+    the index (``open_indexes``, off the event loop) when it is loaded; questions meanwhile get ``NotesLoading``."""
+    from bot.retrieval.answerer import Answerer
+
     services = await open_services(settings, clock)
-    try:
-        services.answerer = await asyncio.to_thread(open_answerer, settings, notify)
-        from bot.llm import guild_generators
+    services.answerer = Answerer()
+    from bot.llm import guild_generators
 
-        services.generators = guild_generators(settings, services.answerer)
-    except BaseException:
-        await services.close()
-        raise
+    services.generators = guild_generators(settings, services.answerer)
     return services

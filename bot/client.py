@@ -1,6 +1,7 @@
 """The Discord bot: wires the domain services into discord.py and runs until SIGTERM.
 
-Start-up order: settings → database (migrated) → index (built if missing) → Discord. The bot is a thin shell:
+Start-up order: settings → database (migrated) → Discord, with the index loaded (or built) in the background
+meanwhile: until it is ready, questions get "still loading" and everything else works. The bot is a thin shell:
 every feature lives in ``bot/exts/<feature>/`` and talks only to the services held here.
 """
 
@@ -13,6 +14,7 @@ import gc
 import logging
 import pkgutil
 import signal
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -25,12 +27,12 @@ from discord.ext import commands
 from prometheus_client import REGISTRY
 
 from bot import metrics
-from bot.app import Services, open_bot_services
+from bot.app import Services, open_bot_services, open_indexes
 from bot.domain.asking import RateLimiter
 from bot.domain.errors import StudyBotError
 from bot.exts import _ui
 from bot.retrieval.answerer import Answerer
-from bot.retrieval.servers import GuildIndexStatus, KbSync
+from bot.retrieval.servers import GuildIndexes, GuildIndexStatus, KbSync
 from bot.settings import Settings
 from bot.storage.notify import KbListener
 
@@ -71,33 +73,58 @@ class StudyBot(commands.Bot):
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, timedelta(seconds=settings.ask_rate_window))
         self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
-        feed = None
-        if settings.kb_listen and services.store.backend == "postgresql":
-            feed = KbListener(services.store.engine)
-        self.kb_sync = KbSync(
-            self.answerer.indexes,
-            services.kb_admin,
-            poll_seconds=settings.kb_poll_seconds,
-            serves=settings.serves,
-            feed=feed,
-        )
+        self.kb_sync: KbSync | None = None  # made once the index is loaded
+        self.index_error: BaseException | None = None  # why the index could not load; ends the bot
 
     async def setup_hook(self) -> None:
         for name in extension_modules():
             await self.load_extension(name)
         if self.settings.shard_ids is None or 0 in self.settings.shard_ids:
             await self.sync_commands()  # commands are per application: one cluster registers them for all
+        # Connect first, load after: a fresh data folder builds the index for minutes, and the bot must not be
+        # offline meanwhile (issue 13: connected and commands registered within 10 s).
+        self.spawn(self.load_index(), "index-load")
+
+    async def load_index(self) -> None:
+        """Load (or build) the index on a thread, then answer from it and keep server knowledge in sync."""
+        try:
+            indexes = await _in_daemon_thread(open_indexes, self.settings, lambda msg: log.info("%s", msg))
+        except Exception as exc:  # the bot cannot answer at all: stop, and let `studybot run` explain why
+            self.index_error = exc
+            log.error("the index could not be loaded; shutting down")
+            self.spawn(self.close(), "shutdown")
+            return
+        self.answerer.attach(indexes)
+        feed = None
+        if self.settings.kb_listen and self.services.store.backend == "postgresql":
+            feed = KbListener(self.services.store.engine)
+        self.kb_sync = KbSync(
+            indexes,
+            self.services.kb_admin,
+            poll_seconds=self.settings.kb_poll_seconds,
+            serves=self.settings.serves,
+            feed=feed,
+        )
         await self.kb_sync.start()
+        log.info("index loaded: answering questions")
         # Everything loaded so far (index, model, knowledge base) lives as long as the process. Without this,
         # each full garbage collection walks it all and stalls the event loop for ~0.3 s (bench discord).
         gc.freeze()
 
     def knowledge_changed(self, guild_id: int) -> None:
-        """Re-index a server after one of its moderators changed its knowledge (other processes hear of it by NOTIFY or poll)."""
-        self.kb_sync.kick(guild_id)
+        """Re-index a server after one of its moderators changed its knowledge (other processes hear of it by
+        NOTIFY or poll). While the index loads there is nothing to rebuild: the sync's first poll sees the change."""
+        if self.kb_sync is not None:
+            self.kb_sync.kick(guild_id)
 
     def index_ready(self) -> bool:
-        return self.answerer is not None
+        return self.answerer.ready
+
+    def index_state(self) -> str:
+        """The index check of /readyz: "ok", "loading", or why loading failed."""
+        if self.index_error is not None:
+            return f"failed ({type(self.index_error).__name__})"
+        return "ok" if self.answerer.ready else "loading"
 
     def kb_status(self, guild_id: int) -> GuildIndexStatus:
         return self.answerer.status(guild_id)
@@ -172,7 +199,8 @@ class StudyBot(commands.Bot):
             if task is not current:  # SIGTERM runs this very method as a background task
                 task.cancel()
         await super().close()
-        await self.kb_sync.stop()
+        if self.kb_sync is not None:
+            await self.kb_sync.stop()
         await self.services.close()
         log.info("shut down cleanly")
 
@@ -205,9 +233,9 @@ def point_at(settings: Settings) -> None:
 
 
 async def start_bot(settings: Settings) -> StudyBot:
-    """Build the bot with its services (database migrated, index loaded); the caller logs it in."""
+    """Build the bot with its services (database migrated; the index loads once it starts); the caller logs it in."""
     point_at(settings)
-    services = await open_bot_services(settings, lambda msg: log.info("%s", msg))
+    services = await open_bot_services(settings)
     if settings.shard_ids is not None:
         log.info("cluster: shards %s of %d", ",".join(map(str, settings.shard_ids)), settings.shard_count)
         return ShardedStudyBot(settings, services, shard_count=settings.shard_count, shard_ids=list(settings.shard_ids))
@@ -227,7 +255,7 @@ async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None
     loop = asyncio.get_running_loop()
     server, gauges = None, None
     if settings.metrics_port is not None:
-        gauges = metrics.LiveGauges(bot.shard_latencies, bot.answerer.indexes.memory_bytes)
+        gauges = metrics.LiveGauges(bot.shard_latencies, bot.answerer.memory_bytes)
         REGISTRY.register(gauges)
         server = metrics.serve(settings.metrics_port, settings.metrics_host, partial(readiness, bot, loop))
     handled = []
@@ -258,6 +286,35 @@ async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None
             server.server_close()
         if gauges is not None:
             REGISTRY.unregister(gauges)
+    if bot.index_error is not None:
+        raise bot.index_error
+
+
+async def _in_daemon_thread(work: Callable[..., GuildIndexes], *args: Any) -> GuildIndexes:
+    """``asyncio.to_thread`` on a daemon thread: Ctrl-C during a minutes-long first build must not wait for it
+    (``asyncio.run`` joins the default executor's threads; a killed build leaves only a temporary folder)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[GuildIndexes] = loop.create_future()
+
+    def settle(result: GuildIndexes | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result, error = None, None
+        try:
+            result = work(*args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (the bot stopped): nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="index-load", daemon=True).start()
+    return await future
 
 
 def readiness(bot: StudyBot, loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> dict[str, str]:
@@ -265,7 +322,7 @@ def readiness(bot: StudyBot, loop: asyncio.AbstractEventLoop, timeout: float = 3
 
     The database check runs on the bot's event loop, so a wedged loop shows up here as a failing check too.
     """
-    checks = {"gateway": bot.gateway_state(), "database": "ok", "index": "ok" if bot.index_ready() else "loading"}
+    checks = {"gateway": bot.gateway_state(), "database": "ok", "index": bot.index_state()}
     if loop.is_closed():
         checks["database"] = "event loop stopped"
         return checks

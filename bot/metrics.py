@@ -27,6 +27,10 @@ ANSWER_SECONDS = Histogram(
 )
 QUIZ_ANSWERS = Counter("studybot_quiz_answers_total", "Quiz answers recorded", ["correct"])
 ERRORS = Counter("studybot_errors_total", "Unexpected errors shown to users with an error id")
+INDEX_EVICTIONS = Counter(
+    "studybot_index_evictions_total", "Server indexes dropped from memory under STUDYBOT_INDEX_MEMORY_MB"
+)
+INDEX_REOPENS = Counter("studybot_index_reopens_total", "Evicted server indexes read back from disk for a question")
 
 Readiness = Callable[[], dict[str, str]]  # check name → "ok" or why it fails
 

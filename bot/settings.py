@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         True,
         description="On PostgreSQL, learn of knowledge changes by LISTEN/NOTIFY (off behind a transaction-pooling proxy).",
     )
+    index_memory_mb: int = Field(
+        200,
+        ge=1,
+        description="Memory for servers' own knowledge indexes (the shipped one not counted); past it, the least "
+        "recently asked server's index is dropped and read back from disk when next asked.",
+    )
 
     ci: bool = Field(
         False,
@@ -153,6 +159,10 @@ class Settings(BaseSettings):
         if self.shard_ids is None or self.shard_count is None:
             return True
         return (guild_id >> 22) % self.shard_count in self.shard_ids
+
+    @property
+    def index_memory_bytes(self) -> int:
+        return self.index_memory_mb * 1024 * 1024
 
     @property
     def index_dir(self) -> Path:

@@ -151,6 +151,18 @@ class _Part:
         return bool(self.passages)
 
 
+class _SentenceLookup:
+    """The composer's view of the index's sentence vectors: one chunk row's sentences and their embeddings."""
+
+    def __init__(self, retriever: HybridRetriever) -> None:
+        self.retriever = retriever
+
+    def __call__(self, row: int) -> dict[str, np.ndarray]:
+        index = self.retriever.index
+        start, end = index.sentence_spans[row]
+        return {index.sentence_texts[i]: index.sentence_vectors[i] for i in range(start, end)}
+
+
 class AnswerService:
     """Turns a question into an answer with sources, or an honest 'not in my notes yet'."""
 
@@ -158,12 +170,9 @@ class AnswerService:
         self.retriever = retriever
         self.calibration = calibration
         self.threshold = calibration.threshold if threshold is None else threshold
-        self.composer = Composer(self._sentence_vectors)
-
-    def _sentence_vectors(self, row: int) -> dict[str, np.ndarray]:
-        index = self.retriever.index
-        start, end = index.sentence_spans[row]
-        return {index.sentence_texts[i]: index.sentence_vectors[i] for i in range(start, end)}
+        # Not a bound method of this service: service → composer → service would be a reference cycle, and an
+        # evicted server's index (bot/retrieval/servers.py) would stay in memory until a full garbage collection.
+        self.composer = Composer(_SentenceLookup(retriever))
 
     def standalone(self, question: str, history: Sequence[Turn]) -> str:
         """The question as it stands alone: a follow-up borrows its subject from the turn before.

@@ -26,6 +26,13 @@ class RateLimited(StudyBotError):
         self.retry_after = retry_after
 
 
+class NotesLoading(StudyBotError):
+    """The index is still being loaded or built (a fresh start): everything but answering already works."""
+
+    def __init__(self) -> None:
+        super().__init__("I'm still loading my notes, try again in a minute.")
+
+
 class UnknownAnswer(StudyBotError):
     def __init__(self) -> None:
         super().__init__("I can't find that answer any more; ask the question again with /ask.")
@@ -129,6 +136,11 @@ class AskLog:
 class Answers(Protocol):
     """Where answers come from: each server's index, off the event loop (``bot.retrieval.answerer.Answerer``)."""
 
+    @property
+    def ready(self) -> bool:
+        """False until the index is loaded; ``ask`` raises ``NotesLoading`` meanwhile."""
+        ...
+
     async def ask(
         self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer: ...
@@ -150,6 +162,11 @@ class Questions:
     def __init__(self, answers: Answers, log: AskLog) -> None:
         self.answers = answers
         self.log = log
+
+    def ensure_ready(self) -> None:
+        """Raise ``NotesLoading`` before any slow work while the index loads, so the refusal is immediate and private."""
+        if not self.answers.ready:
+            raise NotesLoading()
 
     async def ask(
         self,

@@ -9,6 +9,7 @@ from functools import partial
 
 from bot import metrics
 from bot.domain.answering import Answer
+from bot.domain.asking import NotesLoading
 from bot.domain.conversation import Turn
 from bot.retrieval.servers import GuildIndexes, GuildIndexStatus
 
@@ -17,21 +18,40 @@ class Answerer:
     """Runs the CPU-bound answer pipeline on a worker thread so the event loop keeps acknowledging others.
 
     Each server is answered from its own index (the shipped one plus its overlay), whichever is live when
-    the question arrives; a rebuild in progress never blocks or half-changes an answer.
+    the question arrives; a rebuild in progress never blocks or half-changes an answer. It exists before the
+    index does (the bot connects first): until ``attach``, questions raise ``NotesLoading``.
     """
 
-    def __init__(self, indexes: GuildIndexes) -> None:
-        self.indexes = indexes
+    def __init__(self, indexes: GuildIndexes | None = None) -> None:
+        self._indexes = indexes  # None while the index loads (the bot connects first): questions get NotesLoading
         # One worker: the encoder and BM25 are not documented as thread-safe, and one question takes ~10 ms.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
+
+    @property
+    def ready(self) -> bool:
+        return self._indexes is not None
+
+    @property
+    def indexes(self) -> GuildIndexes:
+        if self._indexes is None:
+            raise NotesLoading()
+        return self._indexes
+
+    def attach(self, indexes: GuildIndexes) -> None:
+        """The index has loaded: answer from now on."""
+        self._indexes = indexes
+
+    def memory_bytes(self) -> int:
+        """The loaded indexes' estimated size (0 while loading), for the index-memory gauge."""
+        return 0 if self._indexes is None else self._indexes.memory_bytes()
 
     async def ask(
         self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer:
+        indexes = self.indexes  # NotesLoading while the index loads
         loop = asyncio.get_running_loop()
-        service = self.indexes.service(guild_id)
         with metrics.ANSWER_SECONDS.time():
-            answer = await loop.run_in_executor(self._pool, partial(service.ask, question, history=history))
+            answer = await loop.run_in_executor(self._pool, partial(_answer, indexes, question, history, guild_id))
         metrics.QUESTIONS.labels(via, "abstained" if answer.abstained else "answered").inc()
         return answer
 
@@ -46,3 +66,8 @@ class Answerer:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _answer(indexes: GuildIndexes, question: str, history: Sequence[Turn], guild_id: int | None) -> Answer:
+    # On the worker: picking the service may read an evicted server's index back from disk.
+    return indexes.service(guild_id).ask(question, history=history)

@@ -4,6 +4,9 @@ Each server with an overlay gets its own ``IndexStore`` under ``root/guilds/<gui
 the shipped index's vectors (``seed``), so publishing one entry embeds only that entry. The new index then
 replaces the server's live ``AnswerService`` in one dict assignment: a question never waits for a build and
 never sees half of one. ``KbSync`` keeps those indexes in step with the overlays in the database.
+
+Memory is bounded: past ``memory_budget`` bytes of server indexes, the least recently asked server's index is
+dropped from memory (its build stays on disk) and reopened the next time someone asks there.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from bot import metrics
 from bot.domain.answering import AnswerService
 from bot.domain.ports import Clock, KbOverlay, utc_now
 from bot.retrieval.embedders import EmbedderFactory
@@ -79,7 +84,10 @@ class _Guild:
     version_live: int | None = None
     version_wanted: int | None = None
     last_attempt: int | None = None  # the version the latest build tried, whatever the result
-    index: LoadedIndex | None = None  # None: the shipped index answers
+    index: LoadedIndex | None = None  # None: the shipped index answers, or the server's index was evicted
+    overlay: KbOverlay | None = None  # the live overlay, kept to reopen (or rebuild) an evicted index
+    evicted: bool = False  # the server's index is on disk only; the next question reopens it
+    live_build: tuple[str | None, str, int] | None = None  # built_at, build id, chunks: kept for status when evicted
     queued: bool = False
     building: bool = False
     last_error: str | None = None
@@ -97,6 +105,7 @@ class GuildIndexes:
         embedder_factory: EmbedderFactory,
         *,
         clock: Clock = utc_now,
+        memory_budget: int | None = None,
     ) -> None:
         self.base = base
         self.root = root
@@ -110,13 +119,100 @@ class GuildIndexes:
         self._services: dict[int, AnswerService] = {}
         self._guilds: dict[int, _Guild] = {}
         self._guilds_lock = threading.Lock()
+        # Bytes of server indexes (the shipped one not counted) kept in memory; None: no bound.
+        self.memory_budget = memory_budget
+        self._resident: OrderedDict[int, int] = OrderedDict()  # guild id → index bytes, least recently used first
+        self._lru_lock = threading.Lock()
 
     # -- answering -------------------------------------------------------------------------------
     def service(self, guild_id: int | None) -> AnswerService:
-        """The service for questions asked in ``guild_id`` (None: a direct message)."""
+        """The service for questions asked in ``guild_id`` (None: a direct message).
+
+        An evicted server's index is read back from disk here, so call this off the event loop (``Answerer``).
+        """
         if guild_id is None:
             return self.base_service
-        return self._services.get(guild_id, self.base_service)
+        service = self._services.get(guild_id)
+        if service is not None:
+            self._touch(guild_id)
+            return service
+        state = self._guilds.get(guild_id)
+        if state is None or not state.evicted:
+            return self.base_service
+        return self._reopen(state, guild_id)
+
+    # -- memory ----------------------------------------------------------------------------------
+    def resident(self) -> list[int]:
+        """Servers whose index is in memory, least recently used first."""
+        with self._lru_lock:
+            return list(self._resident)
+
+    def _touch(self, guild_id: int) -> None:
+        with self._lru_lock:
+            if guild_id in self._resident:
+                self._resident.move_to_end(guild_id)
+
+    def _count(self, guild_id: int, state: _Guild) -> None:
+        """Count the server's live index as resident, then evict least-recently-used others until the budget holds.
+
+        Called after the server's lock is released (evicting takes other servers' locks; holding two could
+        deadlock the build thread against the answer thread). The index just counted is never the one evicted:
+        a budget smaller than one index still answers.
+        """
+        with self._lru_lock:
+            loaded = state.index
+            if loaded is None or state.evicted:
+                self._resident.pop(guild_id, None)
+                return
+            self._resident[guild_id] = index_bytes(loaded)
+            self._resident.move_to_end(guild_id)
+            victims = []
+            while self.memory_budget is not None and sum(self._resident.values()) > self.memory_budget:
+                victim = next(iter(self._resident))
+                if victim == guild_id:
+                    break
+                del self._resident[victim]
+                victims.append(victim)
+        for victim in victims:
+            self._evict(victim)
+
+    def _evict(self, guild_id: int) -> None:
+        state = self._guilds.get(guild_id)
+        if state is None:
+            return
+        # Under the server's lock: a build finishing at the same moment must not be evicted half-way.
+        with state.lock:
+            with self._lru_lock:
+                if guild_id in self._resident:  # reopened or rebuilt since it was chosen
+                    return
+            if state.index is None or state.overlay is None:
+                return
+            self._services.pop(guild_id, None)  # a question in flight keeps its own reference
+            state.index = None
+            state.evicted = True
+        metrics.INDEX_EVICTIONS.inc()
+        log.debug("server %s: index evicted from memory (LRU, budget %s bytes)", guild_id, self.memory_budget)
+
+    def _reopen(self, state: _Guild, guild_id: int) -> AnswerService:
+        """Read an evicted server's build back from disk; rebuild it if the stored build is gone or damaged."""
+        with state.lock:
+            service = self._services.get(guild_id)
+            if service is not None:  # another question reopened it while this one waited
+                return service
+            overlay = state.overlay
+            if not state.evicted or overlay is None:
+                return self.base_service
+            started = time.perf_counter()
+            outcome = self._open_stored(state, overlay)
+            if outcome is None:
+                outcome = self._publish(state, overlay)
+            metrics.INDEX_REOPENS.inc()
+            log.debug(
+                "server %s: evicted index back (%s) in %.3fs", guild_id, outcome.action, time.perf_counter() - started
+            )
+            service = self._services.get(guild_id, self.base_service)
+        self._count(guild_id, state)
+        return service
 
     # -- building --------------------------------------------------------------------------------
     def store(self, guild_id: int) -> IndexStore:
@@ -149,7 +245,9 @@ class GuildIndexes:
         """Build the server's index for ``overlay`` and swap it in; on failure the previous one keeps answering."""
         state = self._state(overlay.guild_id)
         with state.lock:
-            return self._publish(state, overlay)
+            outcome = self._publish(state, overlay)
+        self._count(overlay.guild_id, state)
+        return outcome
 
     def load(self, overlay: KbOverlay) -> BuildOutcome:
         """Open the server's build on disk if it is for this shipped build and overlay version, else rebuild."""
@@ -157,22 +255,27 @@ class GuildIndexes:
         with state.lock:
             state.queued = False
             if _is_empty(overlay):
-                return self._publish(state, overlay)
-            started = time.perf_counter()
-            store = self.store(overlay.guild_id)
-            manifest = store.manifest()
-            if manifest is not None and manifest.get("sources_fingerprint") == self.fingerprint(overlay):
-                try:
-                    loaded = store.open(self.model_id)
-                    service = self._make_service(loaded)
-                except StoreError as exc:
-                    log.warning("server %s: the stored index is unusable (%s); rebuilding it", overlay.guild_id, exc)
-                else:
-                    self._go_live(state, overlay, loaded, service)
-                    return BuildOutcome(
-                        overlay.guild_id, overlay.version, "opened", seconds=time.perf_counter() - started
-                    )
-            return self._publish(state, overlay)
+                outcome = self._publish(state, overlay)
+            else:
+                outcome = self._open_stored(state, overlay) or self._publish(state, overlay)
+        self._count(overlay.guild_id, state)
+        return outcome
+
+    def _open_stored(self, state: _Guild, overlay: KbOverlay) -> BuildOutcome | None:
+        """Open the stored build if it is for this shipped build and overlay version; None if it must be rebuilt."""
+        started = time.perf_counter()
+        store = self.store(overlay.guild_id)
+        manifest = store.manifest()
+        if manifest is None or manifest.get("sources_fingerprint") != self.fingerprint(overlay):
+            return None
+        try:
+            loaded = store.open(self.model_id)
+            service = self._make_service(loaded)
+        except StoreError as exc:
+            log.warning("server %s: the stored index is unusable (%s); rebuilding it", overlay.guild_id, exc)
+            return None
+        self._go_live(state, overlay, loaded, service)
+        return BuildOutcome(overlay.guild_id, overlay.version, "opened", seconds=time.perf_counter() - started)
 
     def _publish(self, state: _Guild, overlay: KbOverlay) -> BuildOutcome:
         started = time.perf_counter()
@@ -222,6 +325,11 @@ class GuildIndexes:
         if service is not None:
             self._services[overlay.guild_id] = service  # the swap: one assignment
         state.index = loaded
+        state.overlay = overlay if loaded is not None else None
+        state.evicted = False
+        state.live_build = (
+            None if loaded is None else (loaded.manifest.get("built_at"), loaded.build_id, len(loaded.chunks))
+        )
         state.version_live = state.last_attempt = overlay.version
         if state.version_wanted is None or overlay.version > state.version_wanted:
             state.version_wanted = overlay.version
@@ -254,14 +362,18 @@ class GuildIndexes:
     # -- reporting -------------------------------------------------------------------------------
     def status(self, guild_id: int) -> GuildIndexStatus:
         state = self._guilds.get(guild_id) or _Guild()
-        index = state.index or self.base
+        built_at, build_id, chunks = state.live_build or (
+            self.base.manifest.get("built_at"),
+            self.base.build_id,
+            len(self.base.chunks),
+        )
         return GuildIndexStatus(
             guild_id=guild_id,
             version_live=state.version_live,
             version_wanted=state.version_wanted,
-            built_at=index.manifest.get("built_at"),
-            build_id=index.build_id,
-            chunks=len(index.chunks),
+            built_at=built_at,
+            build_id=build_id,
+            chunks=chunks,
             pending=state.queued or state.version_wanted != state.version_live,
             building=state.building,
             last_error=state.last_error,

@@ -28,7 +28,8 @@ class Running:
         self.bot: StudyBot | None = None
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self) -> StudyBot:
+    async def start(self, *, index: bool = True) -> StudyBot:
+        """Start the bot and wait until it is connected and, unless ``index`` is False, answering questions."""
         started: asyncio.Future[StudyBot] = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(run_bot(self.settings, started=started.set_result))
         await asyncio.wait({started, self.task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
@@ -36,6 +37,12 @@ class Running:
             self.task.result()  # raises the start-up error
         self.bot = started.result()
         await self.fake.wait_for(lambda: self.bot is not None and self.bot.is_ready(), timeout=30, what="bot ready")
+        if index:  # the index loads in the background once connected (fast start)
+            await self.fake.wait_for(
+                lambda: self.bot is not None and (self.bot.index_ready() or self.task.done()),  # type: ignore[union-attr]
+                timeout=120,
+                what="index loaded",
+            )
         return self.bot
 
     async def stop(self) -> None:

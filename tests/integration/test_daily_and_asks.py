@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import Services
 from bot.domain.answering import Answer, Source
-from bot.domain.asking import Questions, UnknownAnswer
+from bot.domain.asking import NotesLoading, Questions, UnknownAnswer
 from bot.domain.conversation import Turn
 from bot.domain.daily import QotdNotFound
 from tests.state import FakeClock
@@ -119,6 +119,7 @@ class FakeAnswers:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[str, ...], str, int | None]] = []
+        self.ready = True
 
     async def ask(
         self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
@@ -160,3 +161,14 @@ async def test_forget_me_removes_questions_and_votes(state: Services, clock: Fak
     deleted = await state.learners.forget(111)
     assert deleted["asked_questions"] == 1 and deleted["feedback"] == 1
     assert all(rows == [] for rows in (await state.learners.export(111))["tables"].values())
+
+
+async def test_questions_refuse_while_the_notes_load(state: Services) -> None:
+    """Before the index is ready, ensure_ready raises NotesLoading with the 'still loading' line; after, it passes."""
+    answers = FakeAnswers()
+    answers.ready = False
+    questions = Questions(answers, state.asks)
+    with pytest.raises(NotesLoading, match="I'm still loading my notes, try again in a minute"):
+        questions.ensure_ready()
+    answers.ready = True
+    questions.ensure_ready()

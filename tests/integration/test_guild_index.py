@@ -1,5 +1,7 @@
 """Per-server knowledge overlays on the shipped knowledge base, with the real model."""
 
+import asyncio
+
 import pytest
 
 from bot.domain.ports import KbOverlay
@@ -149,3 +151,111 @@ async def test_sync_picks_up_a_change_by_polling(indexes):
         assert indexes.service(OTHER) is indexes.base_service
     finally:
         await sync.stop()
+
+
+# -- bounded memory: 30 servers under a small budget ----------------------------------------------
+
+# One invented reading club per server: each server's overlay is one short note, so 30 builds stay cheap,
+# and a question answered from any other server's index would name that server's club instead.
+CLUBS = [
+    "amber",
+    "heron",
+    "kestrel",
+    "lotus",
+    "marble",
+    "nectar",
+    "onyx",
+    "pepper",
+    "quartz",
+    "raven",
+    "saffron",
+    "tundra",
+    "umber",
+    "velvet",
+    "willow",
+    "yarrow",
+    "zephyr",
+    "acorn",
+    "birch",
+    "cobalt",
+    "dune",
+    "ember",
+    "fennel",
+    "garnet",
+    "hazel",
+    "indigo",
+    "juniper",
+    "kelp",
+    "lichen",
+    "meadow",
+]
+SMALL = ("cross-validation", "dropout", "overfitting")
+
+
+def club(n: int) -> Document:
+    name = CLUBS[n].capitalize()
+    body = (
+        f"# The {name} reading club\n\n"
+        f"## When does the {name} reading club meet?\n"
+        f"The {name} reading club meets every week in the {name} room to read one machine learning paper "
+        f"together; members of the {name} club take turns presenting it.\n"
+    )
+    return Document(f"guild-club-{CLUBS[n]}", f"The {name} reading club", f"overlay/{CLUBS[n]}.md", body, "soft-skills")
+
+
+@pytest.fixture(scope="module")
+def small_base(tmp_path_factory, numpy_model):
+    """The real model over three shipped entries: a base that 30 server builds can copy in seconds."""
+    from bot.domain.content import load_knowledge
+    from index.store import IndexStore
+    from tests.models import small_knowledge
+
+    kb = load_knowledge(small_knowledge(tmp_path_factory.mktemp("small") / "knowledge", SMALL))
+    store = IndexStore(tmp_path_factory.mktemp("small-index"))
+    store.build([c for d in kb.documents() for c in chunk_document(d)], lambda n: numpy_model, MODEL_ID)
+    return store.open(MODEL_ID)
+
+
+async def test_eviction_keeps_answers_correct_for_30_servers(small_base, numpy_model, tmp_path):
+    """Under a budget of ~5 server indexes, 30 servers asked in every order each get their own club's answer;
+    resident memory never passes the budget and evicted servers are read back from disk."""
+    import random
+
+    from bot import metrics
+    from bot.retrieval.answerer import Answerer
+    from bot.retrieval.servers import index_bytes
+
+    guilds = [5000 + n for n in range(30)]
+    indexes = GuildIndexes(
+        small_base, tmp_path / "guild-indexes", service_factory(numpy_model, 0.0), lambda n: numpy_model
+    )
+    for n, guild in enumerate(guilds):
+        assert indexes.publish(KbOverlay(guild, 1, (club(n),))).ok
+    one = max(index_bytes(indexes.service(g).retriever.index) for g in indexes.resident())
+    budget = int(one * 5.5)
+    indexes.memory_budget = budget
+    indexes.publish(KbOverlay(guilds[0], 2, (club(0),)))  # the next admission applies the budget
+    assert len(indexes.resident()) <= 5
+    reopened = metrics.INDEX_REOPENS._value.get()
+
+    order = guilds + guilds[::-1] + random.Random(13).sample(guilds, len(guilds))
+    for guild in order:
+        n = guilds.index(guild)
+        answer = indexes.service(guild).ask(f"When does the {CLUBS[n].capitalize()} reading club meet?")
+        assert answer.sources and answer.sources[0].doc_id == club(n).id, (guild, answer.sources[:1])
+        assert len(indexes.resident()) <= 5
+        assert indexes.memory_bytes() - index_bytes(small_base) <= budget
+    assert metrics.INDEX_REOPENS._value.get() - reopened >= 30  # most questions found their server evicted
+
+    answerer = Answerer(indexes)  # the bot's path: all 30 at once, reopened on the answer thread
+    try:
+        answers = await asyncio.gather(
+            *(
+                answerer.ask(f"When does the {CLUBS[n].capitalize()} reading club meet?", guild_id=guild)
+                for n, guild in enumerate(guilds)
+            )
+        )
+    finally:
+        answerer.close()
+    assert [a.sources[0].doc_id for a in answers] == [club(n).id for n in range(30)]
+    assert all(indexes.status(g).version_live == (2 if g == guilds[0] else 1) for g in guilds)

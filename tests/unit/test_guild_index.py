@@ -5,9 +5,11 @@ import time
 import pytest
 
 from bot.domain.answering import AnswerService
+from bot.domain.asking import NotesLoading
 from bot.domain.content import load_knowledge
 from bot.domain.ports import KbOverlay
-from bot.retrieval.servers import GuildIndexes, KbSync
+from bot.retrieval.answerer import Answerer
+from bot.retrieval.servers import GuildIndexes, KbSync, index_bytes
 from index.chunking import Chunk, Document, chunk_document
 from index.confidence import Calibration
 from index.embedder import HashingEmbedder
@@ -470,3 +472,152 @@ async def test_a_notification_for_a_server_on_another_shard_is_ignored(indexes):
         assert sync.indexes.guilds() == []
     finally:
         await sync.stop()
+
+
+# -- bounded memory: LRU eviction -----------------------------------------------------------------
+
+THIRD = 333
+
+
+def bounded(base, tmp_path, emb, indexes_held: float) -> GuildIndexes:
+    """GuildIndexes whose budget holds ``indexes_held`` server indexes the size of one with CLOCKS."""
+    probe = make_indexes(base, tmp_path / "probe", emb)
+    probe.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    size = index_bytes(probe.service(GUILD).retriever.index)
+    emb.texts = 0
+    indexes = make_indexes(base, tmp_path / "guild-indexes", emb)
+    indexes.memory_budget = int(size * indexes_held)
+    return indexes
+
+
+def test_past_the_budget_the_least_recently_used_index_is_evicted(base, tmp_path, emb):
+    """With room for two server indexes, publishing a third evicts the oldest; memory stays within the budget."""
+    indexes = bounded(base, tmp_path, emb, 2.5)
+    for guild in (GUILD, OTHER, THIRD):
+        indexes.publish(KbOverlay(guild, 1, (CLOCKS,)))
+    assert indexes.resident() == [OTHER, THIRD]
+    assert indexes.memory_bytes() - index_bytes(base) <= indexes.memory_budget
+
+
+def test_asking_marks_a_server_as_recently_used(base, tmp_path, emb):
+    """A question in the oldest server makes the next eviction pick the other one."""
+    indexes = bounded(base, tmp_path, emb, 2.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+    indexes.service(GUILD)
+    indexes.publish(KbOverlay(THIRD, 1, (CLOCKS,)))
+    assert indexes.resident() == [GUILD, THIRD]
+
+
+def test_an_evicted_index_is_reopened_from_disk_without_embedding(base, tmp_path, emb):
+    """The next question in an evicted server reads its build back and answers from its own overlay."""
+    indexes = bounded(base, tmp_path, emb, 1.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+    assert indexes.resident() == [OTHER]
+    built: list[int] = []
+    publish = indexes._publish
+    indexes._publish = lambda state, overlay: (built.append(overlay.guild_id), publish(state, overlay))[1]
+    assert top_doc(indexes.service(GUILD), "vector clock replicas") == CLOCKS.id
+    assert indexes.resident() == [GUILD]  # and the other one made room
+    assert top_doc(indexes.service(OTHER), "bloom filter set membership") == BLOOM.id
+    assert indexes.resident() == [OTHER] and built == []
+
+
+def test_a_budget_smaller_than_one_index_still_answers(base, tmp_path, emb):
+    """The index just opened is never evicted for being over the budget: one server index stays live."""
+    indexes = bounded(base, tmp_path, emb, 0.1)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    assert indexes.resident() == [GUILD]
+    assert top_doc(indexes.service(GUILD), "vector clock replicas") == CLOCKS.id
+
+
+def test_an_evicted_server_whose_build_is_gone_is_rebuilt_on_demand(base, tmp_path, emb):
+    """If the stored build disappeared after eviction, the next question rebuilds it rather than answering from the base."""
+    import shutil
+
+    indexes = bounded(base, tmp_path, emb, 1.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+    shutil.rmtree(tmp_path / "guild-indexes" / "guilds" / str(GUILD))
+    assert top_doc(indexes.service(GUILD), "vector clock replicas") == CLOCKS.id
+
+
+def test_status_of_an_evicted_server_names_its_own_build(base, tmp_path, emb):
+    """/kb status of an evicted server reports its overlay build (chunks, id), not the shipped one, and nothing pending."""
+    indexes = bounded(base, tmp_path, emb, 1.5)
+    indexes.publish(KbOverlay(GUILD, 4, (CLOCKS,)))
+    build_id = indexes.status(GUILD).build_id
+    indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+    status = indexes.status(GUILD)
+    assert (status.version_live, status.build_id, status.pending) == (4, build_id, False)
+    assert status.build_id != indexes.base.build_id and status.chunks == len(indexes.base.chunks) + 1
+
+
+def test_an_empty_overlay_frees_its_memory(base, tmp_path, emb):
+    """A server going back to the shipped index no longer counts against the budget."""
+    indexes = bounded(base, tmp_path, emb, 2.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    indexes.publish(KbOverlay(GUILD, 2))
+    assert indexes.resident() == []
+    assert indexes.memory_bytes() == index_bytes(base)
+
+
+def test_reopen_and_eviction_race_without_deadlock(base, tmp_path, emb):
+    """Two threads asking in servers that evict each other (budget of one) all get their own server's answer."""
+    indexes = bounded(base, tmp_path, emb, 0.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+    wrong: list[str | None] = []
+
+    def ask(guild: int, question: str, expected: str) -> None:
+        for _ in range(15):
+            found = top_doc(indexes.service(guild), question)
+            if found != expected:
+                wrong.append(found)
+
+    threads = [
+        threading.Thread(target=ask, args=(GUILD, "vector clock replicas", CLOCKS.id)),
+        threading.Thread(target=ask, args=(OTHER, "bloom filter set membership", BLOOM.id)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads) and wrong == []
+
+
+async def test_the_answerer_says_still_loading_until_an_index_is_attached(indexes):
+    """Answerer() before attach: ask and status raise NotesLoading (the bot is connected, the index loads); after, it answers."""
+    answerer = Answerer()
+    try:
+        assert not answerer.ready and answerer.memory_bytes() == 0
+        with pytest.raises(NotesLoading):
+            await answerer.ask("what is overfitting", guild_id=GUILD)
+        with pytest.raises(NotesLoading):
+            answerer.status(GUILD)
+        answerer.attach(indexes)
+        answer = await answerer.ask("what is overfitting", guild_id=GUILD)
+        assert answerer.ready and answer.sources and answerer.memory_bytes() == indexes.memory_bytes()
+    finally:
+        answerer.close()
+
+
+def test_an_evicted_index_is_freed_at_once_not_at_the_next_full_collection(base, tmp_path, emb):
+    """Eviction returns the memory when it happens: nothing in a server's answering keeps its index in a reference
+    cycle, so the index dies by reference counting. (A cycle kept every evicted index until a full garbage
+    collection, which is rare in the bot after ``gc.freeze()``: ``bench memory`` grew past the budget.)"""
+    import gc
+    import weakref
+
+    indexes = bounded(base, tmp_path, emb, 1.5)
+    indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    top_doc(indexes.service(GUILD), "vector clock replicas")
+    evicted = weakref.ref(indexes.service(GUILD).retriever.index)
+    gc.disable()
+    try:
+        indexes.publish(KbOverlay(OTHER, 1, (BLOOM,)))
+        assert indexes.resident() == [OTHER]
+        assert evicted() is None
+    finally:
+        gc.enable()

@@ -49,7 +49,8 @@ class AskCog(commands.Cog):
     @app_commands.describe(question="Your question, for example: What is overfitting?")
     @app_commands.guild_only()
     async def ask(self, interaction: _ui.Interaction, question: app_commands.Range[str, 1, MAX_QUESTION]) -> None:
-        self.bot.ask_limiter.check(interaction.user.id)  # refused before deferring: the refusal stays private
+        self.bot.services.questions.ensure_ready()  # refused before deferring: the refusal stays private
+        self.bot.ask_limiter.check(interaction.user.id)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
         asked = await self.bot.services.questions.ask(
@@ -96,6 +97,7 @@ class AskCog(commands.Cog):
         me = self.bot.user
         assert me is not None
         text = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        self.bot.services.questions.ensure_ready()
         self.bot.ask_limiter.check(message.author.id)
         async with _typing(message.channel):
             asked = await self.bot.services.questions.ask(
