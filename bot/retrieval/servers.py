@@ -516,8 +516,11 @@ class KbSync:
 
     async def _poll(self) -> None:
         while True:
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that lands as the event is set (the
+            # feed coming up), and stop() would then wait forever for this loop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll_now.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._poll_now.wait()
             if self._poll_now.is_set():
                 self._poll_now.clear()
             elif self.feed_up:

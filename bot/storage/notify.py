@@ -87,11 +87,14 @@ class KbListener:
 
     async def _watch(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Return when the connection is gone: closed by the server, or failing a keepalive round trip."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation (stopping the bot).
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.keepalive_seconds)
+                async with asyncio.timeout(self.keepalive_seconds):
+                    await lost.wait()
                 return
-            await asyncio.wait_for(conn.fetchval("SELECT 1"), self.keepalive_seconds)
+            async with asyncio.timeout(self.keepalive_seconds):
+                await conn.fetchval("SELECT 1")
 
 
 def _deliver(payload: str, changed: Callable[[int, int], None]) -> None:

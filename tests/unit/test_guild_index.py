@@ -621,3 +621,15 @@ def test_an_evicted_index_is_freed_at_once_not_at_the_next_full_collection(base,
         assert evicted() is None
     finally:
         gc.enable()
+
+
+async def test_stop_as_the_feed_comes_up_returns(indexes):
+    """stop() right when the feed connects (which wakes the poll loop) ends the loops instead of hanging."""
+    for _ in range(20):
+        feed = FakeFeed()
+        sync = KbSync(indexes, FakeSource(), poll_seconds=3600, feed=feed)
+        await sync.start()
+        await feed.running.wait()
+        stopping = asyncio.create_task(sync.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)
+        assert stopping in done, "stop() hung: the poll loop swallowed its cancellation"
