@@ -29,14 +29,23 @@ class Running:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> StudyBot:
+        """The bot once it is ready; a start-up error (run_bot ending before ready) is raised as soon as it happens.
+
+        ``started`` fires before the bot logs in, so log-in, the application lookup and the command sync all fail
+        after it: the wait for "ready" watches run_bot's task too, instead of waiting out its timeout.
+        """
         started: asyncio.Future[StudyBot] = asyncio.get_running_loop().create_future()
-        self.task = asyncio.create_task(run_bot(self.settings, started=started.set_result))
-        await asyncio.wait({started, self.task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-        if self.task.done():
-            self.task.result()  # raises the start-up error
-        self.bot = started.result()
-        await self.fake.wait_for(lambda: self.bot is not None and self.bot.is_ready(), timeout=30, what="bot ready")
-        return self.bot
+        task = self.task = asyncio.create_task(run_bot(self.settings, started=started.set_result))
+        await asyncio.wait({started, task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises the start-up error
+        bot = self.bot = started.result()
+        await self.fake.wait_for(lambda: task.done() or bot.is_ready(), timeout=30, what="bot ready")
+        if task.done():
+            self.bot = None  # run_bot closed it already: nothing for stop() to do
+            task.result()  # raises the start-up error
+            raise RuntimeError("run_bot returned before the bot was ready")
+        return bot
 
     async def stop(self) -> None:
         if self.bot is not None and self.task is not None:
