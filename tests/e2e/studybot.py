@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bot.client import StudyBot, run_bot
+from bot.client import _IN_FLIGHT, StudyBot, run_bot
 from bot.settings import Settings
 from tests.e2e.fake_discord import FakeDiscord, InteractionHandle, StoredMessage, World
 
@@ -52,6 +52,36 @@ class Running:
             await self.bot.close()
             await asyncio.wait_for(self.task, 30)
             self.bot = None
+
+
+def caught_up(fake: FakeDiscord, bot: StudyBot) -> bool:
+    """Whether the bot has read every gateway event the fake sent it.
+
+    discord.py stores an event's sequence number and starts its handlers (the tasks ``_IN_FLIGHT`` names) in one
+    step, with no await between: once the sequence has caught up, every handler the events call for exists.
+    """
+    session = fake.current_session()
+    ws = bot.ws
+    return session is None or (ws is not None and (ws.sequence or 0) >= session.seq)
+
+
+def handling() -> bool:
+    """Whether a handler of an interaction or a message is still running (retries of its requests included)."""
+    return any(not t.done() and t.get_name().startswith(_IN_FLIGHT) for t in asyncio.all_tasks())
+
+
+async def idle(fake: FakeDiscord, bot: StudyBot, timeout: float = 20.0) -> None:
+    """Wait until the bot has read everything the fake sent it and every handler that started has finished.
+
+    Reading first matters: an event on its way through the websocket has no handler yet, so "no handler running"
+    alone is also true before the bot has seen the click or message it is about to handle.
+    """
+    await fake.wait_for(
+        lambda: caught_up(fake, bot) and not handling(),
+        timeout=timeout,
+        what="the bot to read every event and finish its handlers",
+    )
+    await fake.settle()
 
 
 def make_settings(fake: FakeDiscord, world: World, data: Path, index: Path, **overrides: Any) -> Settings:

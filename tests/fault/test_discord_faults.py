@@ -37,11 +37,11 @@ import discord.webhook.async_
 import pytest
 import pytest_asyncio
 
-from bot.client import _IN_FLIGHT, StudyBot
+from bot.client import StudyBot
 from bot.startup import explain
 from tests.e2e.conftest import DiscordErrorLog
 from tests.e2e.fake_discord import FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
-from tests.e2e.studybot import Running, answered, make_settings, right_answer
+from tests.e2e.studybot import Running, answered, idle, make_settings, right_answer
 from tests.fault.conftest import record
 
 pytestmark = [
@@ -96,13 +96,8 @@ class Env:
         return user
 
     async def idle(self, timeout: float = 20.0) -> None:
-        """Wait until every interaction and message handler of the bot has finished, retries included."""
-
-        def quiet() -> bool:
-            return not any(not t.done() and t.get_name().startswith(_IN_FLIGHT) for t in asyncio.all_tasks())
-
-        await self.fake.wait_for(quiet, timeout=timeout, what="the bot's handlers to finish")
-        await self.fake.settle()
+        """Wait until the bot has read every event and every handler it started has finished, retries included."""
+        await idle(self.fake, self.bot, timeout)
 
 
 class Collect(logging.Handler):
@@ -130,11 +125,15 @@ async def env(shipped_service: Any, tmp_path_factory: pytest.TempPathFactory) ->
     logs: list[logging.LogRecord] = []
     handler = Collect(logs)
     logging.getLogger().addHandler(handler)
+    bot_logger = logging.getLogger("bot")
+    level = bot_logger.level
+    bot_logger.setLevel(logging.INFO)  # what the bot logs at INFO (a reminder it could not send) is checked too
     try:
         bot = await runner.start()
         await fake.settle()
         yield Env(fake, world, bot, startup_requests=len(fake.requests), logs=logs)
     finally:
+        bot_logger.setLevel(level)
         logging.getLogger().removeHandler(handler)
         await runner.stop()
         await fake.stop()
@@ -236,9 +235,27 @@ def _mention_answered(env: Env, sent: StoredMessage) -> bool:
 
 
 async def _remind(env: Env, user: FakeUser) -> FakeUser:
-    await env.bot.services.learners.set_reminder(user.id, datetime.now(UTC).hour)  # as /settings does
-    await asyncio.sleep(1.0)  # several scheduler ticks (0.2 s): the reminder is due now
-    return user
+    """A reminder due this hour (set as /settings does), then the scheduler's one try at it: sent, or logged."""
+    while True:
+        hour = datetime.now(UTC).hour
+        await env.bot.services.learners.set_reminder(user.id, hour)
+        try:
+            await env.fake.wait_for(
+                lambda: _reminder_tried(env, user), timeout=15, what="the reminder to be sent or given up"
+            )
+            return user
+        except TimeoutError:
+            if datetime.now(UTC).hour == hour:
+                raise
+            # The hour turned before the scheduler's next tick: the reminder was never due. Set it for this hour.
+
+
+def _reminder_tried(env: Env, user: FakeUser) -> bool:
+    """The reminder DM is there, or the bot logged that it could not send it (a reminder is never retried)."""
+    dms = {c.id for c in env.fake.channels.values() if c.is_dm and c.recipient is user}
+    return any(m.channel_id in dms for m in env.fake.messages.values()) or any(
+        r.getMessage() == f"could not DM reminder to {user.id}" for r in env.logs
+    )
 
 
 async def _reminder_done(env: Env, user: FakeUser) -> None:

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.app import open_services
-from bot.client import _IN_FLIGHT, StudyBot
+from bot.client import StudyBot
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import Actor
@@ -45,7 +45,7 @@ from bot.exts.quiz._daily import QotdButton
 from bot.exts.quiz._views import ChoiceButton, ReportItemButton
 from tests.e2e.conftest import DiscordErrorLog
 from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, StoredMessage, World
-from tests.e2e.studybot import Running, answered, make_settings
+from tests.e2e.studybot import Running, answered, idle, make_settings
 from tests.fuzz.conftest import EXAMPLES, record
 from tests.state import FakeClock, settings_for
 
@@ -234,10 +234,7 @@ def _generated(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
 
 
 async def _idle(env: Env) -> None:
-    def quiet() -> bool:
-        return not any(not t.done() and t.get_name().startswith(_IN_FLIGHT) for t in asyncio.all_tasks())
-
-    await env.fake.wait_for(quiet, timeout=20, what="the bot's handlers to finish")
+    await idle(env.fake, env.bot)
 
 
 def _check_replies(env: Env, since: int) -> None:
