@@ -292,8 +292,12 @@ async def test_an_expired_form_is_answered(env: Env, discord_errors: Any) -> Non
     """A form submitted after the bot forgot it (its 10 minutes ran out, or a restart) is told to open it again."""
     down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
     modal = await (await env.fake.click(env.world.user, env.answer, down)).wait_modal()
-    for open_modal in list(env.bot._connection._view_store._modals.values()):
-        open_modal.stop()  # what the timeout does
+    # discord.py files the form under its custom_id only once Discord has answered the request that opened it,
+    # which is after the fake recorded that request: wait for the bot's side, then expire exactly that form.
+    modals = env.bot._connection._view_store._modals
+    form = await env.fake.wait_for(lambda: modals.get(modal.custom_id), timeout=10, what="the bot to file the form")
+    form.stop()  # what the timeout does
+    assert modal.custom_id not in modals
     reply = await answered(await env.fake.submit_modal(env.world.user, modal.custom_id, {modal.field_ids()[0]: "x"}))
     assert reply.ephemeral and reply.text() == _ui.UNROUTED_FORM
 
