@@ -270,8 +270,6 @@ TOUR = [
     Step("mention", _new_user, _mention, _mention_done, _mention_answered),
     Step("reminder DM", _new_user, _remind, _reminder_done),
 ]
-# The routes each step's act and done use, as measured by test_the_tour_uses_the_listed_routes.
-USED: dict[str, set[tuple[str, str]]] = {}
 TOUR_ROUTES = [
     ("POST", "/interactions/{interaction_id}/{token}/callback"),
     ("POST", "/webhooks/{application_id}/{token}"),
@@ -294,22 +292,29 @@ async def _run(env: Env, step: Step) -> set[tuple[str, str]]:
     return {(r.method, r.route) for r in env.fake.requests[before:]}
 
 
-async def test_the_tour_uses_the_listed_routes(env: Env) -> None:
+Used = dict[str, set[tuple[str, str]]]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def tour(env: Env) -> Used:
+    """The tour run once without faults, whichever test asks first: the routes each step's act and done use."""
+    return {step.name: await _run(env, step) for step in TOUR}
+
+
+async def test_the_tour_uses_the_listed_routes(env: Env, tour: Used) -> None:
     """Without faults every step works; together they use exactly TOUR_ROUTES, and the fake serves all of them."""
     served = set(env.fake.api_routes())
-    for step in TOUR:
-        USED[step.name] = await _run(env, step)
-    used = set().union(*USED.values())
+    used = set().union(*tour.values())
     assert used == set(TOUR_ROUTES), f"the tour's routes changed: {sorted(used)}"
     assert set(TOUR_ROUTES) | STARTUP_ROUTES <= served
     startup = {(r.method, r.route) for r in env.fake.requests[: env.startup_requests]}
     assert startup == STARTUP_ROUTES, f"the routes used while connecting changed: {sorted(startup)}"
 
 
-def _step_for(route: tuple[str, str]) -> Step:
-    if not USED:
-        pytest.skip("needs test_the_tour_uses_the_listed_routes to measure the routes first")
-    return next(s for s in TOUR if route in USED[s.name])
+def _step_for(tour: Used, route: tuple[str, str]) -> Step:
+    step = next((s for s in TOUR if route in tour[s.name]), None)
+    assert step is not None, f"no step of the tour uses {route} any more: see test_the_tour_uses_the_listed_routes"
+    return step
 
 
 def _logged_ids(env: Env, since: int) -> list[str]:
@@ -331,9 +336,11 @@ def discord_errors() -> Iterator[DiscordErrorLog]:
 
 @pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("route", TOUR_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
-async def test_one_bad_answer_is_retried(env: Env, route: tuple[str, str], status: int, discord_errors: Any) -> None:
+async def test_one_bad_answer_is_retried(
+    env: Env, tour: Used, route: tuple[str, str], status: int, discord_errors: Any
+) -> None:
     """One 429, 500 or 502 on the route: discord.py retries it and the step ends as if nothing had happened."""
-    step = _step_for(route)
+    step = _step_for(tour, route)
     scene = await step.prepare(env)
     await env.idle()
     fault = env.fake.fail(*route, status, times=1)
@@ -345,9 +352,11 @@ async def test_one_bad_answer_is_retried(env: Env, route: tuple[str, str], statu
 
 @pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("route", TOUR_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
-async def test_a_failing_route_is_survived(env: Env, route: tuple[str, str], status: int, discord_errors: Any) -> None:
+async def test_a_failing_route_is_survived(
+    env: Env, tour: Used, route: tuple[str, str], status: int, discord_errors: Any
+) -> None:
     """The route failing for a whole step: bot up, failures logged with an error id, nothing lost, then it heals."""
-    step = _step_for(route)
+    step = _step_for(tour, route)
     scene = await step.prepare(env)
     await env.idle()
     logs_before, violations_before = len(env.logs), len(env.fake.violations)
