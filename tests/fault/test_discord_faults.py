@@ -426,4 +426,5 @@ async def test_start_up_route_faults(shipped_service: Any, tmp_path: Path, route
         assert fault.hits >= 1
         line = explain(failed.value)
         assert "\n" not in line and "Discord" in line, line
+        assert f"HTTP {status}" in line and "network" not in line, line  # Discord was reached: it answered
     record(f"Discord {status} at start-up", f"{route[0]} {route[1]}: retried once; always: {line[:40]}…")
