@@ -20,6 +20,15 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _discord_status(chain: list[BaseException]) -> int | None:
+    """The HTTP status of a failed Discord request in the chain (discord.HTTPException and its kinds), if any."""
+    for error in chain:
+        status = getattr(error, "status", None)
+        if type(error).__module__.split(".")[0] == "discord" and isinstance(status, int):
+            return status
+    return None
+
+
 FOLDER_HINT = "check STUDYBOT_DATA_DIR (or the path in STUDYBOT_DATABASE_URL): it must be a folder StudyBot can create and write to"
 
 
@@ -56,6 +65,12 @@ def explain(exc: BaseException) -> str:
         isinstance(e, ValueError | OverflowError | TypeError) and "port" in str(e).lower() for e in chain
     ):
         return "STUDYBOT_DATABASE_URL has an invalid port: it must be a number from 1 to 65535."
+    status = _discord_status(chain)
+    if status is not None and (status == 429 or status >= 500):
+        return (
+            f"Discord answered with an error (HTTP {status}) while StudyBot was connecting: Discord is having "
+            "trouble or is rate-limiting this bot. Try again in a few minutes."
+        )
     if "discord" in modules or "aiohttp" in modules or names & {"ClientConnectorError", "GatewayNotFound"}:
         return (
             "Can't reach Discord: check the network connection, a firewall or proxy, "

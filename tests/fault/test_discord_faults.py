@@ -37,11 +37,11 @@ import discord.webhook.async_
 import pytest
 import pytest_asyncio
 
-from bot.client import _IN_FLIGHT, StudyBot
+from bot.client import StudyBot
 from bot.startup import explain
 from tests.e2e.conftest import DiscordErrorLog
 from tests.e2e.fake_discord import FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
-from tests.e2e.studybot import Running, answered, make_settings, right_answer
+from tests.e2e.studybot import Running, answered, idle, make_settings, right_answer
 from tests.fault.conftest import record
 
 pytestmark = [
@@ -96,13 +96,8 @@ class Env:
         return user
 
     async def idle(self, timeout: float = 20.0) -> None:
-        """Wait until every interaction and message handler of the bot has finished, retries included."""
-
-        def quiet() -> bool:
-            return not any(not t.done() and t.get_name().startswith(_IN_FLIGHT) for t in asyncio.all_tasks())
-
-        await self.fake.wait_for(quiet, timeout=timeout, what="the bot's handlers to finish")
-        await self.fake.settle()
+        """Wait until the bot has read every event and every handler it started has finished, retries included."""
+        await idle(self.fake, self.bot, timeout)
 
 
 class Collect(logging.Handler):
@@ -130,11 +125,15 @@ async def env(shipped_service: Any, tmp_path_factory: pytest.TempPathFactory) ->
     logs: list[logging.LogRecord] = []
     handler = Collect(logs)
     logging.getLogger().addHandler(handler)
+    bot_logger = logging.getLogger("bot")
+    level = bot_logger.level
+    bot_logger.setLevel(logging.INFO)  # what the bot logs at INFO (a reminder it could not send) is checked too
     try:
         bot = await runner.start()
         await fake.settle()
         yield Env(fake, world, bot, startup_requests=len(fake.requests), logs=logs)
     finally:
+        bot_logger.setLevel(level)
         logging.getLogger().removeHandler(handler)
         await runner.stop()
         await fake.stop()
@@ -236,9 +235,27 @@ def _mention_answered(env: Env, sent: StoredMessage) -> bool:
 
 
 async def _remind(env: Env, user: FakeUser) -> FakeUser:
-    await env.bot.services.learners.set_reminder(user.id, datetime.now(UTC).hour)  # as /settings does
-    await asyncio.sleep(1.0)  # several scheduler ticks (0.2 s): the reminder is due now
-    return user
+    """A reminder due this hour (set as /settings does), then the scheduler's one try at it: sent, or logged."""
+    while True:
+        hour = datetime.now(UTC).hour
+        await env.bot.services.learners.set_reminder(user.id, hour)
+        try:
+            await env.fake.wait_for(
+                lambda: _reminder_tried(env, user), timeout=15, what="the reminder to be sent or given up"
+            )
+            return user
+        except TimeoutError:
+            if datetime.now(UTC).hour == hour:
+                raise
+            # The hour turned before the scheduler's next tick: the reminder was never due. Set it for this hour.
+
+
+def _reminder_tried(env: Env, user: FakeUser) -> bool:
+    """The reminder DM is there, or the bot logged that it could not send it (a reminder is never retried)."""
+    dms = {c.id for c in env.fake.channels.values() if c.is_dm and c.recipient is user}
+    return any(m.channel_id in dms for m in env.fake.messages.values()) or any(
+        r.getMessage() == f"could not DM reminder to {user.id}" for r in env.logs
+    )
 
 
 async def _reminder_done(env: Env, user: FakeUser) -> None:
@@ -253,8 +270,6 @@ TOUR = [
     Step("mention", _new_user, _mention, _mention_done, _mention_answered),
     Step("reminder DM", _new_user, _remind, _reminder_done),
 ]
-# The routes each step's act and done use, as measured by test_the_tour_uses_the_listed_routes.
-USED: dict[str, set[tuple[str, str]]] = {}
 TOUR_ROUTES = [
     ("POST", "/interactions/{interaction_id}/{token}/callback"),
     ("POST", "/webhooks/{application_id}/{token}"),
@@ -277,22 +292,29 @@ async def _run(env: Env, step: Step) -> set[tuple[str, str]]:
     return {(r.method, r.route) for r in env.fake.requests[before:]}
 
 
-async def test_the_tour_uses_the_listed_routes(env: Env) -> None:
+Used = dict[str, set[tuple[str, str]]]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def tour(env: Env) -> Used:
+    """The tour run once without faults, whichever test asks first: the routes each step's act and done use."""
+    return {step.name: await _run(env, step) for step in TOUR}
+
+
+async def test_the_tour_uses_the_listed_routes(env: Env, tour: Used) -> None:
     """Without faults every step works; together they use exactly TOUR_ROUTES, and the fake serves all of them."""
     served = set(env.fake.api_routes())
-    for step in TOUR:
-        USED[step.name] = await _run(env, step)
-    used = set().union(*USED.values())
+    used = set().union(*tour.values())
     assert used == set(TOUR_ROUTES), f"the tour's routes changed: {sorted(used)}"
     assert set(TOUR_ROUTES) | STARTUP_ROUTES <= served
     startup = {(r.method, r.route) for r in env.fake.requests[: env.startup_requests]}
     assert startup == STARTUP_ROUTES, f"the routes used while connecting changed: {sorted(startup)}"
 
 
-def _step_for(route: tuple[str, str]) -> Step:
-    if not USED:
-        pytest.skip("needs test_the_tour_uses_the_listed_routes to measure the routes first")
-    return next(s for s in TOUR if route in USED[s.name])
+def _step_for(tour: Used, route: tuple[str, str]) -> Step:
+    step = next((s for s in TOUR if route in tour[s.name]), None)
+    assert step is not None, f"no step of the tour uses {route} any more: see test_the_tour_uses_the_listed_routes"
+    return step
 
 
 def _logged_ids(env: Env, since: int) -> list[str]:
@@ -314,9 +336,11 @@ def discord_errors() -> Iterator[DiscordErrorLog]:
 
 @pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("route", TOUR_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
-async def test_one_bad_answer_is_retried(env: Env, route: tuple[str, str], status: int, discord_errors: Any) -> None:
+async def test_one_bad_answer_is_retried(
+    env: Env, tour: Used, route: tuple[str, str], status: int, discord_errors: Any
+) -> None:
     """One 429, 500 or 502 on the route: discord.py retries it and the step ends as if nothing had happened."""
-    step = _step_for(route)
+    step = _step_for(tour, route)
     scene = await step.prepare(env)
     await env.idle()
     fault = env.fake.fail(*route, status, times=1)
@@ -328,9 +352,11 @@ async def test_one_bad_answer_is_retried(env: Env, route: tuple[str, str], statu
 
 @pytest.mark.parametrize("status", STATUSES)
 @pytest.mark.parametrize("route", TOUR_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
-async def test_a_failing_route_is_survived(env: Env, route: tuple[str, str], status: int, discord_errors: Any) -> None:
+async def test_a_failing_route_is_survived(
+    env: Env, tour: Used, route: tuple[str, str], status: int, discord_errors: Any
+) -> None:
     """The route failing for a whole step: bot up, failures logged with an error id, nothing lost, then it heals."""
-    step = _step_for(route)
+    step = _step_for(tour, route)
     scene = await step.prepare(env)
     await env.idle()
     logs_before, violations_before = len(env.logs), len(env.fake.violations)
@@ -400,4 +426,5 @@ async def test_start_up_route_faults(shipped_service: Any, tmp_path: Path, route
         assert fault.hits >= 1
         line = explain(failed.value)
         assert "\n" not in line and "Discord" in line, line
+        assert f"HTTP {status}" in line and "network" not in line, line  # Discord was reached: it answered
     record(f"Discord {status} at start-up", f"{route[0]} {route[1]}: retried once; always: {line[:40]}…")

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.app import open_services
-from bot.client import _IN_FLIGHT, StudyBot
+from bot.client import StudyBot
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import Actor
@@ -45,7 +45,7 @@ from bot.exts.quiz._daily import QotdButton
 from bot.exts.quiz._views import ChoiceButton, ReportItemButton
 from tests.e2e.conftest import DiscordErrorLog
 from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, StoredMessage, World
-from tests.e2e.studybot import Running, answered, make_settings
+from tests.e2e.studybot import Running, answered, idle, make_settings
 from tests.fuzz.conftest import EXAMPLES, record
 from tests.state import FakeClock, settings_for
 
@@ -234,10 +234,7 @@ def _generated(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
 
 
 async def _idle(env: Env) -> None:
-    def quiet() -> bool:
-        return not any(not t.done() and t.get_name().startswith(_IN_FLIGHT) for t in asyncio.all_tasks())
-
-    await env.fake.wait_for(quiet, timeout=20, what="the bot's handlers to finish")
+    await idle(env.fake, env.bot)
 
 
 def _check_replies(env: Env, since: int) -> None:
@@ -295,8 +292,12 @@ async def test_an_expired_form_is_answered(env: Env, discord_errors: Any) -> Non
     """A form submitted after the bot forgot it (its 10 minutes ran out, or a restart) is told to open it again."""
     down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
     modal = await (await env.fake.click(env.world.user, env.answer, down)).wait_modal()
-    for open_modal in list(env.bot._connection._view_store._modals.values()):
-        open_modal.stop()  # what the timeout does
+    # discord.py files the form under its custom_id only once Discord has answered the request that opened it,
+    # which is after the fake recorded that request: wait for the bot's side, then expire exactly that form.
+    modals = env.bot._connection._view_store._modals
+    form = await env.fake.wait_for(lambda: modals.get(modal.custom_id), timeout=10, what="the bot to file the form")
+    form.stop()  # what the timeout does
+    assert modal.custom_id not in modals
     reply = await answered(await env.fake.submit_modal(env.world.user, modal.custom_id, {modal.field_ids()[0]: "x"}))
     assert reply.ephemeral and reply.text() == _ui.UNROUTED_FORM
 
