@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 
@@ -98,9 +99,9 @@ class DiscordErrorLog(logging.Handler):
         pytest.fail("discord.py logged errors during the test:\n" + "\n".join(lines), pytrace=False)
 
 
-@pytest.fixture(autouse=True)
-def discord_errors() -> Iterator[DiscordErrorLog]:
-    """Fails the test when a ``discord`` logger logs at ERROR or above; ``discord_errors.expect`` consumes one."""
+@contextlib.contextmanager
+def watching_discord_errors() -> Iterator[DiscordErrorLog]:
+    """Collects what ``discord`` loggers log at ERROR or above, and fails the test at the end if any was unexpected."""
     handler = DiscordErrorLog()
     logger = logging.getLogger("discord")
     logger.addHandler(handler)
@@ -109,3 +110,10 @@ def discord_errors() -> Iterator[DiscordErrorLog]:
     finally:
         logger.removeHandler(handler)
     handler.verify()
+
+
+@pytest.fixture(autouse=True)
+def discord_errors() -> Iterator[DiscordErrorLog]:
+    """Fails the test when a ``discord`` logger logs at ERROR or above; ``discord_errors.expect`` consumes one."""
+    with watching_discord_errors() as handler:
+        yield handler

@@ -39,7 +39,7 @@ import pytest_asyncio
 
 from bot.client import StudyBot
 from bot.startup import explain
-from tests.e2e.conftest import DiscordErrorLog
+from tests.e2e.conftest import DiscordErrorLog, watching_discord_errors
 from tests.e2e.fake_discord import FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
 from tests.e2e.studybot import Running, answered, idle, make_settings, right_answer
 from tests.fault.conftest import record
@@ -324,14 +324,8 @@ def _logged_ids(env: Env, since: int) -> list[str]:
 @pytest.fixture
 def discord_errors() -> Iterator[DiscordErrorLog]:
     """discord.py logging an ERROR means a failure escaped the bot's one error path: the test fails."""
-    handler = DiscordErrorLog()
-    logger = logging.getLogger("discord")
-    logger.addHandler(handler)
-    try:
+    with watching_discord_errors() as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-    handler.verify()
 
 
 @pytest.mark.parametrize("status", STATUSES)

@@ -18,7 +18,6 @@ Two layers, because a click through the fake Discord costs a round trip of a rea
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -43,7 +42,7 @@ from bot.exts.ask._render import AnswerAction
 from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton, parse_skill, quiz_item_fields
 from bot.exts.quiz._daily import QotdButton
 from bot.exts.quiz._views import ChoiceButton, ReportItemButton
-from tests.e2e.conftest import DiscordErrorLog
+from tests.e2e.conftest import DiscordErrorLog, watching_discord_errors
 from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, StoredMessage, World
 from tests.e2e.studybot import Running, answered, idle, make_settings
 from tests.fuzz.conftest import EXAMPLES, record
@@ -210,14 +209,8 @@ async def env(shipped_service: Any, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 def discord_errors() -> Iterator[DiscordErrorLog]:
     """discord.py logging an ERROR means a failure escaped the bot's one error path: the test fails."""
-    handler = DiscordErrorLog()
-    logger = logging.getLogger("discord")
-    logger.addHandler(handler)
-    try:
+    with watching_discord_errors() as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-    handler.verify()
 
 
 def _generated(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
