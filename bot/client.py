@@ -195,9 +195,13 @@ class StudyBot(commands.Bot):
         if pending:
             log.info("shutting down: waiting for %d in-flight interaction(s)", len(pending))
             await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
-        for task in list(self.background):
-            if task is not current:  # SIGTERM runs this very method as a background task
-                task.cancel()
+        cancelled = [task for task in self.background if task is not current]  # SIGTERM runs this as one
+        for task in cancelled:
+            task.cancel()
+        if cancelled:
+            # A task cancelled mid-query makes SQLAlchemy close its connection gracefully in a task of its own;
+            # wait for that to finish, or closing the database (and any later cancel) leaves it hanging.
+            await asyncio.wait(cancelled, timeout=self.settings.shutdown_grace)
         await super().close()
         if self.kb_sync is not None:
             await self.kb_sync.stop()
