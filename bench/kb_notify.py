@@ -182,10 +182,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["publisher"]:
         asyncio.run(_publisher(sys.argv[2], sys.argv[3]))
     else:
-        found: list[tuple[str, str]] = []
-        problems = run(found)
-        for name, value in found:
-            print(f"{name}: {value}")
-        for problem in problems:
-            print(f"FAILED: {problem}", file=sys.stderr)
-        raise SystemExit(1 if problems else 0)
+        from bench import run_alone
+
+        run_alone(run)
