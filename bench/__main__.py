@@ -15,8 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from rich.console import Console
-from rich.table import Table
+from bench import print_table
 
 SUITES = ("retrieval", "answers", "state", "discord", "kb", "grounding", "notify", "once", "memory", "coldstart")
 
@@ -145,12 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         from bench import coldstart
 
         coldstart.run(rows, options.coldstart_fresh_runs, options.coldstart_warm_runs)
-    table = Table(title="StudyBot benchmarks")
-    table.add_column("measure")
-    table.add_column("result")
-    for name, value in rows:
-        table.add_row(name, value)
-    Console(width=160).print(table)
+    print_table(rows)
     if failures:
         # Correctness, not speed: a benchmark that lost an update must not look like a pass.
         for failure in failures:

@@ -242,17 +242,6 @@ if __name__ == "__main__":
         servers, budget, data = int(sys.argv[2]), int(sys.argv[3]) or None, Path(sys.argv[4])
         print(json.dumps(child(servers, budget, data)))
     else:
-        from rich.console import Console
-        from rich.table import Table
+        from bench import run_alone
 
-        table_rows: list[tuple[str, str]] = []
-        problems = run(table_rows)
-        table = Table(title="StudyBot memory")
-        table.add_column("measure")
-        table.add_column("result")
-        for name, value in table_rows:
-            table.add_row(name, value)
-        Console(width=160).print(table)
-        for problem in problems:
-            print(f"FAILED: {problem}", file=sys.stderr)
-        sys.exit(1 if problems else 0)
+        run_alone(run)
