@@ -22,6 +22,8 @@ from bot.domain.answering import Answer, AnswerService
 from bot.domain.conversation import Turn
 
 SET = Path(__file__).with_name("answers.yaml")
+# A second set, written blind later (bench/QUESTIONS.md); its splits are reported as "fresh-dev" and "fresh-heldout".
+FRESH = Path(__file__).with_name("answers_fresh.yaml")
 HELPFUL_RECALL = 2 / 3
 
 
@@ -40,12 +42,12 @@ class Asked:
     first_turn: bool = True
 
 
-def load(path: Path = SET) -> list[Asked]:
-    """Every question and conversation turn of the set, in order."""
+def load(path: Path = SET, prefix: str = "") -> list[Asked]:
+    """Every question and conversation turn of the set, in order; ``prefix`` names the set in each split."""
     data = yaml.safe_load(path.read_text())
     out: list[Asked] = []
     for item in data["questions"]:
-        kind, split = item["kind"], item["split"]
+        kind, split = item["kind"], prefix + item["split"]
         if kind == "conversation":
             for n, turn in enumerate(item["turns"]):
                 out.append(
@@ -189,12 +191,12 @@ def main(rows: list[tuple[str, str]], split: str | None = None) -> dict[str, dic
     from bench.harness import open_service
 
     service = open_service()
-    questions = load()
+    questions = load() + (load(FRESH, "fresh-") if FRESH.exists() else [])
     results: dict[str, dict[str, Tally]] = {}
     forward = forward_ms(service)
     for name, ask in (("old", legacy(service)), ("new", current(service))):
         pairs = list(run(ask, questions))
-        for part in ("dev", "heldout"):
+        for part in dict.fromkeys(q.split for q in questions):
             if split and part != split:
                 continue
             tallies = score([(q, a) for q, a in pairs if q.split == part])

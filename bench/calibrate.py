@@ -5,6 +5,11 @@ Label: 1 when the top document answers an in-scope question, 0 for out-of-scope 
 that good-looking matches are bad). Threshold: the highest value that keeps false abstention on
 in-scope questions at or below the target, so out-of-scope abstention is as high as it can be.
 
+Both sets' dev splits take part: the retrieval set (bench/devset*.yaml) labels the fit, and the answer sets'
+dev questions (bench/answers*.yaml), phrased the way learners write on Discord, add off-topic examples to the
+fit and in-scope searches to the threshold, each searched the way the answerer searches it (one search per
+part of a multi-part question). Held-out splits are never read.
+
 Run: .venv/bin/python -m bench.calibrate
 """
 
@@ -12,8 +17,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import devset
+from bench import answers, devset
 from bench.harness import open_retriever
+from bot.domain.questions import analyze, search_text
 from index.confidence import Calibration, fit
 
 FALSE_ABSTENTION_TARGET = 0.02
@@ -33,6 +39,17 @@ def main() -> None:
         else:
             rows.append(result.features)
             labels.append(0)
+    for q in answers.load() + (answers.load(answers.FRESH, "fresh-") if answers.FRESH.exists() else []):
+        if q.split not in ("dev", "fresh-dev") or not q.first_turn:  # a follow-up is searched rewritten
+            continue
+        analysis = analyze(q.question)
+        for text in analysis.parts if analysis.kind == "multipart" else [q.question]:
+            features = retriever.search(search_text(text)).features
+            if q.offtopic:
+                rows.append(features)
+                labels.append(0)
+            else:
+                in_scope_rows.append(features)
     weights, bias = fit(rows, labels)
     probe = Calibration(weights, bias, 0.5)
     in_conf = sorted(probe.confidence(f) for f in in_scope_rows)

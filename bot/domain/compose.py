@@ -27,6 +27,7 @@ _HOW_HEADING = re.compile(
     r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|when should|which)\b", re.I
 )
 _WHAT_HEADING = re.compile(r"^(what|why|who)\b", re.I)
+_YESNO_HEADING = re.compile(r"^(do|does|is|are|should|can|could|will|must|am)\b", re.I)
 LEAD_BONUS = 0.05
 # A yes/no question wants a verdict: a sentence that says "no need", "should", "avoid" or "not" answers it, one
 # that only describes the topic does not.
@@ -247,6 +248,8 @@ def heading_fits(chunk: Chunk, analysis: Analysis) -> float:
     bonus = 0.015 * min(len(shared), 3)
     question = analysis.normalized.lstrip()
     if question.startswith("why") and heading.lower().startswith("why"):
+        return bonus + 0.04
+    if analysis.kind == "yesno" and _YESNO_HEADING.search(heading):  # the section that gives the verdict
         return bonus + 0.04
     if analysis.kind in ("howto", "recommend") and _HOW_HEADING.search(heading):
         return bonus + 0.02
