@@ -232,6 +232,7 @@ _LEAD = re.compile(
 _DETERMINER = re.compile(r"^(?:the|a|an|my|our|your|this|that|these|those|some|any)\s+")
 _ALIASES = sorted({a.strip().rstrip(".") for names in LIBRARIES.values() for a in names if len(a.strip()) > 2})
 _TRAIL = re.compile(
+    r"\s+(?:that\s+)?(?:i|you|we|a beginner)\s+(?:should|need to|must|have to|ought to)\s+(?:know|learn|study|master)\b.*$|"
     r"\s+(?:in|with|using|for|on|via)\s+(?:" + "|".join(re.escape(a) for a in _ALIASES) + r"|python)\b.*$|"
     r"\s+(?:work|works|do|does|mean|means|help|helps|matter|matters)(?:\s+(?:in|for|with|on|under)\b.*)?$|"
     r"\s+(?:help|helps|hurt|hurts|improve|improves|affect|affects)\s+.*$|\s+(?:is|are)$|"
@@ -252,8 +253,24 @@ _COMPARE_SIDES = [
 ]
 _SIDE_TAIL = re.compile(
     r"\s*(?:\?|\.(?:\s|$)|!|,).*$|\s+(?:for|in|when|if|on|to)\s+.*$|\s+(?:is|are)\s+(?:better|best|faster)\b.*$|"
-    r"\s+(?:what|which|how)\b.*$|\s+first$"
+    r"\s+(?:what|which|how)\b.*$|\s+first$|"
+    r"\s+(?:i|we)\s+(?:always|keep|never|still|just|can|cannot|do|am|get|have|need|want|think|mix|confuse)\b.*$"
 )
+# The noun two sides share when a learner writes it once, on the second side: "type 1 vs type 2 error".
+_SHARED_HEAD = {
+    "error", "errors", "regularization", "regularisation", "norm", "normalization", "normalisation", "search",
+    "join", "joins", "loss", "losses", "encoding", "scaling", "descent", "sampling", "test", "tests", "pooling",
+    "attention", "split", "splitting", "validation", "learning", "optimizer", "optimizers", "distance", "decay",
+}
+
+
+def _share_head(a: str, b: str) -> str:
+    """Side ``a`` with the head noun it shares with ``b`` ("l1", "l2 regularization" -> "l1 regularization")."""
+    wa, wb = a.split(), b.split()
+    tail = wb[len(wa) :]
+    if wa and 1 <= len(tail) <= 2 and wa[:-1] == wb[: len(wa) - 1] and tail[-1] in _SHARED_HEAD:
+        return " ".join([*wa, *tail])
+    return a
 
 
 @dataclass(frozen=True)
@@ -340,7 +357,7 @@ def _compare_sides(text: str) -> tuple[str, str] | None:
             b = _DETERMINER.sub("", _SIDE_TAIL.sub("", match["b"]).strip(" ,"))
             a = re.sub(r"^.*\b(?:between|is|are|use|pick|choose)\s+", "", a) if len(a.split()) > 5 else a
             if a and b and a != b and len(a.split()) <= 6 and len(b.split()) <= 6:
-                return a.strip(), b.strip()
+                return _share_head(a.strip(), b.strip()), b.strip()
     return None
 
 

@@ -83,6 +83,12 @@ FOLLOW_UPS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("what is data augmentation?", "examples?", ("example", "data augmentation"), ()),
     ("what is dropout?", "why?", ("why", "dropout"), ()),
     ("how do i tune xgboost", "what about for lightgbm", ("tune", "lightgbm"), ("xgboost",)),
+    (
+        "what are the main ml algorithms i should know as a beginner",
+        "which one should i learn first?",
+        ("ml algorithms", "learn first"),
+        ("which a beginner",),
+    ),
 ]
 
 

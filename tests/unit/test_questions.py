@@ -173,7 +173,10 @@ HOWTO = [
 
 COMPARE = [
     c("diff btw bagging and boosting", "compare", ("bagging", "boosting")),
-    c("difference between l1 and l2 regularization", "compare", ("l1", "l2 regularization")),
+    c("difference between l1 and l2 regularization", "compare", ("l1 regularization", "l2 regularization")),
+    c("type 1 vs type 2 error i always mix them up", "compare", ("type 1 error", "type 2 error")),
+    c("grid vs random search", "compare", ("grid search", "random search")),
+    c("cnn vs vision transformer", "compare", ("cnn", "vision transformer")),
     c("DataParallel vs DDP", "compare", ("dataparallel", "ddp")),
     c("pytorch vs tensorflow for a beginner?", "compare", ("pytorch", "tensorflow")),
     c("adam vs sgd which is better", "compare", ("adam", "sgd")),
