@@ -232,14 +232,15 @@ class AnswerService:
 
     # -- one question ----------------------------------------------------------------------------
     def _search(self, text: str) -> tuple[SearchResult, float]:
-        result = self.retriever.search(text)
+        """Every search the answer makes (whole question, part or compare side) reads the text the same way."""
+        result = self.retriever.search(search_text(text))
         return result, self.calibration.confidence(result.features)
 
     def _candidates(self, hits: Sequence[Hit], kind: str = "entry") -> list[Candidate]:
         return [Candidate(h.row, h.chunk, h.score) for h in hits if h.chunk.kind == kind][:CANDIDATES]
 
     def _part(self, question: str, analysis: Analysis, budget: int, shown: Collection[str] = ()) -> _Part:
-        result, confidence = self._search(search_text(question))
+        result, confidence = self._search(question)
         if not result.hits or confidence < self.threshold:
             return _Part(question, confidence, [], result.hits, query_vector=result.query_vector)
         if analysis.kind == "recommend":

@@ -24,7 +24,9 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9*`])")
 _HOW_HEADING = re.compile(
-    r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|when should|which)\b", re.I
+    r"^(how|what (are|is) the (best |main |practical )?(ways?|steps|options)|what are (some )?(good|best) practices|"
+    r"when should|which)\b",
+    re.I,
 )
 _WHAT_HEADING = re.compile(r"^(what|why|who)\b", re.I)
 _YESNO_HEADING = re.compile(r"^(do|does|is|are|should|can|could|will|must|am)\b", re.I)

@@ -257,18 +257,17 @@ _SIDE_TAIL = re.compile(
     r"\s+(?:i|we)\s+(?:always|keep|never|still|just|can|cannot|do|am|get|have|need|want|think|mix|confuse)\b.*$"
 )
 # The noun two sides share when a learner writes it once, on the second side: "type 1 vs type 2 error".
-_SHARED_HEAD = {
-    "error", "errors", "regularization", "regularisation", "norm", "normalization", "normalisation", "search",
-    "join", "joins", "loss", "losses", "encoding", "scaling", "descent", "sampling", "test", "tests", "pooling",
-    "attention", "split", "splitting", "validation", "learning", "optimizer", "optimizers", "distance", "decay",
-}
+_SHARED_HEAD = re.compile(
+    r"errors?|regulari[sz]ation|norm|normali[sz]ation|search|joins?|loss(?:es)?|encoding|scaling|descent|sampling|"
+    r"tests?|pooling|attention|split(?:ting)?|validation|learning|optimi[sz]ers?|distance|decay"
+)
 
 
 def _share_head(a: str, b: str) -> str:
     """Side ``a`` with the head noun it shares with ``b`` ("l1", "l2 regularization" -> "l1 regularization")."""
     wa, wb = a.split(), b.split()
     tail = wb[len(wa) :]
-    if wa and 1 <= len(tail) <= 2 and wa[:-1] == wb[: len(wa) - 1] and tail[-1] in _SHARED_HEAD:
+    if wa and 1 <= len(tail) <= 2 and wa[:-1] == wb[: len(wa) - 1] and _SHARED_HEAD.fullmatch(tail[-1]):
         return " ".join([*wa, *tail])
     return a
 
@@ -294,9 +293,14 @@ def normalize(text: str) -> str:
     return out
 
 
+# Statistics writes "Type I/II error" where learners type "type 1/2 error".
+_TYPE_ERROR = re.compile(r"\btype ([12]|ii?)(?= (?:errors?\b|vs\b|and\b|or\b))", re.I)
+
+
 def search_text(text: str) -> str:
     """The question as the search should read it: without chatter in front or asks about the wording."""
     stripped = _FILLER.sub(" ", _CHATTER.sub("", text))
+    stripped = _TYPE_ERROR.sub(lambda m: f"type {'I' * int(m[1]) if m[1].isdigit() else m[1].upper()}", stripped)
     stripped = re.sub(r"\s+([?.!,])", r"\1", " ".join(stripped.split())).strip(" ,")
     return stripped if sum(ch.isalpha() for ch in stripped) >= 2 else text
 

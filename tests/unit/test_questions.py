@@ -521,3 +521,16 @@ def test_an_opening_condition_joins_the_question_it_conditions():
 def test_search_text_drops_how_it_should_be_said(asked: str, searched: str):
     """Wording wishes ("like I'm 5", "in simple terms") and chatter are not searched for; the topic is."""
     assert search_text(asked) == searched
+
+
+@pytest.mark.parametrize(
+    ("asked", "searched"),
+    [
+        ("type 1 vs type 2 error i always mix them up", "type I vs type II error i always mix them up"),
+        ("what is a type 2 error?", "what is a type II error?"),
+        ("my data type 1 is wrong", "my data type 1 is wrong"),  # not the statistics term
+    ],
+)
+def test_search_text_spells_type_errors_as_statistics_does(asked: str, searched: str):
+    """ "type 1/2 error" is searched as the notes write it, "Type I/II error"; other "type 1"s are left alone."""
+    assert search_text(asked) == searched
