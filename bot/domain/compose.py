@@ -62,20 +62,40 @@ _ANAPHOR = re.compile(
 _COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|both|several|\d+)\b", re.I)
 
 
-def trim_list(block: Block, budget: int) -> Block | None:
-    """A list cut to its first items that fit, unless its lead-in promises a count the cut would break."""
+def trim_list(block: Block, budget: int, relevance: Callable[[str], float] | None = None) -> Block | None:
+    """A list cut to the items that fit, unless its lead-in promises a count the cut would break.
+
+    With ``relevance``, the items most relevant to the question are kept (a learner asking how to make a Docker
+    image smaller wants the "slim base image" item, wherever it sits); without, the first ones. Either way the
+    kept items stay in the note's order, each with its nested lines.
+    """
     if block.kind != "list" or len(block.text) <= budget:
         return block if len(block.text) <= budget else None
     lines = block.text.split("\n")
     lead = None if _LIST_ITEM.match(lines[0]) else lines[0]
     if lead is not None and _COUNT.search(lead):
         return None
-    items = lines[1:] if lead is not None else lines
+    items: list[list[str]] = []
+    for line in lines[1:] if lead is not None else lines:
+        if items and line.startswith(" "):  # a nested line belongs to the item above it
+            items[-1].append(line)
+        else:
+            items.append([line])
+    order = list(range(len(items)))
+    if relevance is not None:
+        order.sort(key=lambda i: -relevance(" ".join(items[i])))
+    taken: set[int] = set()
+    size = len(lead) if lead is not None else -1
+    for i in order:
+        grow = sum(len(line) + 1 for line in items[i])
+        if size + grow > budget:
+            if relevance is None:
+                break
+            continue
+        taken.add(i)
+        size += grow
     kept: list[str] = [lead] if lead is not None else []
-    for item in items:
-        if len("\n".join([*kept, item])) > budget:
-            break
-        kept.append(item)
+    kept += [line for i in sorted(taken) for line in items[i]]
     shown = [k for k in kept if _LIST_ITEM.match(k)]
     if len(shown) < 2:  # a lead-in with one item is a dangling bullet, not a list
         return None
@@ -318,6 +338,16 @@ class Composer:
 
         return sorted(candidates, key=value, reverse=True)
 
+    def _relevance(self, cand: Candidate, query: np.ndarray) -> Callable[[str], float]:
+        """How close a piece of a chunk (a list item) is to the question, by the index's sentence vectors."""
+        table = self.vectors(cand.row)
+
+        def score(text: str) -> float:
+            vecs = [v for sentence in split_sentences(text.lstrip(" -*+")) for v in _lookup(table, sentence)]
+            return max((float(v @ query) for v in vecs), default=0.0)
+
+        return score
+
     def blocks(self, cand: Candidate, query: np.ndarray, analysis: Analysis) -> list[tuple[float, Block, np.ndarray]]:
         """Each block of a chunk with its relevance to the query and a vector for redundancy checks."""
         table = self.vectors(cand.row)
@@ -386,7 +416,7 @@ class Composer:
                 block: Block | None = whole
                 room = budget - used - gap - _JOINER
                 if len(whole.text) > room:
-                    block = trim_list(whole, room) if n == 0 else None
+                    block = trim_list(whole, room, self._relevance(cand, query)) if n == 0 else None
                 if block is None:
                     continue
                 if chosen and any(float(vec @ c) > REDUNDANT for c in chosen if c.any()):

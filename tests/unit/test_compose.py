@@ -172,6 +172,17 @@ def test_trim_list_keeps_lead_and_first_items_that_fit():
     assert trimmed.order == block.order
 
 
+def test_trim_list_keeps_the_most_relevant_items_in_note_order():
+    """Given a relevance, the items that matter most to the question are kept, shown in the note's order."""
+    block = list_block("Useful habits:\n- Pin versions.\n- Keep data out.\n- Use a slim base.\n- Add a dockerignore.")
+    wanted = {"- Use a slim base.": 0.9, "- Add a dockerignore.": 0.8}
+    budget = len("Useful habits:\n- Use a slim base.\n- Add a dockerignore.") + 2
+    trimmed = trim_list(block, budget, lambda item: wanted.get(item, 0.1))
+    assert trimmed is not None
+    assert trimmed.text == "Useful habits:\n- Use a slim base.\n- Add a dockerignore."
+    assert trim_list(block, budget).text == "Useful habits:\n- Pin versions.\n- Keep data out."  # type: ignore[union-attr]
+
+
 def test_trim_list_keeps_at_least_two_items():
     """A cut that would leave a single item (a dangling bullet) gives nothing instead."""
     block = list_block("Practical approaches:\n- Sweep the rate.\n- Run a range test.\n- Use warmup.")
