@@ -98,7 +98,7 @@ def trim_list(block: Block, budget: int, relevance: Callable[[str], float] | Non
     kept += [line for i in sorted(taken) for line in items[i]]
     shown = [k for k in kept if _LIST_ITEM.match(k)]
     if len(shown) < 2:  # a lead-in with one item is a dangling bullet, not a list
-        return None
+        return _item_as_prose(items[order[0]], block, budget) if relevance is not None and items else None
     text = "\n".join(kept)
     return Block(
         "list",
@@ -107,6 +107,19 @@ def trim_list(block: Block, budget: int, relevance: Callable[[str], float] | Non
         block.order,
         block.paragraph,
     )
+
+
+def _item_as_prose(item: list[str], block: Block, budget: int) -> Block | None:
+    """The one most relevant item of a list, shown as the sentences it is, when it reads as prose on its own.
+
+    "`requirements.txt` is pip's simple format. Produced by `pip freeze`, …" stands alone; "keep data out;" does
+    not, and neither does an item with nested lines.
+    """
+    text = _LIST_ITEM.sub("", item[0], count=1)
+    if len(item) > 1 or len(text) > budget or not re.match(r"[A-Z`*\"]", text) or not text.endswith("."):
+        return None
+    sentences = tuple(s for s in block.sentences if s.lstrip("- ") in text)
+    return Block("sentence", text, sentences, block.order, block.paragraph)
 
 
 def _sentences(text: str) -> list[str]:

@@ -183,6 +183,21 @@ def test_trim_list_keeps_the_most_relevant_items_in_note_order():
     assert trim_list(block, budget).text == "Useful habits:\n- Pin versions.\n- Keep data out."  # type: ignore[union-attr]
 
 
+def test_trim_list_shows_one_relevant_item_as_prose_when_it_stands_alone():
+    """When only one item fits, the most relevant one is shown as the sentence it is, if it reads as one."""
+    block = list_block(
+        "- `pyproject.toml` declares the project and its ranges.\n- A lock file pins it all.\n"
+        "- `requirements.txt` is pip's format, made by `pip freeze`."
+    )
+    score = {"- `requirements.txt` is pip's format, made by `pip freeze`.": 0.9}
+    budget = len("`requirements.txt` is pip's format, made by `pip freeze`.") + 5
+    shown = trim_list(block, budget, lambda item: score.get(item, 0.1))
+    assert shown is not None and shown.kind == "sentence"
+    assert shown.text == "`requirements.txt` is pip's format, made by `pip freeze`."
+    fragment = list_block("Habits:\n- keep data out of the image;\n- pin the base image tag and versions;")
+    assert trim_list(fragment, 40, lambda item: 0.5) is None  # "keep data out of the image;" is no sentence
+
+
 def test_trim_list_keeps_at_least_two_items():
     """A cut that would leave a single item (a dangling bullet) gives nothing instead."""
     block = list_block("Practical approaches:\n- Sweep the rate.\n- Run a range test.\n- Use warmup.")
