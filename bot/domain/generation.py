@@ -19,11 +19,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import numpy as np
 
 from bot.domain.errors import StudyBotError
+from index.text import STOPWORDS
 
 if TYPE_CHECKING:
     from bot.domain.answering import Answer
@@ -126,7 +128,9 @@ def citations(sentence: str) -> tuple[int, ...]:
 
 
 def strip_citations(sentence: str) -> str:
-    return " ".join(_CITE.sub(" ", sentence).split()).replace(" .", ".").replace(" ,", ",")
+    """The sentence without its [n] marks; a space left before a final stop or comma goes, not one before
+    ``.backward()``, which would glue the code to the word before it."""
+    return re.sub(r" ([.,])(?=\s|$)", r"\1", " ".join(_CITE.sub(" ", sentence).split()))
 
 
 # -- the grounding check -------------------------------------------------------------------------------------
@@ -248,6 +252,117 @@ def _first(words: Sequence[str], forms: frozenset[str]) -> int:
     return next(i for i, w in enumerate(words) if w in forms)
 
 
+# -- the alignment check: a near-copy of a passage sentence with one term changed ----------------------------
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_PREFIXES = ("un", "non", "in", "im", "ir", "il", "dis")
+_OPPOSITE_FORMS = {w: side for one, other in _SIDES for side, forms in ((other, one), (one, other)) for w in forms}
+ALIGN_SPAN = 3  # tokens: an edit longer than this is a rewrite, left to similarity
+ALIGN_COPIED = 0.5  # share of the claim's content words that must sit in the aligned sentence, in order
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """(word, stem) pairs in order; hyphens and apostrophes split ("decoder-only", "tensor's")."""
+    return [(w, stem(w)) for w in _TOKEN.findall(re.sub(r"n['’]t\b", " not", text.lower()))]
+
+
+def _content(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    return [s for w, s in pairs if w not in STOPWORDS or w in _OPPOSITE_FORMS]
+
+
+def opposed(word: str, other: str) -> bool:
+    """Two words of opposite sense: a listed pair, a negating prefix ("regularized"/"unregularized"), or
+    over-/under- ("overconfident"/"underconfident")."""
+    if other in _OPPOSITE_FORMS.get(word, ()):
+        return True
+    for a, b in ((word, other), (other, word)):
+        if any(a == p + b for p in _PREFIXES) or (a.startswith("over") and b == "under" + a[4:]):
+            return True
+    return False
+
+
+Run = list[tuple[str, str]]
+
+
+def _edits(claim: Run, sentence: Run) -> tuple[int, list[tuple[Run, Run]]]:
+    """How many content words the claim shares in order with ``sentence``, and its one-term edits of it."""
+    a, b = [s for _, s in claim], [s for _, s in sentence]
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    copied = sum(len(_content(claim[i : i + n])) for i, _, n in matcher.get_matching_blocks())
+    ops = matcher.get_opcodes()
+    edits: list[tuple[Run, Run]] = []
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        if tag != "replace" or i2 - i1 > ALIGN_SPAN or j2 - j1 > ALIGN_SPAN:
+            continue
+        before = (i1 == 0 and j1 == 0) or (k > 0 and ops[k - 1][0] == "equal")
+        after = (i2 == len(a) and j2 == len(b)) or (k + 1 < len(ops) and ops[k + 1][0] == "equal")
+        said, source = claim[i1:i2], sentence[j1:j2]
+        if before and after and _content(said) and _content(source) and not all(w.isdigit() for w, _ in said):
+            edits.append((said, source))  # a changed number is the number check's
+    return copied, edits
+
+
+def _siblings(new: set[str], old: set[str], sentences: Sequence[Run]) -> bool:
+    """Whether the passage uses the two terms (stem sets) in parallel roles: on the same side of a same content
+    word ("forward pass" and "backward pass"; "high bias" and "high variance"), or each opening a sentence or list
+    item ("Local connectivity: …", "Weight sharing: …"). A synonym a paraphrase brings in rarely does either."""
+    slots: dict[str, set[tuple[int, str]]] = {"new": set(), "old": set()}
+    opens: dict[str, bool] = {"new": False, "old": False}
+    for words in sentences:
+        content = [s for w, s in words if w not in STOPWORDS and not w.isdigit()]
+        for key, stems in (("new", new), ("old", old)):
+            hits = [k for k, s in enumerate(content) if s in stems]
+            opens[key] = opens[key] or (bool(hits) and hits[0] == 0)
+            for k in hits:
+                slots[key] |= {(d, content[k + d]) for d in (-1, 1) if 0 <= k + d < len(content)}
+    shared = {(d, s) for d, s in slots["new"] & slots["old"] if s not in new | old}
+    return bool(shared) or (opens["new"] and opens["old"])
+
+
+def misaligned(claim: str, source_sentences: Sequence[str]) -> list[str]:
+    """Terms the claim changed in the passage sentence it copies: "forward pass" where that sentence says
+    "backward pass", "type II" for "type I", a definition given to the wrong term.
+
+    The claim is aligned with the passage sentence it shares most content words with, in order. When it copies
+    at least ``ALIGN_COPIED`` of its content words from that sentence, each short replaced run framed by copied
+    words on both sides is a changed term. The change is a swap when the new words are the opposite of the old
+    ones, or are words the passage itself uses in a parallel role (``_siblings``): a model moving one term of the
+    passage into another's place. A synonym is a paraphrase, and a word the passage never uses is left to the
+    term check and to similarity.
+    """
+    said = _tokens(claim)
+    content = _content(said)
+    if len(content) < 2:
+        return []
+    sentences = [_tokens(sentence) for sentence in source_sentences]
+    passage = {s for words in sentences for s in _content(words)}
+    aligned = [_edits(said, words) for words in sentences]
+    if not aligned:
+        return []
+    best = max(copied for copied, _ in aligned)
+    if best < ALIGN_COPIED * len(content):
+        return []
+    found: list[str] = []
+    for copied, edits in aligned:
+        if copied < best:
+            continue
+        swaps = []
+        for new, old in edits:
+            new_stems, old_stems = set(_content(new)), set(_content(old))
+            new_words, old_words = [w for w, _ in new], [w for w, _ in old]
+            if any(opposed(x, y) for x in new_words for y in old_words) or (
+                new_stems <= passage
+                and not new_stems & old_stems
+                and not any(x in y or y in x for x in new_words for y in old_words if len(min(x, y)) > 3)
+                and _siblings(new_stems, old_stems, sentences)
+            ):
+                swaps.append(f"{' '.join(new_words)} where the passage says {' '.join(old_words)}")
+        if not swaps:
+            return []  # one sentence the claim copies without a swap is enough
+        found = found or swaps
+    return found
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The grounding check's decision on one sentence; ``reason`` says why it was dropped ("" when kept)."""
@@ -324,16 +439,20 @@ class GroundingChecker:
         unknown = self.unknown_terms(claim, "\n".join(sources))
         if unknown:
             return Verdict(sentence, False, "not in the cited passages: " + ", ".join(unknown[:3]), cited)
-        swapped = contradictions(claim, [x for p in sources for x in passage_sentences(p)])
+        source_sentences = [x for p in sources for x in passage_sentences(p)]
+        swapped = contradictions(claim, source_sentences)
         if swapped:
             return Verdict(sentence, False, "contradicts the cited passages: " + "; ".join(swapped[:2]), cited)
+        changed = misaligned(claim, source_sentences)
+        if changed:
+            return Verdict(sentence, False, "changes a term of the cited passage: " + "; ".join(changed[:2]), cited)
         score = self.support(claim, sources)
         if score < self.threshold:
             return Verdict(sentence, False, f"unsupported ({score:.2f})", cited, score)
         return Verdict(sentence, True, "", cited, score)
 
 
-_MD = re.compile(r"[*_`>#]+")
+_MD = re.compile(r"[*`>#]+|(?<!\w)_+|_+(?!\w)")  # an underscore inside a word is code: ``no_grad`` stays
 
 
 def passage_sentences(text: str) -> list[str]:
