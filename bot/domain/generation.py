@@ -176,6 +176,7 @@ _OPPOSITES: tuple[tuple[str, str], ...] = (
     ("more", "fewer less"),
     ("dense denser", "sparse sparser"),
     ("before", "after"),
+    ("forward forwards", "backward backwards reverse"),
     ("positive positives", "negative negatives"),
     ("maximize maximizes maximise maximises maximum", "minimize minimizes minimise minimises minimum"),
     ("first", "last"),
@@ -254,7 +255,9 @@ def _first(words: Sequence[str], forms: frozenset[str]) -> int:
 
 # -- the alignment check: a near-copy of a passage sentence with one term changed ----------------------------
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # ``grad_fn`` is one token, not "grad" and "fn"
+_ROMAN = frozenset({"i", "ii", "iii", "iv"})  # "type I" / "type II": a numeral, not the pronoun
+_AUXILIARIES = frozenset({"is", "are", "was", "were", "be", "been", "has", "have", "had", "can", "does", "do"})
 _PREFIXES = ("un", "non", "in", "im", "ir", "il", "dis")
 _OPPOSITE_FORMS = {w: side for one, other in _SIDES for side, forms in ((other, one), (one, other)) for w in forms}
 ALIGN_SPAN = 3  # tokens: an edit longer than this is a rewrite, left to similarity
@@ -266,8 +269,12 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return [(w, stem(w)) for w in _TOKEN.findall(re.sub(r"n['’]t\b", " not", text.lower()))]
 
 
+def _is_content(word: str) -> bool:
+    return word not in STOPWORDS or word in _OPPOSITE_FORMS or word in _ROMAN
+
+
 def _content(pairs: Sequence[tuple[str, str]]) -> list[str]:
-    return [s for w, s in pairs if w not in STOPWORDS or w in _OPPOSITE_FORMS]
+    return [s for w, s in pairs if _is_content(w)]
 
 
 def opposed(word: str, other: str) -> bool:
@@ -284,11 +291,13 @@ def opposed(word: str, other: str) -> bool:
 Run = list[tuple[str, str]]
 
 
-def _edits(claim: Run, sentence: Run) -> tuple[int, list[tuple[Run, Run]]]:
-    """How many content words the claim shares in order with ``sentence``, and its one-term edits of it."""
+def _edits(claim: Run, sentence: Run) -> tuple[tuple[int, int], list[tuple[Run, Run]]]:
+    """How closely the claim copies ``sentence`` (content words, then all words, shared in order), and its
+    short edits of it that copied words frame on both sides."""
     a, b = [s for _, s in claim], [s for _, s in sentence]
     matcher = SequenceMatcher(None, a, b, autojunk=False)
-    copied = sum(len(_content(claim[i : i + n])) for i, _, n in matcher.get_matching_blocks())
+    blocks = matcher.get_matching_blocks()
+    copied = (sum(len(_content(claim[i : i + n])) for i, _, n in blocks), sum(n for *_, n in blocks))
     ops = matcher.get_opcodes()
     edits: list[tuple[Run, Run]] = []
     for k, (tag, i1, i2, j1, j2) in enumerate(ops):
@@ -297,9 +306,16 @@ def _edits(claim: Run, sentence: Run) -> tuple[int, list[tuple[Run, Run]]]:
         before = (i1 == 0 and j1 == 0) or (k > 0 and ops[k - 1][0] == "equal")
         after = (i2 == len(a) and j2 == len(b)) or (k + 1 < len(ops) and ops[k + 1][0] == "equal")
         said, source = claim[i1:i2], sentence[j1:j2]
-        if before and after and _content(said) and _content(source) and not all(w.isdigit() for w, _ in said):
-            edits.append((said, source))  # a changed number is the number check's
+        if before and after and _content(said) and _content(source):
+            if not {w for w, _ in said + source} & _AUXILIARIES:  # "is assigned" for "belongs": a rewording
+                edits.append((said, source))
     return copied, edits
+
+
+def _inflected(word: str, other: str) -> bool:
+    """One word grown from the other ("pretrained", "trained"): a rewording, unless one is code ("grad_fn")."""
+    short, long = sorted((word, other), key=len)
+    return len(short) > 3 and short.removesuffix("e") in long and "_" not in long  # "true" / "truly"
 
 
 def _siblings(new: set[str], old: set[str], sentences: Sequence[Run]) -> bool:
@@ -309,7 +325,7 @@ def _siblings(new: set[str], old: set[str], sentences: Sequence[Run]) -> bool:
     slots: dict[str, set[tuple[int, str]]] = {"new": set(), "old": set()}
     opens: dict[str, bool] = {"new": False, "old": False}
     for words in sentences:
-        content = [s for w, s in words if w not in STOPWORDS and not w.isdigit()]
+        content = [s for w, s in words if _is_content(w) and not w.isdigit()]
         for key, stems in (("new", new), ("old", old)):
             hits = [k for k, s in enumerate(content) if s in stems]
             opens[key] = opens[key] or (bool(hits) and hits[0] == 0)
@@ -319,46 +335,60 @@ def _siblings(new: set[str], old: set[str], sentences: Sequence[Run]) -> bool:
     return bool(shared) or (opens["new"] and opens["old"])
 
 
+_CLAUSE = re.compile(r"[;:]|,\s*(?:and|but|while|whereas|so)?\s*|\s(?:while|whereas)\s")
+
+
 def misaligned(claim: str, source_sentences: Sequence[str]) -> list[str]:
     """Terms the claim changed in the passage sentence it copies: "forward pass" where that sentence says
-    "backward pass", "type II" for "type I", a definition given to the wrong term.
+    "backward pass", "type II" for "type I", a definition given to the wrong term, a changed number.
 
-    The claim is aligned with the passage sentence it shares most content words with, in order. When it copies
-    at least ``ALIGN_COPIED`` of its content words from that sentence, each short replaced run framed by copied
-    words on both sides is a changed term. The change is a swap when the new words are the opposite of the old
-    ones, or are words the passage itself uses in a parallel role (``_siblings``): a model moving one term of the
-    passage into another's place. A synonym is a paraphrase, and a word the passage never uses is left to the
-    term check and to similarity.
+    The claim, and each of its clauses ("BERT is decoder-only, and every token attends …"), is aligned with the
+    passage sentence it copies most closely. When it copies at least ``ALIGN_COPIED`` of its content words from
+    that sentence, each short replaced run framed by copied words on both sides is a changed term. The change is
+    a swap when the new words are a different number, the opposite of the old words, or words the passage itself
+    uses in a parallel role (``_siblings``): a model moving one term of the passage into another's place. A
+    synonym is a paraphrase, and a word the passage never uses is left to the term check and to similarity.
     """
-    said = _tokens(claim)
-    content = _content(said)
-    if len(content) < 2:
-        return []
     sentences = [_tokens(sentence) for sentence in source_sentences]
     passage = {s for words in sentences for s in _content(words)}
+    whole = set(_content(_tokens(claim)))
+    found: list[str] = []
+    for part in dict.fromkeys([claim, *_CLAUSE.split(claim)]):
+        said = _tokens(part)
+        if len(_content(said)) >= 2:
+            found += [f for f in _aligned_swaps(said, sentences, passage, whole) if f not in found]
+    return found
+
+
+def _aligned_swaps(said: Run, sentences: Sequence[Run], passage: set[str], whole: set[str]) -> list[str]:
+    """``misaligned`` for one claim or clause; ``whole`` is the whole claim's content stems: a sibling term
+    is swapped in only if the claim lost every word of the term it replaced (a clause may reword what another clause keeps)."""
     aligned = [_edits(said, words) for words in sentences]
     if not aligned:
         return []
     best = max(copied for copied, _ in aligned)
-    if best < ALIGN_COPIED * len(content):
+    if best[0] < ALIGN_COPIED * len(_content(said)):
         return []
     found: list[str] = []
     for copied, edits in aligned:
-        if copied < best:
+        if copied != best:
             continue
         swaps = []
         for new, old in edits:
             new_stems, old_stems = set(_content(new)), set(_content(old))
             new_words, old_words = [w for w, _ in new], [w for w, _ in old]
-            if any(opposed(x, y) for x in new_words for y in old_words) or (
+            if all(w.isdigit() for w in new_words + old_words):
+                swaps.append(f"{' '.join(new_words)} where the passage says {' '.join(old_words)}")
+            elif any(opposed(x, y) for x in new_words for y in old_words) or (
                 new_stems <= passage
                 and not new_stems & old_stems
-                and not any(x in y or y in x for x in new_words for y in old_words if len(min(x, y)) > 3)
+                and not old_stems & whole
+                and not any(_inflected(x, y) for x in new_words for y in old_words)
                 and _siblings(new_stems, old_stems, sentences)
             ):
                 swaps.append(f"{' '.join(new_words)} where the passage says {' '.join(old_words)}")
         if not swaps:
-            return []  # one sentence the claim copies without a swap is enough
+            return []  # one sentence the claim copies as closely without a swap is enough
         found = found or swaps
     return found
 
