@@ -261,6 +261,7 @@ _AUXILIARIES = frozenset({"is", "are", "was", "were", "be", "been", "has", "have
 _PREFIXES = ("un", "non", "in", "im", "ir", "il", "dis")
 _OPPOSITE_FORMS = {w: side for one, other in _SIDES for side, forms in ((other, one), (one, other)) for w in forms}
 ALIGN_SPAN = 3  # tokens: an edit longer than this is a rewrite, left to similarity
+OUTSIDE_SHARE = 0.5  # of a claim's content words absent from what it cites: the claim is about something else
 ALIGN_COPIED = 0.5  # share of the claim's content words that must sit in the aligned sentence, in order
 
 
@@ -333,6 +334,16 @@ def _siblings(new: set[str], old: set[str], sentences: Sequence[Run]) -> bool:
                 slots[key] |= {(d, content[k + d]) for d in (-1, 1) if 0 <= k + d < len(content)}
     shared = {(d, s) for d, s in slots["new"] & slots["old"] if s not in new | old}
     return bool(shared) or (opens["new"] and opens["old"])
+
+
+def outside_words(claim: str, source: str) -> list[str]:
+    """The claim's content words that ``source`` never uses (by stem), when they are at least ``OUTSIDE_SHARE``
+    of its content words: a claim mostly made of other words is about something the passage does not say,
+    however close its topic ("Max pooling layers shrink the spatial resolution" cited to a passage on CNNs)."""
+    known = {s for _, s in _tokens(source)}
+    content = [w for w, _ in _tokens(claim) if _is_content(w) and not w.isdigit()]
+    novel = [w for w in content if stem(w) not in known]
+    return list(dict.fromkeys(novel)) if len(novel) >= 2 and len(novel) >= OUTSIDE_SHARE * len(content) else []
 
 
 _CLAUSE = re.compile(r"[;:]|,\s*(?:and|but|while|whereas|so)?\s*|\s(?:while|whereas)\s")
@@ -469,6 +480,9 @@ class GroundingChecker:
         unknown = self.unknown_terms(claim, "\n".join(sources))
         if unknown:
             return Verdict(sentence, False, "not in the cited passages: " + ", ".join(unknown[:3]), cited)
+        novel = outside_words(claim, "\n".join(sources))
+        if novel:
+            return Verdict(sentence, False, "mostly outside the cited passages: " + ", ".join(novel[:4]), cited)
         source_sentences = [x for p in sources for x in passage_sentences(p)]
         swapped = contradictions(claim, source_sentences)
         if swapped:
