@@ -307,9 +307,9 @@ def _edits(claim: Run, sentence: Run) -> tuple[tuple[int, int], list[tuple[Run, 
         before = (i1 == 0 and j1 == 0) or (k > 0 and ops[k - 1][0] == "equal")
         after = (i2 == len(a) and j2 == len(b)) or (k + 1 < len(ops) and ops[k + 1][0] == "equal")
         said, source = claim[i1:i2], sentence[j1:j2]
-        if before and after and _content(said) and _content(source):
-            if not {w for w, _ in said + source} & _AUXILIARIES:  # "is assigned" for "belongs": a rewording
-                edits.append((said, source))
+        reworded = bool({w for w, _ in said + source} & _AUXILIARIES)  # "is assigned" for "belongs"
+        if before and after and _content(said) and _content(source) and not reworded:
+            edits.append((said, source))
     return copied, edits
 
 
@@ -372,8 +372,8 @@ def misaligned(claim: str, source_sentences: Sequence[str]) -> list[str]:
 
 
 def _aligned_swaps(said: Run, sentences: Sequence[Run], passage: set[str], whole: set[str]) -> list[str]:
-    """``misaligned`` for one claim or clause; ``whole`` is the whole claim's content stems: a sibling term
-    is swapped in only if the claim lost every word of the term it replaced (a clause may reword what another clause keeps)."""
+    """``misaligned`` for one claim or clause. ``whole`` is the whole claim's content stems: a sibling term is
+    swapped in only if the claim lost every word of the term it replaced (a clause may reword what another keeps)."""
     aligned = [_edits(said, words) for words in sentences]
     if not aligned:
         return []
@@ -388,14 +388,17 @@ def _aligned_swaps(said: Run, sentences: Sequence[Run], passage: set[str], whole
         for new, old in edits:
             new_stems, old_stems = set(_content(new)), set(_content(old))
             new_words, old_words = [w for w, _ in new], [w for w, _ in old]
-            if all(w.isdigit() for w in new_words + old_words):
-                swaps.append(f"{' '.join(new_words)} where the passage says {' '.join(old_words)}")
-            elif any(opposed(x, y) for x in new_words for y in old_words) or (
-                new_stems <= passage
-                and not new_stems & old_stems
-                and not old_stems & whole
-                and not any(_inflected(x, y) for x in new_words for y in old_words)
-                and _siblings(new_stems, old_stems, sentences)
+            renumbered = all(w.isdigit() for w in new_words + old_words)
+            if (
+                renumbered
+                or any(opposed(x, y) for x in new_words for y in old_words)
+                or (
+                    new_stems <= passage
+                    and not new_stems & old_stems
+                    and not old_stems & whole
+                    and not any(_inflected(x, y) for x in new_words for y in old_words)
+                    and _siblings(new_stems, old_stems, sentences)
+                )
             ):
                 swaps.append(f"{' '.join(new_words)} where the passage says {' '.join(old_words)}")
         if not swaps:

@@ -102,13 +102,33 @@ def test_an_inflected_form_is_a_rewording():
 
 
 def test_a_sibling_is_no_swap_while_the_claim_keeps_the_term_it_replaced():
-    """A clause rewording 'opposite direction' as 'against the gradient' keeps 'direction' in another clause."""
+    """A clause rewording 'the opposite direction' as 'against the gradient' keeps 'direction' in another clause."""
     passage = (
-        "The gradient points in the direction in which the loss rises fastest. "
-        "Gradient descent takes a small step in the opposite direction."
+        "The gradient points uphill, in the direction in which the loss rises fastest. "
+        "The opposite direction points downhill. Gradient descent takes a small step in the opposite direction."
     )
-    claim = "Gradient descent takes a small step against the gradient, the direction in which the loss rises fastest."
+    claim = "Gradient descent takes a small step against the gradient, away from the direction of the fastest rise."
     assert swaps(claim, passage) == []
+    assert swaps("Gradient descent takes a small step against the gradient.", passage) == [
+        "gradient where the passage says opposite direction"
+    ]
+
+
+def test_two_terms_that_each_open_a_sentence_are_siblings():
+    """'Weight sharing' given local connectivity's definition: both terms head an item of the same list."""
+    passage = "Local connectivity: each unit sees a small patch. Weight sharing: one filter is reused everywhere."
+    assert swaps("Weight sharing: each unit sees a small patch.", passage) == [
+        "weight sharing where the passage says local connectivity"
+    ]
+
+
+def test_a_claim_copying_two_sentences_equally_is_kept_if_one_has_no_swap():
+    """'L2' copies 'L1 …' with an opposite but 'Ridge …' as closely with a new word: the claim may mean ridge."""
+    passage = "L1 regularization shrinks the weights. Ridge regularization shrinks the weights."
+    assert swaps("L2 regularization shrinks the weights.", passage) == []
+    assert swaps("L2 regularization shrinks the weights.", "L1 regularization shrinks the weights.") == [
+        "l2 where the passage says l1"
+    ]
 
 
 def test_forward_and_backward_are_opposites_for_the_contradiction_check():
