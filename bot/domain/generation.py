@@ -5,7 +5,10 @@ The order is fixed: retrieval and the calibrated decline decision run first (``A
 answered question reaches the model, and only with the composer's passages. The model's text is then cut into
 sentences, and a sentence survives only if it cites a passage, means what that passage says (embedding
 similarity above a calibrated threshold), uses no number, code identifier or technical term the cited
-passages lack, and does not swap a term for its opposite (``contradictions``). When too little survives, or the endpoint fails, the extractive answer is shown instead.
+passages lack, is not mostly made of words they never use (``outside_words``), does not swap a term for its
+opposite (``contradictions``), and does not copy a passage sentence with one term changed for another the
+passage uses elsewhere, an opposite or another number (``misaligned``). Each drop carries its reason. When too
+little survives, or the endpoint fails, the extractive answer is shown instead.
 
 Pure code: the model is a ``ChatModel`` port (``bot/llm.py`` implements it over HTTP) and the embedder a function.
 """
@@ -419,7 +422,7 @@ class Verdict:
 
 
 class GroundingChecker:
-    """Keeps a sentence only if it cites a passage, means what that passage says, and invents no term or number.
+    """Keeps a sentence only if it cites a passage, means what that passage says, and invents no term, number or swap.
 
     ``lexicon`` holds the stems of the knowledge base's technical terms (entry titles, tags, library names):
     such a word in a sentence must also be in the passages it cites, so "Adam" cannot quietly become "SGD".
