@@ -32,4 +32,3 @@ def test_a_group_without_a_file_is_named_in_the_error(tmp_path, monkeypatch):
     monkeypatch.setattr(grounding, "ROOT", tmp_path)
     with pytest.raises(ValueError, match=r"grounding_fresh2.yaml: group 1 has no 'file'"):
         grounding._groups("grounding_fresh2.yaml")
-
