@@ -2,9 +2,13 @@
 
 `python -m bench grounding`. The set is bench/grounding.yaml (paraphrases, swapped terms, outside claims written
 from the notes) plus, per section, its own sentences ("supported") and copies with a number changed ("number").
-Groups alternate dev/test; the similarity threshold is calibrated on dev and reported on both.
-bench/grounding_fresh.yaml is a held-out split, "fresh": other sections, written before the checker's code was read,
-never used for calibration, reported on its own. "all" is every split; "dev+test" is the original set.
+Groups alternate dev/test. bench/grounding_fresh.yaml, "fresh", was written as a held-out split (other sections,
+before the checker's code was read) and reported the checker's misses; since 2026-12-07 (the alignment, clause and
+outside-word checks) it is a TUNING split like dev and test: those checks were designed while reading its misses, and
+the similarity threshold is calibrated on dev + test + fresh together ("tuning"). Its figures no longer measure
+generalisation. bench/grounding_fresh2.yaml, when present, is the held-out split "fresh2": the same format as the
+fresh file, written without seeing the checker, never read while tuning; it is reported on its own and never
+calibrates anything. "all" is every split; "dev+test" is the original set.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from index.embedder import NumpyMiniLM
 ROOT = Path(__file__).resolve().parents[1]
 KEEP = {"supported", "paraphrase"}
 SUPPORTED_PER_SECTION = 2
+MAX_WRONGLY_DROPPED = 0.10  # issue 12's target for supported sentences wrongly dropped
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,30 @@ def _bump(sentence: str, passage: str) -> str | None:
     return None
 
 
+TUNING = ("dev", "test", "fresh")  # splits the checker was designed on and the threshold is calibrated on
+HELD_OUT = "fresh2"  # bench/grounding_fresh2.yaml, if present: reported only
+
+
+def _groups(name: str) -> list[dict]:
+    """The groups of a labelled file in bench/ (a YAML list of {file, paraphrase, swapped, outside}); [] if absent."""
+    path = ROOT / "bench" / name
+    if not path.exists():
+        return []
+    groups = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    for n, group in enumerate(groups, 1):
+        if not isinstance(group, dict) or "file" not in group:
+            raise ValueError(f"{path}: group {n} has no 'file' (expected file, paraphrase, swapped, outside)")
+    return groups
+
+
 def items() -> list[Item]:
-    groups = yaml.safe_load((ROOT / "bench" / "grounding.yaml").read_text(encoding="utf-8"))
-    fresh = yaml.safe_load((ROOT / "bench" / "grounding_fresh.yaml").read_text(encoding="utf-8"))
-    splits = ["dev" if i % 2 == 0 else "test" for i in range(len(groups))] + ["fresh"] * len(fresh)
+    groups = _groups("grounding.yaml")
+    fresh = _groups("grounding_fresh.yaml")
+    fresh2 = _groups("grounding_fresh2.yaml")
+    splits = ["dev" if i % 2 == 0 else "test" for i in range(len(groups))]
+    splits += ["fresh"] * len(fresh) + [HELD_OUT] * len(fresh2)
     out: list[Item] = []
-    for group, split in zip(groups + fresh, splits, strict=True):
+    for group, split in zip(groups + fresh + fresh2, splits, strict=True):
         passage = first_section(ROOT / "knowledge" / "concepts" / f"{group['file']}.md")
         own = [s for s in passage_sentences(passage) if len(s) > 40 and not s.endswith(":")]
         for s in own[:SUPPORTED_PER_SECTION]:
@@ -101,33 +124,37 @@ def run(rows: list[tuple[str, str]], verbose: bool = False) -> float:
         term_ok = verdict.kept
         score = checker.support(item.sentence, [item.passage])
         scored.append((item, term_ok, score, verdict.reason))
-    dev = [s for s in scored if s[0].split == "dev"]
+    tuning = [s for s in scored if s[0].split in TUNING]
 
     def at(threshold: float, part: list) -> list[tuple[Item, bool, str]]:
         return [(it, ok and sc >= threshold, reason) for it, ok, sc, reason in part]
 
-    best, best_value = 0.5, -1.0
+    # The issue's targets read as a rule: the most unsupported sentences dropped while at most 10% of supported
+    # ones are (fewer wrongly dropped breaks a tie); past 10%, the fewest wrongly dropped.
+    best, best_key = 0.5, (False, -1.0, -1.0)
     for threshold in np.arange(0.30, 0.90, 0.01):
-        dropped, wrong, _, _ = rates(at(float(threshold), dev))
-        value = dropped - wrong if wrong <= 0.10 else dropped - 2 * wrong
-        if value > best_value + 1e-9:
-            best, best_value = round(float(threshold), 2), value
-    parts = {name: [s for s in scored if s[0].split == name] for name in ("dev", "test", "fresh")}
+        dropped, wrong, _, _ = rates(at(float(threshold), tuning))
+        key = (wrong <= MAX_WRONGLY_DROPPED + 1e-9, dropped if wrong <= MAX_WRONGLY_DROPPED + 1e-9 else -wrong, -wrong)
+        if key > best_key:
+            best, best_key = round(float(threshold), 2), key
+    names = [*TUNING, *([HELD_OUT] if any(s[0].split == HELD_OUT for s in scored) else [])]
+    parts = {name: [s for s in scored if s[0].split == name] for name in names}
     parts["dev+test"] = parts["dev"] + parts["test"]
+    parts["tuning"] = tuning
     parts["all"] = scored
     for name, part in parts.items():
         dropped, wrong, n_drop, n_keep = rates(at(best, part))
         rows.append((f"grounding {name}: unsupported dropped (n={n_drop})", f"{dropped:.3f}"))
         rows.append((f"grounding {name}: supported wrongly dropped (n={n_keep})", f"{wrong:.3f}"))
-    rows.append(("grounding: calibrated similarity threshold (dev)", f"{best:.2f}"))
-    for name in ("dev+test", "fresh"):
+    rows.append(("grounding: calibrated similarity threshold (dev+test+fresh)", f"{best:.2f}"))
+    for name in [n for n in ("dev+test", "fresh", HELD_OUT) if n in parts]:
         by_label: dict[str, list[bool]] = {}
         for item, kept, _ in at(best, parts[name]):
             by_label.setdefault(item.label, []).append(kept)
         for label, kept in sorted(by_label.items()):
             rows.append((f"grounding {name}: kept share, {label} (n={len(kept)})", f"{sum(kept) / len(kept):.3f}"))
     if verbose:
-        for item, kept, reason in at(best, scored):
+        for item, kept, reason in at(best, tuning):  # never the held-out split's sentences: reading them tunes
             if kept != (item.label in KEEP):
                 print(
                     f"[{item.split} {item.label} {'kept' if kept else 'dropped'} {reason}] {item.file}: {item.sentence}"

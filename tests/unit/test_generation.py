@@ -61,11 +61,13 @@ def test_citations_parse_groups_and_lists():
         ("Dropout randomly zeroes a fraction of activations, typically 0.3 for hidden layers [1].", "0.3"),
         ("Adam randomly zeroes a fraction of activations during training [1].", "Adam"),
         ("Call model.train() before evaluating so dropout is switched off [1].", "model.train()"),
-        ("Dropout halts training when the validation loss stops improving [1].", "unsupported"),
+        ("Dropout halts training when the validation loss stops improving [1].", "outside the cited passages"),
+        ("Hidden units are switched on [1].", "unsupported"),
     ],
 )
 def test_checker_drops_what_the_cited_passage_does_not_say(sentence, reason):
-    """Uncited, wrongly cited, a changed number, a swapped term, a wrong identifier, a claim from another passage."""
+    """Uncited, wrongly cited, a changed number, a swapped term, a wrong identifier, a claim from another passage,
+    and words of the passage that do not say what it says."""
     verdict = checker().check(sentence, [P1, P2])
     assert not verdict.kept
     assert reason in verdict.reason
