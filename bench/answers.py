@@ -129,7 +129,9 @@ def run(ask: Ask, questions: list[Asked]) -> Iterator[tuple[Asked, Answer]]:
         history = histories[q.conversation] if q.conversation else []
         answer = ask(q.question, list(history))
         if q.conversation:
-            history.append(Turn(q.question, answer.standalone_question or q.question, (), datetime.now(UTC)))
+            history.append(
+                Turn(q.question, answer.standalone_question or q.question, answer.doc_ids, datetime.now(UTC))
+            )
         yield q, answer
 
 

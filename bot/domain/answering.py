@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,8 @@ MAX_PARTS = 4  # parts answered from one message; more is a list of questions, n
 MAX_QUESTION = 2000
 MAX_SOURCES = 5
 CANDIDATES = 8  # chunks offered to the composer
-LEARN_MORE_MIN = 0.35  # fused score a resource hit needs to come first under "learn more"
+LEARN_MORE_MIN = 0.35
+TOPIC_BONUS = 0.05  # added to the entries a follow-up leans on: "how do I read it?" is about the last answer's topic  # fused score a resource hit needs to come first under "learn more"
 
 # Text that tries to steer the bot rather than ask about ML. The bot is extractive, so it could not
 # obey anyway; declining openly is clearer than answering with a passage that merely shares words.
@@ -150,6 +151,10 @@ class _Part:
     def answered(self) -> bool:
         return bool(self.passages)
 
+    @property
+    def doc_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.chunk.doc_id for p in self.passages))
+
 
 class _SentenceLookup:
     """The composer's view of the index's sentence vectors: one chunk row's sentences and their embeddings."""
@@ -210,22 +215,25 @@ class AnswerService:
             history = [Turn(clean(context)[:500], clean(context)[:500], (), _EPOCH)]
         asked = self.standalone(text, history)
         analysis = analyze(asked)
+        # A follow-up that needed the conversation to make sense is about what the last answer cited.
+        topic = history[-1].doc_ids if history and asked != text else ()
         if analysis.kind == "multipart":
-            parts = self._parts(analysis.parts[:MAX_PARTS])
+            parts = self._parts(analysis.parts[:MAX_PARTS], topic)
         else:
-            parts = [self._part(asked, analysis, ANSWER_LIMIT)]
+            parts = [self._part(asked, analysis, ANSWER_LIMIT, topic=topic)]
         return self._answer(text, asked, analysis, parts, started)
 
-    def _parts(self, questions: Sequence[str]) -> list[_Part]:
+    def _parts(self, questions: Sequence[str], topic: Collection[str] = ()) -> list[_Part]:
         """Each part answered in order; a part that leans on the one before ("how big should each be?") borrows
-        its subject, and nothing an earlier part showed is shown again."""
+        its subject, and what that part cited, and nothing an earlier part showed is shown again."""
         budget = max(PART_LIMIT, ANSWER_LIMIT // len(questions))
         parts: list[_Part] = []
         shown: set[str] = set()
         for asked in questions:
             before = parts[-1].question if parts else None
             question = self.standalone(asked, [Turn(before, before, (), _EPOCH)]) if before else asked
-            part = self._part(question, analyze(question), budget, shown)
+            leans = parts[-1].doc_ids if parts and question != asked else topic
+            part = self._part(question, analyze(question), budget, shown, leans)
             shown |= {b.text for p in part.passages for b in p.blocks}
             parts.append(part)
         return parts
@@ -239,10 +247,16 @@ class AnswerService:
     def _candidates(self, hits: Sequence[Hit], kind: str = "entry") -> list[Candidate]:
         return [Candidate(h.row, h.chunk, h.score) for h in hits if h.chunk.kind == kind][:CANDIDATES]
 
-    def _part(self, question: str, analysis: Analysis, budget: int, shown: Collection[str] = ()) -> _Part:
+    def _part(
+        self, question: str, analysis: Analysis, budget: int, shown: Collection[str] = (), topic: Collection[str] = ()
+    ) -> _Part:
+        """One (sub-)question answered; ``topic`` holds the entries the question leans on, which it prefers."""
         result, confidence = self._search(question)
         if not result.hits or confidence < self.threshold:
             return _Part(question, confidence, [], result.hits, query_vector=result.query_vector)
+        if topic:
+            lifted = [replace(h, score=h.score + TOPIC_BONUS) if h.chunk.doc_id in topic else h for h in result.hits]
+            result = replace(result, hits=sorted(lifted, key=lambda h: -h.score))
         if analysis.kind == "recommend":
             picked = self._recommend(result.hits, analysis, budget)
             if picked.passages:

@@ -106,6 +106,7 @@ _QUALIFIER = r"\s(?:for|in|with|on|using)\s+[^,;]+$"  # "... for a cnn", "... in
 _ALIAS = re.compile(
     r"\b(?:" + "|".join(re.escape(a.strip()) for names in LIBRARIES.values() for a in names if a[-1].isalnum()) + r")\b"
 )
+_WHY_THAT = re.compile(r"^(?:why (?:is|was|would) (?:that|this)(?: so| the case)?|why so|how come)\b")
 _BARE_WH = re.compile(r"^(why|how|when|where|really|example|examples|such as|like what|e\.?g\.?)\b[ ?!.]*$")
 _FOLLOW_LEAD = re.compile(
     r"^(?:(?:and|but|so|ok(?:ay)?),? )?(?:what about|how about|also|then|plus|same(?= (?:for|with|in)\b)|"
@@ -294,7 +295,7 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
         return _carry_library(text, before.library)
     norm = _ACK.sub("", normalize(text)).strip().rstrip("?!.").strip()
     subject = subject_of(previous)
-    rest = _FOLLOW_LEAD.sub("", norm).strip()
+    rest = _WHY_THAT.sub("why", _FOLLOW_LEAD.sub("", norm).strip())  # "why is that?" asks why the claim holds
     if not rest or _BARE_WH.search(rest):  # "why?", "and how?", "examples?"
         word = (rest.split() or ["why"])[0]
         if _EXAMPLES.match(rest):

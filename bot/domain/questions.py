@@ -232,6 +232,7 @@ _LEAD = re.compile(
 _DETERMINER = re.compile(r"^(?:the|a|an|my|our|your|this|that|these|those|some|any)\s+")
 _ALIASES = sorted({a.strip().rstrip(".") for names in LIBRARIES.values() for a in names if len(a.strip()) > 2})
 _TRAIL = re.compile(
+    r"\s+(?:the\s+)?same(?:\s+thing)?\s+as\b.*$|\s+(?:any\s+)?(?:better|worse|faster|slower)\s+than\b.*$|"
     r"\s+(?:that\s+)?(?:i|you|we|a beginner)\s+(?:should|need to|must|have to|ought to)\s+(?:know|learn|study|master)\b.*$|"
     r"\s+(?:in|with|using|for|on|via)\s+(?:" + "|".join(re.escape(a) for a in _ALIASES) + r"|python)\b.*$|"
     r"\s+(?:work|works|do|does|mean|means|help|helps|matter|matters)(?:\s+(?:in|for|with|on|under)\b.*)?$|"

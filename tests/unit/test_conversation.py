@@ -84,6 +84,18 @@ FOLLOW_UPS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("what is dropout?", "why?", ("why", "dropout"), ()),
     ("how do i tune xgboost", "what about for lightgbm", ("tune", "lightgbm"), ("xgboost",)),
     (
+        "is weight decay the same thing as l2 regularization?",
+        "ok and how do i set it in pytorch?",
+        ("weight decay", "pytorch"),
+        ("same thing",),
+    ),
+    (
+        "is weight decay the same thing as l2 regularization?",
+        "why is that?",
+        ("why is weight decay the same thing as l2 regularization",),
+        (),
+    ),
+    (
         "what are the main ml algorithms i should know as a beginner",
         "which one should i learn first?",
         ("ml algorithms", "learn first"),
