@@ -43,8 +43,13 @@ class IndexStatus:
 
 
 class IndexService:
-    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory = build_embedder) -> None:
+    def __init__(
+        self, settings: Settings, embedder_factory: EmbedderFactory = build_embedder, *, build_in_child: bool = False
+    ) -> None:
+        """``build_in_child``: ``ensure`` builds in a child process (``child_build``), as the bot does, so this
+        process never imports torch; ``embedder_factory`` then serves only ``build`` called directly."""
         self.settings = settings
+        self.build_in_child = build_in_child
         self.store = IndexStore(settings.index_dir)
         self.embedder_factory = embedder_factory
         self._query_embedder: Embedder | None = None
@@ -142,7 +147,12 @@ class IndexService:
                 return loaded
         notify(reason)
         log.info("index rebuild: %s", reason)
-        report = self.build(force=force, progress=progress, strict=False)
+        if self.build_in_child:
+            from bot.retrieval.child_build import build_in_child
+
+            report = build_in_child(self.knowledge_dir, self.settings.index_dir, force=force, progress=progress)
+        else:
+            report = self.build(force=force, progress=progress, strict=False)
         notify(
             f"Index ready: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s."
         )

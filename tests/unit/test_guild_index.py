@@ -5,7 +5,7 @@ import time
 import pytest
 
 from bot.domain.answering import AnswerService
-from bot.domain.asking import NotesLoading
+from bot.domain.asking import NotesLoading, NotesUnavailable
 from bot.domain.content import load_knowledge
 from bot.domain.ports import KbOverlay
 from bot.retrieval.answerer import Answerer
@@ -599,6 +599,20 @@ async def test_the_answerer_says_still_loading_until_an_index_is_attached(indexe
         answerer.attach(indexes)
         answer = await answerer.ask("what is overfitting", guild_id=GUILD)
         assert answerer.ready and answer.sources and answerer.memory_bytes() == indexes.memory_bytes()
+    finally:
+        answerer.close()
+
+
+async def test_an_answerer_whose_index_failed_refuses_with_the_error_id():
+    """Answerer.fail(id): ask and status raise NotesUnavailable carrying that id, and it is not ready."""
+    answerer = Answerer()
+    try:
+        answerer.fail("0badc0de")
+        assert not answerer.ready and answerer.failure == "0badc0de"
+        with pytest.raises(NotesUnavailable, match="0badc0de"):
+            await answerer.ask("what is overfitting", guild_id=GUILD)
+        with pytest.raises(NotesUnavailable, match="0badc0de"):
+            answerer.status(GUILD)
     finally:
         answerer.close()
 
