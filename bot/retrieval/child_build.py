@@ -120,10 +120,9 @@ def main(argv: list[str] | None = None, report_progress: Callable[..., None] = _
     _watch_parent(os.getppid())
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     try:
-        from bot.retrieval.shipped import IndexService
-        from bot.settings import Settings
+        from bot.retrieval.shipped import build_shipped
+        from index.store import IndexStore
 
-        settings = Settings(_env_file=None, knowledge_dir=args.knowledge, index_path=args.index)
         last: dict[str, float] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -132,7 +131,9 @@ def main(argv: list[str] | None = None, report_progress: Callable[..., None] = _
                 last[stage] = now
                 report_progress(progress=[stage, done, total])
 
-        report = IndexService(settings).build(force=args.force, progress=progress, strict=False)
+        report = build_shipped(
+            args.knowledge, IndexStore(args.index), force=args.force, progress=progress, strict=False
+        )
     except Exception as exc:
         logging.getLogger(MODULE).exception("index build failed")
         report_progress(error=_reason(exc))
