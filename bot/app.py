@@ -154,8 +154,16 @@ def open_indexes(settings: Settings, notify: Notify) -> GuildIndexes:
 
     index = IndexService(settings, build_in_child=True)
     base = index.ensure(notify, _progress_lines(notify))
-    make = service_factory(index.query_embedder(), settings.abstain_threshold)
-    return GuildIndexes(base, settings.index_dir, make, reusing_embedder(), memory_budget=settings.index_memory_bytes)
+    encoder = index.query_embedder()
+    make = service_factory(encoder, settings.abstain_threshold)
+    return GuildIndexes(
+        base,
+        settings.index_dir,
+        make,
+        reusing_embedder(),
+        memory_budget=settings.index_memory_bytes,
+        query_embedder=encoder,
+    )
 
 
 def _progress_lines(notify: Notify, every: float = 10.0) -> Callable[[str, int, int], None]:

@@ -103,6 +103,10 @@ class StudyBot(commands.Bot):
             )
             return
         self.answerer.attach(indexes)
+        if indexes.query_embedder is not None:  # from now on, a change published here carries its vectors
+            from bot.retrieval.overlay_vectors import OverlayVectors
+
+            self.services.kb_admin.encoder = OverlayVectors(indexes.query_embedder, self.answerer.executor)
         feed = None
         if self.settings.kb_listen and self.services.store.backend == "postgresql":
             feed = KbListener(self.services.store.engine)

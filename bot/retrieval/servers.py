@@ -24,10 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+import numpy as np
+
 from bot import metrics
 from bot.domain.answering import AnswerService
 from bot.domain.ports import Clock, KbOverlay, utc_now
 from bot.retrieval.embedders import EmbedderFactory
+from bot.retrieval.overlay_vectors import decode
 from index.chunking import Chunk, chunk_document
 from index.confidence import Calibration
 from index.embedder import Embedder
@@ -106,8 +109,10 @@ class GuildIndexes:
         *,
         clock: Clock = utc_now,
         memory_budget: int | None = None,
+        query_embedder: Embedder | None = None,
     ) -> None:
         self.base = base
+        self.query_embedder = query_embedder  # the answering thread's encoder, which also embeds what this process publishes
         self.root = root
         self.model_id = str(base.manifest["model_id"])
         self.base_service = make_service(base)
@@ -290,15 +295,15 @@ class GuildIndexes:
             return BuildOutcome(guild_id, overlay.version, "base", seconds=time.perf_counter() - started)
         state.building = True
         try:
-            store = self.store(guild_id)
-            report = store.build(
+            report, loaded = self.store(guild_id).build_and_open(
                 self.chunks_for(overlay),
                 self._embedder_factory,
                 self.model_id,
                 sources_fingerprint=self.fingerprint(overlay),
                 seed=self.base,
+                live=state.index,  # its vectors are in memory: no need to read the previous build back
+                known=self._stored_vectors(overlay),
             )
-            loaded = store.open(self.model_id)
             service = self._make_service(loaded)
         except Exception as exc:  # any failure must leave the live service answering
             log.exception("server %s: building knowledge version %s failed", guild_id, overlay.version)
@@ -318,6 +323,12 @@ class GuildIndexes:
             report.seconds,
         )
         return BuildOutcome(guild_id, overlay.version, "built", report, seconds=time.perf_counter() - started)
+
+    def _stored_vectors(self, overlay: KbOverlay) -> dict[str, np.ndarray]:
+        """The vectors the publishing process stored with this overlay, if they are of this process's model."""
+        if not overlay.vectors or overlay.vectors_model != self.model_id:
+            return {}
+        return decode(overlay.vectors, int(self.base.vectors.shape[1]))
 
     def _go_live(
         self, state: _Guild, overlay: KbOverlay, loaded: LoadedIndex | None, service: AnswerService | None
