@@ -140,6 +140,45 @@ def test_a_second_version_embeds_only_what_changed(indexes):
     assert indexes.status(GUILD).version_live == 2
 
 
+def stored_vectors(documents, emb) -> dict[str, bytes]:
+    """The vectors a publishing process would store for these documents (OverlayVectors, run inline)."""
+    from bot.retrieval.overlay_vectors import OverlayVectors, overlay_texts
+
+    encoder = OverlayVectors(emb, executor=None, model_id=emb.model_id)  # type: ignore[arg-type]
+    return encoder._encode(overlay_texts(documents))
+
+
+def test_vectors_stored_by_the_publisher_are_used_instead_of_embedding(indexes, emb):
+    """An overlay that carries its vectors (of this model) is built without embedding anything, and answers."""
+    vectors = stored_vectors([CLOCKS], emb)
+    emb.texts = 0
+    outcome = indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,), vectors=vectors, vectors_model=emb.model_id))
+    assert outcome.report is not None and outcome.report.embedded == 0 and outcome.report.sentences_embedded == 0
+    assert emb.texts == 0
+    assert top_doc(indexes.service(GUILD), "what is a vector clock across replicas") == CLOCKS.id
+
+
+def test_stored_vectors_of_another_model_or_shape_are_embedded_again(indexes, emb):
+    """Vectors labelled with another model, or of the wrong dimension, are ignored: the text is embedded here."""
+    vectors = stored_vectors([CLOCKS], emb)
+    foreign = indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,), vectors=vectors, vectors_model="other/model"))
+    assert foreign.report is not None and foreign.report.embedded == 1
+    short = {key: raw[:-4] for key, raw in stored_vectors([BLOOM], emb).items()}
+    misshapen = indexes.publish(KbOverlay(GUILD, 2, (CLOCKS, BLOOM), vectors=short, vectors_model=emb.model_id))
+    assert misshapen.report is not None and misshapen.report.embedded == 1
+
+
+def test_stored_vectors_are_the_ones_a_build_would_compute(base, tmp_path, emb):
+    """A build from stored vectors writes the same vectors as a build that embeds (keys match chunk and sentence)."""
+    chunks = list(base.chunks) + chunk_document(CLOCKS)
+    embedded = IndexStore(tmp_path / "a").build_and_open(chunks, lambda n: emb, emb.model_id, seed=base)[1]
+    from bot.retrieval.overlay_vectors import decode
+
+    known = decode(stored_vectors([CLOCKS], emb), int(base.vectors.shape[1]))
+    reused = IndexStore(tmp_path / "b").build_and_open(chunks, lambda n: emb, emb.model_id, seed=base, known=known)[1]
+    assert (reused.vectors == embedded.vectors).all() and (reused.sentence_vectors == embedded.sentence_vectors).all()
+
+
 def test_failed_build_keeps_the_previous_service_and_records_the_error(indexes, emb):
     """An embedder that raises leaves v1 answering and puts the error, with its time, in the status."""
     indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
