@@ -38,6 +38,7 @@ import numpy as np
 from index import dense
 from index.chunking import Chunk
 from index.embedder import Embedder
+from index.footprint import deep_size, faiss_bytes
 from index.keyword import KeywordIndex
 
 FORMAT = 3  # bumped whenever the files of a build change; older builds are rebuilt (3: per-file checksums)
@@ -474,6 +475,14 @@ class LoadedIndex:
     offtopic_texts: list[str]
     offtopic_vectors: np.ndarray
     notice: str | None = None  # set when this build answers because the live one was damaged
+    _bytes: int | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def memory_bytes(self) -> int:
+        """What this index holds in memory (``index.footprint``): measured once, on first use (~10 ms)."""
+        if self._bytes is None:
+            held = {k: v for k, v in vars(self).items() if k not in ("faiss", "_bytes")}
+            self._bytes = deep_size(held) + faiss_bytes(self.faiss)
+        return self._bytes
 
     @classmethod
     def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:
