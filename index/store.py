@@ -281,6 +281,7 @@ class IndexStore:
         problems: list[str] | None = None,
         live: LoadedIndex | None = None,
         known: Mapping[str, np.ndarray] | None = None,
+        durable: bool = True,
     ) -> tuple[BuildReport, LoadedIndex]:
         """Embed what changed since the live build, write a new build, swap it in, and return it opened.
 
@@ -294,7 +295,9 @@ class IndexStore:
         store's live build already open in memory (a server's index): used instead of reading it from disk again
         if it is still the one CURRENT names. ``known`` holds vectors by ``vector_key`` (another process embedded
         them, e.g. a server's overlay as it published it): a text found there is not embedded again. They must be
-        of ``model_id``; the caller checks that.
+        of ``model_id``; the caller checks that. ``durable=False`` skips flushing the build's files to disk (CURRENT
+        is still replaced atomically and flushed): for a build that can be made again from elsewhere, since after a
+        power cut a torn file fails its checksum and the build is refused, never served.
         """
         started = time.perf_counter()
         if seed is not None and not force and seed.manifest.get("model_id") != model_id:
@@ -378,10 +381,12 @@ class IndexStore:
                     sources_fingerprint,
                     approximate_above,
                     problems or [],
+                    durable,
                 )
                 final = self.builds / build_id
                 os.replace(tmp, final)
-                _fsync_dir(self.builds)
+                if durable:
+                    _fsync_dir(self.builds)
                 built = self._open_build(
                     final, model_id
                 )  # verified before it goes live: a bad write never replaces a good build
@@ -415,6 +420,7 @@ class IndexStore:
         sources_fingerprint: str,
         approximate_above: int,
         problems: list[str],
+        durable: bool = True,
     ) -> None:
         np.save(path / "vectors.npy", vectors)
         np.save(path / "sentences.npy", sent_vectors)
@@ -444,16 +450,18 @@ class IndexStore:
             "chunks": [{"id": c.id, "hash": c.content_hash} for c in chunks],
             "problems": problems[:50],
         }
-        for item in path.rglob("*"):
-            if item.is_file():
-                with open(item, "rb") as fh:
-                    os.fsync(fh.fileno())
+        if durable:
+            for item in path.rglob("*"):
+                if item.is_file():
+                    with open(item, "rb") as fh:
+                        os.fsync(fh.fileno())
         manifest["files"] = {
             item.relative_to(path).as_posix(): _file_sha256(item) for item in sorted(path.rglob("*")) if item.is_file()
         }
         (path / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        with open(path / "manifest.json", "rb") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(path / "manifest.json", "rb") as fh:
+                os.fsync(fh.fileno())
 
     def _prune(self, keep: set[str]) -> None:
         for old in self.builds.iterdir():

@@ -319,6 +319,7 @@ class GuildIndexes:
                 seed=self.base,
                 live=state.index,  # its vectors are in memory: no need to read the previous build back
                 known=self._stored_vectors(overlay),
+                durable=False,  # made again from the database if a power cut tears it (its checksums tell)
             )
             service = self._make_service(loaded)
         except Exception as exc:  # any failure must leave the live service answering

@@ -686,3 +686,16 @@ async def test_stop_as_the_feed_comes_up_returns(indexes):
         stopping = asyncio.create_task(sync.stop())
         done, _ = await asyncio.wait({stopping}, timeout=5)
         assert stopping in done, "stop() hung: the poll loop swallowed its cancellation"
+
+
+def test_a_server_build_flushes_only_its_current_pointer(indexes, monkeypatch):
+    """A server's build (remade from the database if lost) skips flushing its files; CURRENT is still flushed, and
+    the build opens verified."""
+    import index.store as store_module
+
+    flushed: list[int] = []
+    real = store_module.os.fsync
+    monkeypatch.setattr(store_module.os, "fsync", lambda fd: (flushed.append(fd), real(fd))[1])
+    outcome = indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    assert outcome.action == "built" and top_doc(indexes.service(GUILD), "what is a vector clock") == CLOCKS.id
+    assert 1 <= len(flushed) <= 2  # CURRENT's temporary file and its folder
