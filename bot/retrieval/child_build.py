@@ -76,7 +76,7 @@ def build_in_child(
             return report
         errors.seek(0)
         tail = errors.read().splitlines()[-STDERR_TAIL:]
-        log.error("the index build child exited with %s; its last lines:\n%s", code, "\n".join(tail))
+        log.warning("the index build child exited with %s; its last lines:\n%s", code, "\n".join(tail))
         raise ChildBuildFailed(reason or f"the index build stopped unexpectedly (exit status {code})")
 
 
