@@ -8,6 +8,10 @@ alternate between the two servers, one at a time, so the builds never overlap. T
 publish (its transaction included) to the moment this process knows of the new version ("known"), and to the
 moment ``AnswerService.ask`` here returns the new entry among its sources ("answerable"; a little over the truth:
 it includes reading the publisher's reply). Answerable minus known is mostly the server's index build.
+
+Both processes are set up as the bot is once its index is loaded (``kb_admin.encoder``): the publisher embeds the
+new entry and stores its vectors in the same transaction (its publish time includes that), and this process
+builds the server's index from them without embedding.
 """
 
 from __future__ import annotations
@@ -34,10 +38,16 @@ def _settings(url: str, data: Path) -> Settings:
 
 async def _publisher(url: str, data: str) -> None:
     """Per ``<guild> <topic number>`` line on stdin: add that entry, then print its id, version and commit time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from bot.app import open_services
     from bot.domain.ports import Actor
+    from bot.retrieval.overlay_vectors import OverlayVectors
+    from index.embedder import NumpyMiniLM
 
     services = await open_services(_settings(url, Path(data)))
+    # As in the bot once its index is loaded: each publish stores its overlay's vectors, embedded here.
+    services.kb_admin.encoder = OverlayVectors(NumpyMiniLM(), ThreadPoolExecutor(max_workers=1))
     loop = asyncio.get_running_loop()
     print("ready", flush=True)
     try:
@@ -63,7 +73,12 @@ async def _measure(url: str, tmp: Path) -> tuple[dict[str, list[float]], list[st
 
     settings = _settings(url, tmp / "receiver")
     base = IndexService(Settings()).ensure(lambda msg: print(msg, file=sys.stderr))
-    make_service = service_factory(NumpyMiniLM(), settings.abstain_threshold)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.retrieval.overlay_vectors import OverlayVectors
+
+    query_embedder = NumpyMiniLM()
+    make_service = service_factory(query_embedder, settings.abstain_threshold)
     heard: dict[tuple[int, int], float] = {}  # (server, version) → when this process first learnt of it
 
     class Timed(GuildIndexes):
@@ -74,6 +89,7 @@ async def _measure(url: str, tmp: Path) -> tuple[dict[str, list[float]], list[st
 
     indexes = Timed(base, tmp / "guilds", make_service, reusing_embedder())
     services = await open_services(settings)
+    services.kb_admin.encoder = OverlayVectors(query_embedder, ThreadPoolExecutor(max_workers=1))  # as in the bot
     feed = KbListener(services.store.engine)
     syncs = {
         "notify": KbSync(

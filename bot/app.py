@@ -146,15 +146,39 @@ def shipped_answers(settings: Settings, notify: Notify) -> AnswerService:
 
 def open_indexes(settings: Settings, notify: Notify) -> GuildIndexes:
     """Each server answered from its own index (shipped plus overlay); blocking: file reads, model loading and,
-    on a fresh data folder, the shipped index's build (minutes on a slow machine)."""
+    on a fresh data folder, the shipped index's build (minutes on a slow machine), run in a child process so
+    this one never holds the build's torch (``bot.retrieval.child_build``)."""
     from bot.retrieval.embedders import reusing_embedder
     from bot.retrieval.servers import GuildIndexes, service_factory
     from bot.retrieval.shipped import IndexService
 
-    index = IndexService(settings)
-    base = index.ensure(notify)
-    make = service_factory(index.query_embedder(), settings.abstain_threshold)
-    return GuildIndexes(base, settings.index_dir, make, reusing_embedder(), memory_budget=settings.index_memory_bytes)
+    index = IndexService(settings, build_in_child=True)
+    base = index.ensure(notify, _progress_lines(notify))
+    encoder = index.query_embedder()
+    make = service_factory(encoder, settings.abstain_threshold)
+    return GuildIndexes(
+        base,
+        settings.index_dir,
+        make,
+        reusing_embedder(),
+        memory_budget=settings.index_memory_bytes,
+        query_embedder=encoder,
+    )
+
+
+def _progress_lines(notify: Notify, every: float = 10.0) -> Callable[[str, int, int], None]:
+    """A build's progress as a line at most every ``every`` seconds per stage (a fresh build takes minutes)."""
+    import time
+
+    last: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != "done" and (stage not in last or now - last[stage] >= every or done >= total):
+            last[stage] = now
+            notify(f"Building the index: {stage} {done}/{total}.")
+
+    return progress
 
 
 async def open_bot_services(settings: Settings, clock: Clock = utc_now) -> Services:

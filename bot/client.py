@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import pkgutil
+import secrets
 import signal
 import threading
 from collections.abc import Callable
@@ -74,7 +75,7 @@ class StudyBot(commands.Bot):
         self.background: set[asyncio.Task[Any]] = set()
         self.closing = False
         self.kb_sync: KbSync | None = None  # made once the index is loaded
-        self.index_error: BaseException | None = None  # why the index could not load; ends the bot
+        self.index_error: BaseException | None = None  # why the index could not load; answering stays off
 
     async def setup_hook(self) -> None:
         for name in extension_modules():
@@ -89,12 +90,23 @@ class StudyBot(commands.Bot):
         """Load (or build) the index on a thread, then answer from it and keep server knowledge in sync."""
         try:
             indexes = await _in_daemon_thread(open_indexes, self.settings, lambda msg: log.info("%s", msg))
-        except Exception as exc:  # the bot cannot answer at all: stop, and let `studybot run` explain why
+        except Exception as exc:  # no answers, but quizzes, streaks and the rest keep working
             self.index_error = exc
-            log.error("the index could not be loaded; shutting down")
-            self.spawn(self.close(), "shutdown")
+            error_id = secrets.token_hex(4)
+            self.answerer.fail(error_id)
+            log.error(
+                "the index could not be loaded (error id %s): %s; questions are refused until a restart, "
+                "everything else keeps working",
+                error_id,
+                exc,
+                exc_info=exc,
+            )
             return
         self.answerer.attach(indexes)
+        if indexes.query_embedder is not None:  # from now on, a change published here carries its vectors
+            from bot.retrieval.overlay_vectors import OverlayVectors
+
+            self.services.kb_admin.encoder = OverlayVectors(indexes.query_embedder, self.answerer.executor)
         feed = None
         if self.settings.kb_listen and self.services.store.backend == "postgresql":
             feed = KbListener(self.services.store.engine)
@@ -290,8 +302,6 @@ async def run_bot(settings: Settings, started: Callable[[StudyBot], None] | None
             server.server_close()
         if gauges is not None:
             REGISTRY.unregister(gauges)
-    if bot.index_error is not None:
-        raise bot.index_error
 
 
 async def _in_daemon_thread(work: Callable[..., GuildIndexes], *args: Any) -> GuildIndexes:

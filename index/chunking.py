@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from index.text import slug, split_sentences
 
@@ -46,8 +47,10 @@ class Chunk:
         """The title path goes into the embedded text so a section knows what it is about."""
         return " > ".join(self.heading_path) + "\n" + self.text
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
+        """Computed once per chunk: every server build looks up all the shipped chunks' vectors by it.
+        The same as ``index.store.vector_key(self.embed_text)``."""
         return hashlib.sha256(self.embed_text.encode()).hexdigest()[:32]
 
 

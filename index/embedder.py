@@ -10,6 +10,7 @@ Two runtimes produce the same vectors (proved in ``tests/integration/test_embedd
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
@@ -58,6 +60,12 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float 
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries, found once (each ``limit`` on it then costs microseconds)."""
+    return ThreadpoolController()
 
 
 class NumpyMiniLM:
@@ -108,8 +116,14 @@ class NumpyMiniLM:
             )
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """One BLAS thread: these batches (a question, a server's new entry) are too small for threads to pay, and
+        on a shared machine OpenBLAS threads spinning for a busy core made them 6-8x slower (bench notify)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with _blas().limit(limits=1, user_api="blas"):
+            return self._encode(texts, batch_size)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         # Sorting by length keeps padding (wasted work) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
@@ -49,6 +52,25 @@ ABBREVIATIONS = {
 }
 
 
+_local = threading.local()  # one stemmer per thread: PyStemmer does not say its stemmers are thread-safe
+
+
+@lru_cache(maxsize=2048)
+def _analysed(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(stems, surface words of 2+ letters) of one text, stop words left out.
+
+    Cached: a server's index is the shipped chunks plus a few, so each of its rebuilds would otherwise
+    tokenize and stem the whole shipped knowledge base again (most of a publish's time in another process).
+    Interned, the words of the cached texts are shared rather than copied per text.
+    """
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    words = [w for w in keyword_tokens(text) if w not in _STOP]
+    stems = tuple(sys.intern(s) for s in stemmer.stemWords(words))
+    return stems, tuple(sys.intern(w) for w in words if len(w) > 1)
+
+
 class KeywordIndex:
     """BM25 over stemmed words; query words not in the corpus are snapped to a close corpus word."""
 
@@ -60,11 +82,10 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> KeywordIndex:
-        stemmer = Stemmer.Stemmer("english")
-        corpus = [stemmer.stemWords([w for w in keyword_tokens(t) if w not in _STOP]) for t in texts]
+        analysed = [_analysed(t) for t in texts]
         bm25 = bm25s.BM25()
-        bm25.index(corpus, show_progress=False)
-        vocabulary = sorted({w for t in texts for w in keyword_tokens(t) if w not in _STOP and len(w) > 1})
+        bm25.index([list(stems) for stems, _words in analysed], show_progress=False)
+        vocabulary = sorted({w for _stems, words in analysed for w in words})
         return cls(bm25, vocabulary)
 
     def save(self, directory: Path) -> None:

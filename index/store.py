@@ -27,8 +27,8 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import numpy as np
 from index import dense
 from index.chunking import Chunk
 from index.embedder import Embedder
+from index.footprint import deep_size, faiss_bytes
 from index.keyword import KeywordIndex
 
 FORMAT = 3  # bumped whenever the files of a build change; older builds are rebuilt (3: per-file checksums)
@@ -126,7 +127,8 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> list[str]:
     return damaged
 
 
-def _sentence_hash(text: str) -> str:
+def vector_key(text: str) -> str:
+    """The key of a text's vector wherever vectors are stored by content: a chunk's is its ``content_hash``."""
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -251,12 +253,51 @@ class IndexStore:
         seed: LoadedIndex | None = None,
         problems: list[str] | None = None,
     ) -> BuildReport:
-        """Embed what changed since the live build, write a new build, and swap it in.
+        """Embed what changed since the live build, write a new build, and swap it in (``build_and_open``)."""
+        report, _loaded = self.build_and_open(
+            chunks,
+            embedder,
+            model_id,
+            sources_fingerprint=sources_fingerprint,
+            progress=progress,
+            force=force,
+            approximate_above=approximate_above,
+            seed=seed,
+            problems=problems,
+        )
+        return report
+
+    def build_and_open(
+        self,
+        chunks: list[Chunk],
+        embedder: Callable[[int], Embedder],
+        model_id: str,
+        *,
+        sources_fingerprint: str = "",
+        progress: Progress | None = None,
+        force: bool = False,
+        approximate_above: int = dense.APPROXIMATE_ABOVE,
+        seed: LoadedIndex | None = None,
+        problems: list[str] | None = None,
+        live: LoadedIndex | None = None,
+        known: Mapping[str, np.ndarray] | None = None,
+        durable: bool = True,
+    ) -> tuple[BuildReport, LoadedIndex]:
+        """Embed what changed since the live build, write a new build, swap it in, and return it opened.
+
+        The build returned is the one verified before it went live (read back and checksummed), so the caller
+        need not read it a third time.
 
         ``seed`` is another build (under any root) whose vectors may be reused as well: a server's
         overlay index is the shipped index plus a few documents, so only those few get embedded.
         ``force`` ignores both the live build and the seed. ``problems`` (files left out because they are
-        invalid) are recorded in the manifest, so whoever opens the build can warn about them.
+        invalid) are recorded in the manifest, so whoever opens the build can warn about them. ``live`` is this
+        store's live build already open in memory (a server's index): used instead of reading it from disk again
+        if it is still the one CURRENT names. ``known`` holds vectors by ``vector_key`` (another process embedded
+        them, e.g. a server's overlay as it published it): a text found there is not embedded again. They must be
+        of ``model_id``; the caller checks that. ``durable=False`` skips flushing the build's files to disk (CURRENT
+        is still replaced atomically and flushed): for a build that can be made again from elsewhere, since after a
+        power cut a torn file fails its checksum and the build is refused, never served.
         """
         started = time.perf_counter()
         if seed is not None and not force and seed.manifest.get("model_id") != model_id:
@@ -266,23 +307,36 @@ class IndexStore:
             self.builds.mkdir(parents=True, exist_ok=True)
             for stale in self.builds.glob(".tmp-*"):  # left behind by a crashed build
                 shutil.rmtree(stale, ignore_errors=True)
-            previous = None if force else self._previous(model_id)
+            if force:
+                previous = None
+            elif (
+                live is not None and live.build_id == self.current_name() and live.manifest.get("model_id") == model_id
+            ):
+                previous = live
+            else:
+                previous = self._previous(model_id)
             chunk_cache: dict[str, np.ndarray] = {}
             sentence_cache: dict[str, np.ndarray] = {}
             reusable = [] if force else [s for s in (seed, previous) if s is not None]
             for source in reusable:
                 for row, chunk in enumerate(source.chunks):
                     chunk_cache[chunk.content_hash] = source.vectors[row]
-                for row, text in enumerate(source.sentence_texts):
-                    sentence_cache[_sentence_hash(text)] = source.sentence_vectors[row]
-                for row, text in enumerate(source.offtopic_texts):
-                    sentence_cache[_sentence_hash(text)] = source.offtopic_vectors[row]
+                # Keyed by the text itself: a str caches its hash, and every shipped sentence is looked up per build.
+                sentence_cache.update(zip(source.sentence_texts, source.sentence_vectors, strict=True))
+                sentence_cache.update(zip(source.offtopic_texts, source.offtopic_vectors, strict=True))
+
+            if known and not force:
+                chunk_cache.update((c.content_hash, known[c.content_hash]) for c in chunks if c.content_hash in known)
+                for c in chunks:
+                    for text in c.sentences:
+                        if text not in sentence_cache and (key := vector_key(text)) in known:
+                            sentence_cache[text] = known[key]
 
             todo = [c for c in chunks if c.content_hash not in chunk_cache]
             offtopic = offtopic_topics()
-            todo_off = [t for t in offtopic if _sentence_hash(t) not in sentence_cache]
+            todo_off = [t for t in offtopic if t not in sentence_cache]
             sentences = [s for c in chunks for s in c.sentences]
-            todo_sent = list(dict.fromkeys(s for s in sentences if _sentence_hash(s) not in sentence_cache))
+            todo_sent = list(dict.fromkeys(s for s in sentences if s not in sentence_cache))
             # The embedder is created only when something changed, and told how much work there is,
             # so a small edit can use a quick-loading runtime.
             pending = len(todo) + len(todo_sent) + len(todo_off)
@@ -304,15 +358,13 @@ class IndexStore:
             for c, vec in zip(todo, encode([c.embed_text for c in todo], "chunks"), strict=True):
                 chunk_cache[c.content_hash] = vec
             for s, vec in zip(todo_sent + todo_off, encode(todo_sent + todo_off, "sentences"), strict=True):
-                sentence_cache[_sentence_hash(s)] = vec
-            off_vectors = np.vstack([sentence_cache[_sentence_hash(t)] for t in offtopic])
+                sentence_cache[s] = vec
+            off_vectors = np.vstack([sentence_cache[t] for t in offtopic])
 
-            known = previous if previous is not None else seed
-            dim = model.dim if model else (known.vectors.shape[1] if known is not None else 0)
+            shaped = previous if previous is not None else seed
+            dim = model.dim if model else (shaped.vectors.shape[1] if shaped is not None else 0)
             vectors = np.vstack([chunk_cache[c.content_hash] for c in chunks]) if chunks else np.zeros((0, dim))
-            sent_vectors = (
-                np.vstack([sentence_cache[_sentence_hash(s)] for s in sentences]) if sentences else np.zeros((0, dim))
-            )
+            sent_vectors = np.vstack([sentence_cache[s] for s in sentences]) if sentences else np.zeros((0, dim))
             build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
             tmp = self.builds / f".tmp-{build_id}"
             tmp.mkdir()
@@ -329,11 +381,13 @@ class IndexStore:
                     sources_fingerprint,
                     approximate_above,
                     problems or [],
+                    durable,
                 )
                 final = self.builds / build_id
                 os.replace(tmp, final)
-                _fsync_dir(self.builds)
-                self._open_build(
+                if durable:
+                    _fsync_dir(self.builds)
+                built = self._open_build(
                     final, model_id
                 )  # verified before it goes live: a bad write never replaces a good build
                 _write_atomic(self.root / "CURRENT", build_id)
@@ -345,7 +399,7 @@ class IndexStore:
             self._prune(keep={build_id, previous.build_id if previous else ""})
             if progress:
                 progress("done", 1, 1)
-            return BuildReport(
+            report = BuildReport(
                 build_id=build_id,
                 chunks=len(chunks),
                 embedded=len(todo),
@@ -353,6 +407,7 @@ class IndexStore:
                 sentences_embedded=len(todo_sent) + len(todo_off),  # what the "sentences" progress counted
                 seconds=time.perf_counter() - started,
             )
+            return report, built
 
     def _write(
         self,
@@ -365,6 +420,7 @@ class IndexStore:
         sources_fingerprint: str,
         approximate_above: int,
         problems: list[str],
+        durable: bool = True,
     ) -> None:
         np.save(path / "vectors.npy", vectors)
         np.save(path / "sentences.npy", sent_vectors)
@@ -373,8 +429,13 @@ class IndexStore:
         keyword_dir = path / "keyword"
         keyword_dir.mkdir()
         KeywordIndex.build([c.embed_text for c in chunks]).save(keyword_dir)
-        records = [
-            {**asdict(c), "heading_path": list(c.heading_path), "sentences": list(c.sentences), "hash": c.content_hash}
+        records = [  # not dataclasses.asdict: its deep copy was a tenth of a server rebuild
+            {
+                **{name: getattr(c, name) for name in _CHUNK_ORDER},
+                "heading_path": list(c.heading_path),
+                "sentences": list(c.sentences),
+                "hash": c.content_hash,
+            }
             for c in chunks
         ]
         (path / "chunks.json").write_text(json.dumps(records))
@@ -389,16 +450,18 @@ class IndexStore:
             "chunks": [{"id": c.id, "hash": c.content_hash} for c in chunks],
             "problems": problems[:50],
         }
-        for item in path.rglob("*"):
-            if item.is_file():
-                with open(item, "rb") as fh:
-                    os.fsync(fh.fileno())
+        if durable:
+            for item in path.rglob("*"):
+                if item.is_file():
+                    with open(item, "rb") as fh:
+                        os.fsync(fh.fileno())
         manifest["files"] = {
             item.relative_to(path).as_posix(): _file_sha256(item) for item in sorted(path.rglob("*")) if item.is_file()
         }
         (path / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        with open(path / "manifest.json", "rb") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(path / "manifest.json", "rb") as fh:
+                os.fsync(fh.fileno())
 
     def _prune(self, keep: set[str]) -> None:
         for old in self.builds.iterdir():
@@ -420,6 +483,14 @@ class LoadedIndex:
     offtopic_texts: list[str]
     offtopic_vectors: np.ndarray
     notice: str | None = None  # set when this build answers because the live one was damaged
+    _bytes: int | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def memory_bytes(self) -> int:
+        """What this index holds in memory (``index.footprint``): measured once, on first use (~10 ms)."""
+        if self._bytes is None:
+            held = {k: v for k, v in vars(self).items() if k not in ("faiss", "_bytes")}
+            self._bytes = deep_size(held) + faiss_bytes(self.faiss)
+        return self._bytes
 
     @classmethod
     def read(cls, path: Path, manifest: dict[str, Any]) -> LoadedIndex:
@@ -453,7 +524,8 @@ class LoadedIndex:
         )
 
 
-_CHUNK_FIELDS = frozenset(f.name for f in dataclasses.fields(Chunk))
+_CHUNK_ORDER = tuple(f.name for f in dataclasses.fields(Chunk))
+_CHUNK_FIELDS = frozenset(_CHUNK_ORDER)
 
 
 def _chunk(record: dict[str, Any]) -> Chunk:

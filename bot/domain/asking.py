@@ -33,6 +33,17 @@ class NotesLoading(StudyBotError):
         super().__init__("I'm still loading my notes, try again in a minute.")
 
 
+class NotesUnavailable(StudyBotError):
+    """The index could not be loaded or built: questions are off until a restart, everything else works."""
+
+    def __init__(self, error_id: str) -> None:
+        super().__init__(
+            "I couldn't load my notes, so I can't answer questions right now; quizzes, streaks and everything "
+            f"else still work. Please tell a moderator the error id `{error_id}`."
+        )
+        self.error_id = error_id
+
+
 class UnknownAnswer(StudyBotError):
     def __init__(self) -> None:
         super().__init__("I can't find that answer any more; ask the question again with /ask.")
@@ -141,6 +152,11 @@ class Answers(Protocol):
         """False until the index is loaded; ``ask`` raises ``NotesLoading`` meanwhile."""
         ...
 
+    @property
+    def failure(self) -> str | None:
+        """The error id under which loading the index failed (questions are then refused), else None."""
+        ...
+
     async def ask(
         self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer: ...
@@ -164,7 +180,10 @@ class Questions:
         self.log = log
 
     def ensure_ready(self) -> None:
-        """Raise ``NotesLoading`` before any slow work while the index loads, so the refusal is immediate and private."""
+        """Raise ``NotesLoading`` before any slow work while the index loads (``NotesUnavailable`` if loading
+        failed), so the refusal is immediate and private."""
+        if self.answers.failure is not None:
+            raise NotesUnavailable(self.answers.failure)
         if not self.answers.ready:
             raise NotesLoading()
 

@@ -22,6 +22,7 @@ from bot.domain.ports import (
     Clock,
     EntryRecord,
     KbOverlay,
+    OverlayEncoder,
     QuizOverlayRecord,
     Repos,
     RevisionRecord,
@@ -180,6 +181,8 @@ class KnowledgeAdmin:
         self.moderation = moderation
         self.clock = clock
         self.shipped = {d.id: d for d in kb.documents()}
+        # Set by the bot once its index is loaded: each change then stores its overlay's vectors (``_publish``).
+        self.encoder: OverlayEncoder | None = None
 
     # entries ----------------------------------------------------------------------------------------------
 
@@ -290,7 +293,7 @@ class KnowledgeAdmin:
         revision = self._revision(actor, "add", reason, title=title, skill=skill, body=text, url=url, tags=clean_tags)
         entry = await self._write(repos, actor, None, revision, doc_id, "resource" if kind == "resource" else "entry")
         await self.moderation.audit(repos, actor, "kb.add", doc_id, reason)
-        await repos.bump_kb_version(actor.guild_id, self.clock())
+        await self._publish(repos, actor.guild_id)
         return entry
 
     async def add(
@@ -349,7 +352,7 @@ class KnowledgeAdmin:
             )
             updated = await self._write(repos, actor, entry, revision, doc_id, entry.kind)
             await self.moderation.audit(repos, actor, "kb.edit", doc_id, reason)
-            await repos.bump_kb_version(actor.guild_id, self.clock())
+            await self._publish(repos, actor.guild_id)
             return updated
 
     async def remove(self, actor: Actor, doc_id: str, reason: str = "") -> EntryRecord:
@@ -371,7 +374,7 @@ class KnowledgeAdmin:
             )
             removed = await self._write(repos, actor, entry, revision, doc_id, entry.kind)
             await self.moderation.audit(repos, actor, "kb.remove", doc_id, reason)
-            await repos.bump_kb_version(actor.guild_id, self.clock())
+            await self._publish(repos, actor.guild_id)
             return removed
 
     def _shipped_only(self, doc_id: str) -> None:
@@ -387,7 +390,7 @@ class KnowledgeAdmin:
             changed = await repos.hide_doc(actor.guild_id, doc_id, actor.user_id, self.clock())
             await self.moderation.audit(repos, actor, "kb.hide", doc_id, reason if changed else "already hidden")
             if changed:
-                await repos.bump_kb_version(actor.guild_id, self.clock())
+                await self._publish(repos, actor.guild_id)
             return changed
 
     async def unhide(self, actor: Actor, doc_id: str, reason: str = "") -> bool:
@@ -396,7 +399,7 @@ class KnowledgeAdmin:
             changed = await repos.unhide_doc(actor.guild_id, doc_id)
             await self.moderation.audit(repos, actor, "kb.unhide", doc_id, reason if changed else "was not hidden")
             if changed:
-                await repos.bump_kb_version(actor.guild_id, self.clock())
+                await self._publish(repos, actor.guild_id)
             return changed
 
     async def history(self, actor: Actor, doc_id: str) -> list[RevisionRecord]:
@@ -444,17 +447,38 @@ class KnowledgeAdmin:
             await self.moderation.audit(
                 repos, actor, "kb.rollback", doc_id, f"to revision {revision}. {reason}".strip()
             )
-            await repos.bump_kb_version(actor.guild_id, self.clock())
+            await self._publish(repos, actor.guild_id)
             return restored
 
     # reading the overlay (no permission needed: learners see these entries in answers anyway) -----------
 
     async def overlay(self, guild_id: int) -> KbOverlay:
+        model = self.encoder.model_id if self.encoder is not None else None
         async with self.store.transaction() as repos:
             entries = await repos.overlay_entries(guild_id)
             hidden = await repos.hidden_docs(guild_id)
             version = await repos.kb_version(guild_id)
-        return KbOverlay(guild_id, version, tuple(_document(e) for e in entries), frozenset(hidden))
+            vectors = await repos.overlay_vectors(guild_id, model) if model is not None else {}
+        documents = tuple(_document(e) for e in entries)
+        return KbOverlay(guild_id, version, documents, frozenset(hidden), vectors=vectors, vectors_model=model)
+
+    async def _publish(self, repos: Repos, guild_id: int) -> None:
+        """Bump the server's version (which tells the other processes); first, when this process can embed, store
+        the vectors of its overlay in the same transaction, so those processes load them instead of embedding.
+
+        An encoder that fails costs the others the embedding, never the change itself.
+        """
+        if self.encoder is not None:
+            documents = [_document(e) for e in await repos.overlay_entries(guild_id)]
+            keys = self.encoder.keys(documents)
+            stored = await repos.overlay_vector_keys(guild_id, self.encoder.model_id)
+            try:
+                new = await self.encoder.encode(documents, stored)
+            except Exception:
+                log.exception("server %s: could not embed the overlay for other processes; they will", guild_id)
+                new = {}
+            await repos.put_overlay_vectors(guild_id, self.encoder.model_id, keys, new)
+        await repos.bump_kb_version(guild_id, self.clock())
 
     async def versions(self) -> dict[int, int]:
         """Every server's overlay version, so other processes notice changes and reload."""
@@ -561,7 +585,7 @@ class KnowledgeAdmin:
             summary = ImportSummary(added, updated, unchanged, len(upload.quiz) - quiz_updated, quiz_updated)
             await self.moderation.audit(repos, actor, "kb.import", target, f"{summary}. {reason}".strip())
             if added or updated or upload.quiz:
-                await repos.bump_kb_version(actor.guild_id, now)
+                await self._publish(repos, actor.guild_id)
         log.info("guild %s imported %d file(s): %s", actor.guild_id, len(files), summary)
         return summary
 

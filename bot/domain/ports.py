@@ -6,7 +6,7 @@ in-memory fake, and never learns which. Every datetime here is timezone-aware UT
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -211,6 +211,28 @@ class KbOverlay:
     version: int
     documents: tuple[Document, ...] = ()
     hidden: frozenset[str] = frozenset()
+    # The documents' vectors as the publishing process stored them (``OverlayEncoder``), by key, and their model:
+    # a build reuses them instead of embedding again; any text without one is embedded as usual.
+    vectors: Mapping[str, bytes] = field(default_factory=dict, compare=False)
+    vectors_model: str | None = None
+
+
+class OverlayEncoder(Protocol):
+    """Embeds a server's overlay when it is published, so the processes that hear of the change need not.
+
+    Implemented over the index's encoder (``bot.retrieval.overlay_vectors``); the domain sees keys and bytes only.
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    def keys(self, documents: Sequence[Document]) -> set[str]:
+        """The key of every text a server index embeds for these documents (their chunks and sentences)."""
+        ...
+
+    async def encode(self, documents: Sequence[Document], skip: Collection[str]) -> dict[str, bytes]:
+        """The vectors of those texts whose key is not in ``skip``, computed off the event loop."""
+        ...
 
 
 @dataclass
@@ -300,6 +322,17 @@ class KbRepo(Protocol):
 
     async def kb_version(self, guild_id: int) -> int: ...
     async def kb_versions(self) -> dict[int, int]: ...
+    async def overlay_vectors(self, guild_id: int, model_id: str) -> dict[str, bytes]:
+        """The stored vectors of the server's live overlay by key (``OverlayEncoder``), for this model."""
+        ...
+
+    async def overlay_vector_keys(self, guild_id: int, model_id: str) -> set[str]: ...
+    async def put_overlay_vectors(
+        self, guild_id: int, model_id: str, keep: Collection[str], add: dict[str, bytes]
+    ) -> None:
+        """Keep only the ``keep`` keys of the server's vectors for this model, then store ``add`` (new keys)."""
+        ...
+
     async def open_gap_questions(self, guild_id: int) -> list[AskedRecord]:
         """Questions the bot abstained on in this server that no entry has closed yet, oldest first."""
         ...

@@ -9,7 +9,7 @@ from functools import partial
 
 from bot import metrics
 from bot.domain.answering import Answer
-from bot.domain.asking import NotesLoading
+from bot.domain.asking import NotesLoading, NotesUnavailable
 from bot.domain.conversation import Turn
 from bot.retrieval.servers import GuildIndexes, GuildIndexStatus
 
@@ -24,6 +24,7 @@ class Answerer:
 
     def __init__(self, indexes: GuildIndexes | None = None) -> None:
         self._indexes = indexes  # None while the index loads (the bot connects first): questions get NotesLoading
+        self._failure: str | None = None  # the error id of a load that failed: questions get NotesUnavailable
         # One worker: the encoder and BM25 are not documented as thread-safe, and one question takes ~10 ms.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
 
@@ -32,10 +33,18 @@ class Answerer:
         return self._indexes is not None
 
     @property
+    def failure(self) -> str | None:
+        return self._failure
+
+    @property
     def indexes(self) -> GuildIndexes:
         if self._indexes is None:
-            raise NotesLoading()
+            raise NotesLoading() if self._failure is None else NotesUnavailable(self._failure)
         return self._indexes
+
+    def fail(self, error_id: str) -> None:
+        """The index could not be loaded: refuse questions with this error id instead of "still loading"."""
+        self._failure = error_id
 
     def attach(self, indexes: GuildIndexes) -> None:
         """The index has loaded: answer from now on."""
@@ -48,7 +57,7 @@ class Answerer:
     async def ask(
         self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
     ) -> Answer:
-        indexes = self.indexes  # NotesLoading while the index loads
+        indexes = self.indexes  # NotesLoading while the index loads, NotesUnavailable if it failed
         loop = asyncio.get_running_loop()
         with metrics.ANSWER_SECONDS.time():
             answer = await loop.run_in_executor(self._pool, partial(_answer, indexes, question, history, guild_id))

@@ -24,10 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+import numpy as np
+
 from bot import metrics
 from bot.domain.answering import AnswerService
 from bot.domain.ports import Clock, KbOverlay, utc_now
 from bot.retrieval.embedders import EmbedderFactory
+from bot.retrieval.overlay_vectors import decode
 from index.chunking import Chunk, chunk_document
 from index.confidence import Calibration
 from index.embedder import Embedder
@@ -88,6 +91,7 @@ class _Guild:
     overlay: KbOverlay | None = None  # the live overlay, kept to reopen (or rebuild) an evicted index
     evicted: bool = False  # the server's index is on disk only; the next question reopens it
     live_build: tuple[str | None, str, int] | None = None  # built_at, build id, chunks: kept for status when evicted
+    footprint: tuple[str, int] | None = None  # build id, bytes in memory: measured once, not again on each reopen
     queued: bool = False
     building: bool = False
     last_error: str | None = None
@@ -106,8 +110,12 @@ class GuildIndexes:
         *,
         clock: Clock = utc_now,
         memory_budget: int | None = None,
+        query_embedder: Embedder | None = None,
     ) -> None:
         self.base = base
+        self.query_embedder = (
+            query_embedder  # the answering thread's encoder, which also embeds what this process publishes
+        )
         self.root = root
         self.model_id = str(base.manifest["model_id"])
         self.base_service = make_service(base)
@@ -159,12 +167,15 @@ class GuildIndexes:
         deadlock the build thread against the answer thread). The index just counted is never the one evicted:
         a budget smaller than one index still answers.
         """
+        measuring = state.index
+        if measuring is not None:  # outside the lock: every question takes it to mark its server as used
+            self._footprint(state, measuring)
         with self._lru_lock:
             loaded = state.index
             if loaded is None or state.evicted:
                 self._resident.pop(guild_id, None)
                 return
-            self._resident[guild_id] = index_bytes(loaded)
+            self._resident[guild_id] = self._footprint(state, loaded)
             self._resident.move_to_end(guild_id)
             victims = []
             while self.memory_budget is not None and sum(self._resident.values()) > self.memory_budget:
@@ -175,6 +186,16 @@ class GuildIndexes:
                 victims.append(victim)
         for victim in victims:
             self._evict(victim)
+
+    @staticmethod
+    def _footprint(state: _Guild, loaded: LoadedIndex) -> int:
+        """The index's measured size, remembered per build: measuring takes tens of ms, and a reopened build (the
+        first question after an eviction) should not pay them again."""
+        if state.footprint is not None and state.footprint[0] == loaded.build_id:
+            loaded._bytes = state.footprint[1]
+        else:
+            state.footprint = (loaded.build_id, index_bytes(loaded))
+        return state.footprint[1]
 
     def _evict(self, guild_id: int) -> None:
         state = self._guilds.get(guild_id)
@@ -290,15 +311,16 @@ class GuildIndexes:
             return BuildOutcome(guild_id, overlay.version, "base", seconds=time.perf_counter() - started)
         state.building = True
         try:
-            store = self.store(guild_id)
-            report = store.build(
+            report, loaded = self.store(guild_id).build_and_open(
                 self.chunks_for(overlay),
                 self._embedder_factory,
                 self.model_id,
                 sources_fingerprint=self.fingerprint(overlay),
                 seed=self.base,
+                live=state.index,  # its vectors are in memory: no need to read the previous build back
+                known=self._stored_vectors(overlay),
+                durable=False,  # made again from the database if a power cut tears it (its checksums tell)
             )
-            loaded = store.open(self.model_id)
             service = self._make_service(loaded)
         except Exception as exc:  # any failure must leave the live service answering
             log.exception("server %s: building knowledge version %s failed", guild_id, overlay.version)
@@ -318,6 +340,12 @@ class GuildIndexes:
             report.seconds,
         )
         return BuildOutcome(guild_id, overlay.version, "built", report, seconds=time.perf_counter() - started)
+
+    def _stored_vectors(self, overlay: KbOverlay) -> dict[str, np.ndarray]:
+        """The vectors the publishing process stored with this overlay, if they are of this process's model."""
+        if not overlay.vectors or overlay.vectors_model != self.model_id:
+            return {}
+        return decode(overlay.vectors, int(self.base.vectors.shape[1]))
 
     def _go_live(
         self, state: _Guild, overlay: KbOverlay, loaded: LoadedIndex | None, service: AnswerService | None
@@ -392,10 +420,8 @@ class GuildIndexes:
 
 
 def index_bytes(index: LoadedIndex) -> int:
-    """Vectors (counted twice: FAISS keeps its own copy of the chunk vectors) plus the text they index."""
-    arrays = index.vectors.nbytes * 2 + index.sentence_vectors.nbytes + index.offtopic_vectors.nbytes
-    text = sum(len(c.text) for c in index.chunks) + sum(len(t) for t in index.sentence_texts)
-    return int(arrays + text)
+    """What the index holds in memory: vectors, FAISS's copy, BM25, chunks, sentences and manifest (measured)."""
+    return index.memory_bytes()
 
 
 def _is_empty(overlay: KbOverlay) -> bool:

@@ -42,9 +42,56 @@ class IndexStatus:
     build_id: str | None
 
 
+def knowledge_chunks(knowledge_dir: Path, *, strict: bool = True) -> tuple[list[Chunk], str, list[str]]:
+    """The chunks to index, the sources' fingerprint, and the knowledge base's problems.
+
+    ``strict`` (``studybot index build``) refuses a knowledge base with any problem; otherwise the valid
+    files are indexed and the problems returned, unless nothing at all is valid.
+    """
+    if not is_folder(knowledge_dir):
+        raise KnowledgeError(
+            f"The knowledge folder {knowledge_dir} does not exist or cannot be read. "
+            "Run StudyBot from the project folder or set STUDYBOT_KNOWLEDGE_DIR."
+        )
+    stamp = fingerprint(knowledge_dir)
+    kb = load_knowledge(knowledge_dir)
+    if kb.problems and (strict or not kb.entries):
+        raise KnowledgeError(
+            f"The knowledge base has {len(kb.problems)} problem(s); run `studybot kb validate`.", kb.problems
+        )
+    return [c for doc in kb.documents() for c in chunk_document(doc)], stamp, kb.problems
+
+
+def build_shipped(
+    knowledge_dir: Path,
+    store: IndexStore,
+    embedder_factory: EmbedderFactory = build_embedder,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    strict: bool = True,
+) -> BuildReport:
+    """Build the shipped index from ``knowledge_dir`` into ``store`` (here, or in the build child)."""
+    chunks, stamp, problems = knowledge_chunks(knowledge_dir, strict=strict)
+    return store.build(
+        chunks,
+        embedder_factory,
+        MODEL_ID,
+        sources_fingerprint=stamp,
+        progress=progress,
+        force=force,
+        problems=problems,
+    )
+
+
 class IndexService:
-    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory = build_embedder) -> None:
+    def __init__(
+        self, settings: Settings, embedder_factory: EmbedderFactory = build_embedder, *, build_in_child: bool = False
+    ) -> None:
+        """``build_in_child``: ``ensure`` builds in a child process (``child_build``), as the bot does, so this
+        process never imports torch; ``embedder_factory`` then serves only ``build`` called directly."""
         self.settings = settings
+        self.build_in_child = build_in_child
         self.store = IndexStore(settings.index_dir)
         self.embedder_factory = embedder_factory
         self._query_embedder: Embedder | None = None
@@ -54,23 +101,8 @@ class IndexService:
         return self.settings.knowledge_dir
 
     def chunks(self, *, strict: bool = True) -> tuple[list[Chunk], str, list[str]]:
-        """The chunks to index, the sources' fingerprint, and the knowledge base's problems.
-
-        ``strict`` (``studybot index build``) refuses a knowledge base with any problem; otherwise the valid
-        files are indexed and the problems returned, unless nothing at all is valid.
-        """
-        if not is_folder(self.knowledge_dir):
-            raise KnowledgeError(
-                f"The knowledge folder {self.knowledge_dir} does not exist or cannot be read. "
-                "Run StudyBot from the project folder or set STUDYBOT_KNOWLEDGE_DIR."
-            )
-        stamp = fingerprint(self.knowledge_dir)
-        kb = load_knowledge(self.knowledge_dir)
-        if kb.problems and (strict or not kb.entries):
-            raise KnowledgeError(
-                f"The knowledge base has {len(kb.problems)} problem(s); run `studybot kb validate`.", kb.problems
-            )
-        return [c for doc in kb.documents() for c in chunk_document(doc)], stamp, kb.problems
+        """The chunks to index, the sources' fingerprint, and the knowledge base's problems (``knowledge_chunks``)."""
+        return knowledge_chunks(self.knowledge_dir, strict=strict)
 
     def status(self) -> IndexStatus:
         manifest = self.store.manifest()
@@ -92,15 +124,8 @@ class IndexService:
         )
 
     def build(self, *, force: bool = False, progress: Progress | None = None, strict: bool = True) -> BuildReport:
-        chunks, stamp, problems = self.chunks(strict=strict)
-        return self.store.build(
-            chunks,
-            self.embedder_factory,
-            MODEL_ID,
-            sources_fingerprint=stamp,
-            progress=progress,
-            force=force,
-            problems=problems,
+        return build_shipped(
+            self.knowledge_dir, self.store, self.embedder_factory, force=force, progress=progress, strict=strict
         )
 
     def ensure(self, notify: Notify, progress: Progress | None = None) -> LoadedIndex:
@@ -142,7 +167,12 @@ class IndexService:
                 return loaded
         notify(reason)
         log.info("index rebuild: %s", reason)
-        report = self.build(force=force, progress=progress, strict=False)
+        if self.build_in_child:
+            from bot.retrieval.child_build import build_in_child
+
+            report = build_in_child(self.knowledge_dir, self.settings.index_dir, force=force, progress=progress)
+        else:
+            report = self.build(force=force, progress=progress, strict=False)
         notify(
             f"Index ready: {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s."
         )

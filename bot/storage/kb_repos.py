@@ -17,6 +17,7 @@ from bot.storage.tables import (
     kb_entries,
     kb_hidden,
     kb_revisions,
+    kb_vectors,
     kb_versions,
     quiz_overlay,
 )
@@ -115,6 +116,40 @@ class KbSql:
             payload = f"{guild_id}:{version}"
             await self.conn.execute(select(func.pg_notify(KB_CHANNEL, payload)))
         return version
+
+    # overlay vectors --------------------------------------------------------------------------------------
+
+    async def overlay_vectors(self, guild_id: int, model_id: str) -> dict[str, bytes]:
+        query = select(kb_vectors.c.key, kb_vectors.c.vector).where(
+            kb_vectors.c.guild_id == guild_id, kb_vectors.c.model_id == model_id
+        )
+        return {str(r.key): bytes(r.vector) for r in await self.conn.execute(query)}
+
+    async def overlay_vector_keys(self, guild_id: int, model_id: str) -> set[str]:
+        query = select(kb_vectors.c.key).where(kb_vectors.c.guild_id == guild_id, kb_vectors.c.model_id == model_id)
+        return set((await self.conn.execute(query)).scalars())
+
+    async def put_overlay_vectors(
+        self, guild_id: int, model_id: str, keep: Collection[str], add: dict[str, bytes]
+    ) -> None:
+        stale = select(kb_vectors.c.key).where(kb_vectors.c.guild_id == guild_id)
+        old = {(str(r.key)) for r in await self.conn.execute(stale.where(kb_vectors.c.model_id == model_id))}
+        gone = old - set(keep)
+        others = delete(kb_vectors).where(kb_vectors.c.guild_id == guild_id, kb_vectors.c.model_id != model_id)
+        await self.conn.execute(others)  # another model's vectors: useless to every process of this one
+        if gone:
+            await self.conn.execute(
+                delete(kb_vectors).where(
+                    kb_vectors.c.guild_id == guild_id, kb_vectors.c.model_id == model_id, kb_vectors.c.key.in_(gone)
+                )
+            )
+        rows = [
+            {"guild_id": guild_id, "model_id": model_id, "key": key, "vector": vector}
+            for key, vector in add.items()
+            if key not in old
+        ]
+        if rows:
+            await self.conn.execute(insert(kb_vectors), rows)
 
     async def kb_version(self, guild_id: int) -> int:
         query = select(kb_versions.c.version).where(kb_versions.c.guild_id == guild_id)

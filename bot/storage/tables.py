@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -269,6 +270,20 @@ kb_versions = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# The vectors of each server's live overlay, written by the process that publishes a change, before its commit:
+# the processes that hear of the change load them instead of embedding the same text again (issue 13). Keyed by
+# content (index.store.vector_key), so a vector can never belong to another text; and by model, so another
+# model's vectors are never mixed in.
+kb_vectors = Table(
+    "kb_vectors",
+    metadata,
+    Column("guild_id", BigInteger, nullable=False),
+    Column("model_id", String(200), nullable=False),
+    Column("key", String(32), nullable=False),  # sha256 of the embedded text, first 32 hex digits
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian, the model's dimension
+    PrimaryKeyConstraint("guild_id", "model_id", "key"),
+)
+
 quiz_overlay = Table(
     "quiz_overlay",
     metadata,
@@ -321,5 +336,5 @@ gap_closures = Table(
 # Tables that hold no personal data. Every other table must have a user_id column, so /forget-me can find it,
 # or an author_id column (moderators' authorship, set to 0 by /forget-me so history stays readable):
 # tests/integration/test_storage.py fails when a new table is none of these.
-IMPERSONAL_TABLES: frozenset[str] = frozenset({"qotd_posts", "kb_entries", "kb_versions", "quiz_overlay"})
+IMPERSONAL_TABLES: frozenset[str] = frozenset({"qotd_posts", "kb_entries", "kb_versions", "kb_vectors", "quiz_overlay"})
 FORGOTTEN_AUTHOR = 0

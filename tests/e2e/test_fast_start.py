@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot import client
-from bot.domain.errors import KnowledgeError
+from bot.retrieval.child_build import ChildBuildFailed
 from tests.e2e.fake_discord import FakeDiscord, World
 from tests.e2e.test_bot import COMMANDS, Running, answered, make_settings, world
 from tests.e2e.test_health import free_port, probe
@@ -103,15 +103,38 @@ async def test_online_at_once_while_the_index_builds_then_answers(
         await runner.stop()
 
 
-async def test_an_index_that_cannot_load_stops_the_bot_with_its_reason(
+async def test_an_index_that_cannot_load_leaves_one_error_id_and_the_rest_working(
     fake_discord: FakeDiscord, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failed background load ends run_bot with the load's own error, so `studybot run` explains it and exits 1."""
+    """A failed background load (e.g. the build child died) is logged once with an error id; /ask then says so
+    with that id, /readyz reports the index failed, and quizzes keep working: the bot stays online."""
 
     def broken(*args: Any) -> Any:
-        raise KnowledgeError("The knowledge base has 1 problem(s); run `studybot kb validate`.")
+        raise ChildBuildFailed("MemoryError")
 
     monkeypatch.setattr(client, "open_indexes", broken)
-    settings = make_settings(fake_discord, world, tmp_path / "data", tmp_path / "index")
-    with pytest.raises(KnowledgeError, match="studybot kb validate"):
-        await asyncio.wait_for(client.run_bot(settings), 60)
+    port = free_port()
+    settings = make_settings(
+        fake_discord,
+        world,
+        tmp_path / "data",
+        tmp_path / "index",
+        knowledge_dir=three_entry_knowledge(tmp_path / "knowledge"),
+        metrics_port=port,
+    )
+    runner = Running(fake_discord, settings)
+    try:
+        bot = await runner.start(index=False)
+        await fake_discord.wait_for(lambda: bot.answerer.failure is not None, timeout=30, what="the load failed")
+        error_id = bot.answerer.failure
+        reply = await answered(
+            await fake_discord.slash(world.user, world.guild, world.channel, "ask", {"question": "What is dropout?"})
+        )
+        assert reply.ephemeral and f"error id `{error_id}`" in reply.text() and LOADING not in reply.text()
+        status, body = await asyncio.to_thread(probe, f"http://127.0.0.1:{port}/readyz")
+        assert status == 503 and isinstance(body, dict) and body["checks"]["index"] == "failed (ChildBuildFailed)"
+        quiz = await answered(await fake_discord.slash(world.user, world.guild, world.channel, "quiz", {"count": 2}))
+        assert quiz.ephemeral and "Question 1 of 2" in quiz.text()
+        assert not bot.closing
+    finally:
+        await runner.stop()

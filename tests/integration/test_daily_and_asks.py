@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import Services
 from bot.domain.answering import Answer, Source
-from bot.domain.asking import NotesLoading, Questions, UnknownAnswer
+from bot.domain.asking import NotesLoading, NotesUnavailable, Questions, UnknownAnswer
 from bot.domain.conversation import Turn
 from bot.domain.daily import QotdNotFound
 from tests.state import FakeClock
@@ -120,6 +120,7 @@ class FakeAnswers:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[str, ...], str, int | None]] = []
         self.ready = True
+        self.failure: str | None = None
 
     async def ask(
         self, question: str, history: Sequence[Turn] = (), *, via: str = "slash", guild_id: int | None = None
@@ -172,3 +173,12 @@ async def test_questions_refuse_while_the_notes_load(state: Services) -> None:
         questions.ensure_ready()
     answers.ready = True
     questions.ensure_ready()
+
+
+async def test_questions_refuse_with_the_error_id_when_the_notes_failed_to_load(state: Services) -> None:
+    """After the index failed to load, ensure_ready raises NotesUnavailable naming the error id, not 'still loading'."""
+    answers = FakeAnswers()
+    answers.ready, answers.failure = False, "c0ffee42"
+    with pytest.raises(NotesUnavailable, match="error id `c0ffee42`") as raised:
+        Questions(answers, state.asks).ensure_ready()
+    assert "still loading" not in str(raised.value)

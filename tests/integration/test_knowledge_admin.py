@@ -422,3 +422,55 @@ async def test_an_edit_started_from_an_old_revision_is_refused(state: Services) 
         )
     now = await state.kb_admin.entry(GUILD, entry.doc_id)
     assert (now.revision, now.skill) == (2, "math")
+
+
+class FakeEncoder:
+    """OverlayEncoder over the real keys with a tiny fake vector per text; counts the texts it encodes."""
+
+    model_id = "fake/model"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.encoded = 0
+        self.fail = fail
+
+    def keys(self, documents):
+        from bot.retrieval.overlay_vectors import overlay_texts
+
+        return set(overlay_texts(documents))
+
+    async def encode(self, documents, skip):
+        if self.fail:
+            raise RuntimeError("encoder down")
+        todo = [key for key in self.keys(documents) if key not in skip]
+        self.encoded += len(todo)
+        return {key: key.encode()[:8] for key in todo}
+
+
+async def test_a_change_stores_its_overlay_vectors_for_other_processes(state: Services) -> None:
+    """With an encoder, each change stores the vectors of the server's live overlay in its own transaction:
+    only new texts are encoded, a removed entry's vectors go, and overlay() hands them out with their model."""
+    admin = state.kb_admin
+    admin.encoder = encoder = FakeEncoder()
+    first = await admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
+    overlay = await admin.overlay(GUILD)
+    assert overlay.vectors_model == "fake/model" and set(overlay.vectors) == encoder.keys(overlay.documents)
+    assert encoder.encoded == len(overlay.vectors) > 0
+    before = encoder.encoded
+    await admin.add(MOD, "Dropout notes", "machine-learning", "Dropout turns off random units while training.")
+    both = await admin.overlay(GUILD)
+    assert set(both.vectors) == encoder.keys(both.documents) and encoder.encoded - before == len(both.vectors) - len(
+        overlay.vectors
+    )
+    await admin.remove(MOD, first.doc_id)
+    left = await admin.overlay(GUILD)
+    assert set(left.vectors) == encoder.keys(left.documents) and not set(overlay.vectors) <= set(left.vectors)
+    assert (await admin.overlay(OTHER)).vectors == {}
+
+
+async def test_a_failing_encoder_never_costs_the_change(state: Services) -> None:
+    """An encoder that raises leaves the change published (version bumped) with no vectors stored."""
+    admin = state.kb_admin
+    admin.encoder = FakeEncoder(fail=True)
+    await admin.add(MOD, "Attention", "machine-learning", TWO_SECTIONS)
+    overlay = await admin.overlay(GUILD)
+    assert overlay.version == 1 and len(overlay.documents) == 1 and overlay.vectors == {}

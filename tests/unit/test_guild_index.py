@@ -5,7 +5,7 @@ import time
 import pytest
 
 from bot.domain.answering import AnswerService
-from bot.domain.asking import NotesLoading
+from bot.domain.asking import NotesLoading, NotesUnavailable
 from bot.domain.content import load_knowledge
 from bot.domain.ports import KbOverlay
 from bot.retrieval.answerer import Answerer
@@ -138,6 +138,45 @@ def test_a_second_version_embeds_only_what_changed(indexes):
     outcome = indexes.publish(KbOverlay(GUILD, 2, (CLOCKS, BLOOM)))
     assert outcome.report is not None and outcome.report.embedded == 1
     assert indexes.status(GUILD).version_live == 2
+
+
+def stored_vectors(documents, emb) -> dict[str, bytes]:
+    """The vectors a publishing process would store for these documents (OverlayVectors, run inline)."""
+    from bot.retrieval.overlay_vectors import OverlayVectors, overlay_texts
+
+    encoder = OverlayVectors(emb, executor=None, model_id=emb.model_id)  # type: ignore[arg-type]
+    return encoder._encode(overlay_texts(documents))
+
+
+def test_vectors_stored_by_the_publisher_are_used_instead_of_embedding(indexes, emb):
+    """An overlay that carries its vectors (of this model) is built without embedding anything, and answers."""
+    vectors = stored_vectors([CLOCKS], emb)
+    emb.texts = 0
+    outcome = indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,), vectors=vectors, vectors_model=emb.model_id))
+    assert outcome.report is not None and outcome.report.embedded == 0 and outcome.report.sentences_embedded == 0
+    assert emb.texts == 0
+    assert top_doc(indexes.service(GUILD), "what is a vector clock across replicas") == CLOCKS.id
+
+
+def test_stored_vectors_of_another_model_or_shape_are_embedded_again(indexes, emb):
+    """Vectors labelled with another model, or of the wrong dimension, are ignored: the text is embedded here."""
+    vectors = stored_vectors([CLOCKS], emb)
+    foreign = indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,), vectors=vectors, vectors_model="other/model"))
+    assert foreign.report is not None and foreign.report.embedded == 1
+    short = {key: raw[:-4] for key, raw in stored_vectors([BLOOM], emb).items()}
+    misshapen = indexes.publish(KbOverlay(GUILD, 2, (CLOCKS, BLOOM), vectors=short, vectors_model=emb.model_id))
+    assert misshapen.report is not None and misshapen.report.embedded == 1
+
+
+def test_stored_vectors_are_the_ones_a_build_would_compute(base, tmp_path, emb):
+    """A build from stored vectors writes the same vectors as a build that embeds (keys match chunk and sentence)."""
+    chunks = list(base.chunks) + chunk_document(CLOCKS)
+    embedded = IndexStore(tmp_path / "a").build_and_open(chunks, lambda n: emb, emb.model_id, seed=base)[1]
+    from bot.retrieval.overlay_vectors import decode
+
+    known = decode(stored_vectors([CLOCKS], emb), int(base.vectors.shape[1]))
+    reused = IndexStore(tmp_path / "b").build_and_open(chunks, lambda n: emb, emb.model_id, seed=base, known=known)[1]
+    assert (reused.vectors == embedded.vectors).all() and (reused.sentence_vectors == embedded.sentence_vectors).all()
 
 
 def test_failed_build_keeps_the_previous_service_and_records_the_error(indexes, emb):
@@ -603,6 +642,20 @@ async def test_the_answerer_says_still_loading_until_an_index_is_attached(indexe
         answerer.close()
 
 
+async def test_an_answerer_whose_index_failed_refuses_with_the_error_id():
+    """Answerer.fail(id): ask and status raise NotesUnavailable carrying that id, and it is not ready."""
+    answerer = Answerer()
+    try:
+        answerer.fail("0badc0de")
+        assert not answerer.ready and answerer.failure == "0badc0de"
+        with pytest.raises(NotesUnavailable, match="0badc0de"):
+            await answerer.ask("what is overfitting", guild_id=GUILD)
+        with pytest.raises(NotesUnavailable, match="0badc0de"):
+            answerer.status(GUILD)
+    finally:
+        answerer.close()
+
+
 def test_an_evicted_index_is_freed_at_once_not_at_the_next_full_collection(base, tmp_path, emb):
     """Eviction returns the memory when it happens: nothing in a server's answering keeps its index in a reference
     cycle, so the index dies by reference counting. (A cycle kept every evicted index until a full garbage
@@ -633,3 +686,16 @@ async def test_stop_as_the_feed_comes_up_returns(indexes):
         stopping = asyncio.create_task(sync.stop())
         done, _ = await asyncio.wait({stopping}, timeout=5)
         assert stopping in done, "stop() hung: the poll loop swallowed its cancellation"
+
+
+def test_a_server_build_flushes_only_its_current_pointer(indexes, monkeypatch):
+    """A server's build (remade from the database if lost) skips flushing its files; CURRENT is still flushed, and
+    the build opens verified."""
+    import index.store as store_module
+
+    flushed: list[int] = []
+    real = store_module.os.fsync
+    monkeypatch.setattr(store_module.os, "fsync", lambda fd: (flushed.append(fd), real(fd))[1])
+    outcome = indexes.publish(KbOverlay(GUILD, 1, (CLOCKS,)))
+    assert outcome.action == "built" and top_doc(indexes.service(GUILD), "what is a vector clock") == CLOCKS.id
+    assert 1 <= len(flushed) <= 2  # CURRENT's temporary file and its folder
