@@ -43,14 +43,18 @@ from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton, parse
 from bot.exts.quiz._daily import QotdButton
 from bot.exts.quiz._views import ChoiceButton, ReportItemButton
 from tests.e2e.conftest import DiscordErrorLog, watching_discord_errors
-from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, StoredMessage, World
+from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
 from tests.e2e.studybot import Running, answered, idle, make_settings
 from tests.fuzz.conftest import EXAMPLES, record
 from tests.state import FakeClock, settings_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning")  # discord.py voice
 
-E2E_EXAMPLES = int(os.environ.get("FUZZ_E2E_EXAMPLES", "150"))
+E2E_EXAMPLES = int(os.environ.get("FUZZ_E2E_EXAMPLES", str(EXAMPLES)))
+# Inputs sent together, each by a learner of its own, then one wait for the bot to finish them all: a wait per
+# input (for the bot to read it, answer it and go quiet) is what made a click cost a round trip each.
+BATCH = int(os.environ.get("FUZZ_E2E_BATCH", "25"))
+MODAL = 9  # the interaction callback that opens a form
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 BUTTONS = [AnswerAction, ChoiceButton, ReportItemButton, QotdButton, ForgetButton, RemoveEntryButton, AnswerGapButton]
 TEMPLATES = {cls: cls.__discord_ui_compiled_template__ for cls in BUTTONS}
@@ -249,36 +253,65 @@ def _kind(handle: Any) -> str:
 
 
 def env_messages(handle: Any) -> list[StoredMessage]:
-    return [m for m in [handle.original, *handle.followups] if m is not None]
+    """What answered an interaction: the filled original response and the followups (a filling one counts once)."""
+    original = handle.original if handle.answered else None  # a deferred update's "original" is the clicked message
+    found = [m for m in [original, *handle.followups] if m is not None and not m.loading and not m.deleted]
+    return list({id(m): m for m in found}.values())
+
+
+def _learners(env: Env, name: str) -> list[FakeUser]:
+    """One learner per input of a batch: the bot sees separate people clicking at once, as in a busy server."""
+    learners = []
+    for n in range(BATCH):
+        learner = env.fake.add_user(f"{name}{n}")
+        env.fake.add_member(env.world.guild, learner)
+        learners.append(learner)
+    return learners
+
+
+async def _all_answered(env: Env, handles: list[InteractionHandle], since: int) -> None:
+    """Every interaction of the batch acknowledged and answered once (a form, or a message), nothing unexpected."""
+    await _idle(env)
+    for handle in handles:
+        assert handle.ack is not None, f"{handle} was never acknowledged"
+        if handle.ack_type != MODAL:
+            assert env_messages(handle), f"{handle} was acknowledged but never answered"
+    _check_replies(env, since)
 
 
 async def test_clicks_through_discord(env: Env, discord_errors: Any) -> None:
     """Generated custom_ids clicked on a real answer message: each gets one clear answer, no traceback, no ping."""
-    learner = env.fake.add_user("clicker")
-    env.fake.add_member(env.world.guild, learner)
-    for custom_id in _generated(CUSTOM_IDS, E2E_EXAMPLES):
+    learners = _learners(env, "clicker")
+    custom_ids = _generated(CUSTOM_IDS, E2E_EXAMPLES)
+    for start in range(0, len(custom_ids), BATCH):
         since = len(env.fake.messages)
-        handle = await env.fake.click_stale(learner, env.answer, custom_id)
-        await handle.wait_ack(4)
-        await _idle(env)
-        _check_replies(env, since)
-        record("custom_ids (through the fake Discord)", _kind(handle))
+        batch = zip(learners, custom_ids[start : start + BATCH], strict=False)
+        handles = [await env.fake.click_stale(who, env.answer, custom_id, settle=False) for who, custom_id in batch]
+        await _all_answered(env, handles, since)
+        for handle in handles:
+            record("custom_ids (through the fake Discord)", _kind(handle))
 
 
 async def test_feedback_form_through_discord(env: Env, discord_errors: Any) -> None:
-    """Generated text in the 'what went wrong?' form: each submit is thanked once and stored as typed."""
-    learner: FakeUser = env.fake.add_user("reporter")
-    env.fake.add_member(env.world.guild, learner)
+    """Generated text in the 'what went wrong?' form: each submit is thanked once, whoever else has it open."""
+    learners = _learners(env, "reporter")
     down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
-    for text in _generated(FORM_TEXT, E2E_EXAMPLES):
+    texts = _generated(FORM_TEXT, E2E_EXAMPLES)
+    for start in range(0, len(texts), BATCH):
         since = len(env.fake.messages)
-        modal = await (await env.fake.click(learner, env.answer, down)).wait_modal()
-        submitted = await env.fake.submit_modal(learner, modal.custom_id, {modal.field_ids()[0]: text})
-        reply = await answered(submitted)
-        await _idle(env)
-        _check_replies(env, since)
-        assert "moderators" in reply.text()
-        record("feedback form (through the fake Discord)", "thanked" if text.strip() else "thanked (empty note)")
+        batch = list(zip(learners, texts[start : start + BATCH], strict=False))
+        clicks = [await env.fake.click(who, env.answer, down, settle=False) for who, _ in batch]
+        await _all_answered(env, clicks, since)  # every form open, and filed by the bot
+        modals = [await click.wait_modal() for click in clicks]
+        submits = [
+            await env.fake.submit_modal(who, modal.custom_id, {modal.field_ids()[0]: text}, settle=False)
+            for (who, text), modal in zip(batch, modals, strict=True)
+        ]
+        await _all_answered(env, submits, since)
+        for submitted, (_, text) in zip(submits, batch, strict=True):
+            replies = env_messages(submitted)
+            assert len(replies) == 1 and "moderators" in replies[0].text(), replies
+            record("feedback form (through the fake Discord)", "thanked" if text.strip() else "thanked (empty note)")
 
 
 async def test_an_expired_form_is_answered(env: Env, discord_errors: Any) -> None:
