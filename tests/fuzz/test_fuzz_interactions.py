@@ -1,16 +1,22 @@
 """Property-based fuzzing of custom_ids and modal fields (issue 11): one clear reply or error each, never a traceback.
 
-Two layers, because a click through the fake Discord costs a round trip of a real bot:
+Two layers:
 
 - **In process, ``FUZZ_EXAMPLES`` inputs each (2,000 by default):** every custom_id is decoded the way discord.py
   does (the persistent buttons' templates, then ``from_custom_id``), and every form's fields go through the
   parsing the modal does and into the domain service it calls, on SQLite. Each ends in a result or a typed,
   user-facing error.
-- **End to end, a smaller sample (``FUZZ_E2E_EXAMPLES``, 150 by default):** the same generators drive the one bot
-  of this module through the fake Discord: a click carrying the custom_id on a real answer message (a message
-  from an older version, as far as the bot can tell) and the feedback form with any text. Each interaction gets
-  exactly one answer (the fake records a second one, a missing one and any payload that could ping as
-  violations), no reply shows a traceback or an unexpected-error id, and discord.py logs no error.
+- **End to end, ``FUZZ_E2E_EXAMPLES`` inputs each (the same 2,000 by default):** the same generators drive the
+  one bot of this module through the fake Discord: a click carrying the custom_id on a real answer message (a
+  message from an older version, as far as the bot can tell) and the feedback form with any text. Each
+  interaction is acknowledged and answered exactly once (the fake records a second answer, a late or missing
+  one and any payload that could ping as violations), no reply shows a traceback or an unexpected-error id, and
+  discord.py logs no error.
+
+  A wait for the bot to read an input, answer it and go quiet costs a few polls of the fake (50 ms each) and a
+  quiet period per input; paid once per input that was most of an example's time. So the inputs go in batches
+  of ``FUZZ_E2E_BATCH``, each sent by a learner of its own without waiting, and each batch is checked after one
+  wait: as many learners clicking at once as a busy server sees.
 """
 
 # Waits take a bounded timeout= on purpose, like the fake's own helpers.
@@ -30,9 +36,11 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from bot.app import open_services
 from bot.client import StudyBot
+from bot.domain.asking import MAX_COMMENT
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import Actor
@@ -42,6 +50,7 @@ from bot.exts.ask._render import AnswerAction
 from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton, parse_skill, quiz_item_fields
 from bot.exts.quiz._daily import QotdButton
 from bot.exts.quiz._views import ChoiceButton, ReportItemButton
+from bot.storage.tables import feedback
 from tests.e2e.conftest import DiscordErrorLog, watching_discord_errors
 from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
 from tests.e2e.studybot import Running, answered, idle, make_settings
@@ -293,9 +302,11 @@ async def test_clicks_through_discord(env: Env, discord_errors: Any) -> None:
 
 
 async def test_feedback_form_through_discord(env: Env, discord_errors: Any) -> None:
-    """Generated text in the 'what went wrong?' form: each submit is thanked once, whoever else has it open."""
+    """Generated text in the 'what went wrong?' form: each submit is thanked once and stored as typed, while
+    other learners have the same form open."""
     learners = _learners(env, "reporter")
     down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
+    asked_id = int(down.split(":")[2])
     texts = _generated(FORM_TEXT, E2E_EXAMPLES)
     for start in range(0, len(texts), BATCH):
         since = len(env.fake.messages)
@@ -308,10 +319,19 @@ async def test_feedback_form_through_discord(env: Env, discord_errors: Any) -> N
             for (who, text), modal in zip(batch, modals, strict=True)
         ]
         await _all_answered(env, submits, since)
-        for submitted, (_, text) in zip(submits, batch, strict=True):
+        stored = await _notes(env, asked_id)
+        for submitted, (who, text) in zip(submits, batch, strict=True):
             replies = env_messages(submitted)
             assert len(replies) == 1 and "moderators" in replies[0].text(), replies
+            assert stored[who.id] == (text.strip()[:MAX_COMMENT] or None), "the note was not stored as typed"
             record("feedback form (through the fake Discord)", "thanked" if text.strip() else "thanked (empty note)")
+
+
+async def _notes(env: Env, asked_id: int) -> dict[int, str | None]:
+    """Each learner's stored note on the answer (a learner's newer note replaces the older one)."""
+    async with env.bot.services.store.transaction() as repos:
+        query = select(feedback.c.user_id, feedback.c.comment).where(feedback.c.asked_id == asked_id)
+        return {row.user_id: row.comment for row in await repos.conn.execute(query)}
 
 
 async def test_an_expired_form_is_answered(env: Env, discord_errors: Any) -> None:
