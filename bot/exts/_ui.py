@@ -172,10 +172,10 @@ async def followup(interaction: Interaction, **reply: Any) -> discord.Message:
     """Send a deferred interaction's reply by whichever of its two routes works, retrying within the token's life.
 
     The followup webhook is the usual route. When Discord keeps failing it (5xx or 429 after discord.py's own
-    retries), the reply goes into the "thinking…" placeholder by editing the original response instead: where
-    the first followup would have put it anyway, so a followup that failed after all being written is only
-    written twice over, never shown twice. Rounds of both repeat after ``REDELIVERY_PAUSES`` until the token is
-    about to expire; then the last failure is raised, for ``report`` to handle like any other.
+    retries), the reply goes into the "thinking…" placeholder by editing the original response instead, which
+    is where the first followup would have put it. Rounds of both repeat after ``REDELIVERY_PAUSES`` until the
+    token is about to expire; then the last failure is raised, for ``report`` to handle like any other. A
+    followup that Discord failed but wrote after all can show twice, the risk discord.py's own retries take.
     """
     pauses = iter(REDELIVERY_PAUSES)
     pause = 0.0
@@ -218,7 +218,7 @@ async def _is_placeholder(interaction: Interaction, *, private: bool) -> bool:
         return False
     try:
         original = await interaction.original_response()
-    except discord.HTTPException:
+    except discord.DiscordException:  # HTTP, or discord.py unable to place the message (no channel)
         return False
     return original.flags.loading and (original.flags.ephemeral or not private)
 
