@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Iterable
@@ -128,7 +129,10 @@ def _what(interaction: Interaction) -> str:
 
 
 async def send_ephemeral(interaction: Interaction, content: str, **kwargs: Any) -> None:
-    """Reply privately whatever state the interaction is in (fresh, deferred in public, or answered)."""
+    """Reply privately whatever state the interaction is in (fresh, deferred in public, or answered).
+
+    Once deferred, the reply goes through ``followup``, so a failing route costs a retry, not the reply.
+    """
     if interaction.is_expired():
         log.warning("interaction expired before a reply could be sent: %s", _what(interaction))
         return
@@ -136,12 +140,87 @@ async def send_ephemeral(interaction: Interaction, content: str, **kwargs: Any) 
         if not interaction.response.is_done():
             await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_PINGS, **kwargs)
             return
+        private = True
         if interaction.extras.pop("public_defer", False):
-            # A public "thinking…" message would turn the reply public; remove it so the reply can be private.
-            await interaction.delete_original_response()
-        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS, **kwargs)
+            if interaction.extras.get("followup_failing"):
+                # Deleting the public "thinking…" message would leave no route but the failing one: the
+                # message goes into it instead, in public.
+                private = False
+            else:
+                # A public "thinking…" message would turn the reply public; remove it so the reply can be private.
+                await interaction.delete_original_response()
+        await followup(interaction, content=content, ephemeral=private, allowed_mentions=NO_PINGS, **kwargs)
     except discord.HTTPException:
         log.warning("could not deliver a reply for %s", _what(interaction), exc_info=True)
+
+
+# Discord's interaction token lives 15 minutes; a reply still failing this close to the end is given up.
+TOKEN_MARGIN_S = 30.0
+# Pauses between rounds of tries on the two reply routes. Each try is already discord.py's own five attempts
+# (about 25 s for a 5xx); the last pause repeats until the token runs out.
+REDELIVERY_PAUSES = (2.0, 10.0, 30.0, 60.0)
+# What an edit of the original response can carry (it takes no ``ephemeral``: it keeps the placeholder's).
+_EDITABLE = frozenset({"content", "embed", "embeds", "view", "allowed_mentions", "attachments", "ephemeral"})
+
+
+def _transient(error: discord.HTTPException) -> bool:
+    """Worth another try: Discord rate-limited the request (429) or failed on its side (5xx)."""
+    return error.status == 429 or error.status >= 500
+
+
+async def followup(interaction: Interaction, **reply: Any) -> discord.Message:
+    """Send a deferred interaction's reply by whichever of its two routes works, retrying within the token's life.
+
+    The followup webhook is the usual route. When Discord keeps failing it (5xx or 429 after discord.py's own
+    retries), the reply goes into the "thinking…" placeholder by editing the original response instead, which
+    is where the first followup would have put it. Rounds of both repeat after ``REDELIVERY_PAUSES`` until the
+    token is about to expire; then the last failure is raised, for ``report`` to handle like any other. A
+    followup that Discord failed but wrote after all can show twice, the risk discord.py's own retries take.
+    """
+    pauses = iter(REDELIVERY_PAUSES)
+    pause = 0.0
+    while True:
+        try:
+            message = await interaction.followup.send(wait=True, **reply)
+        except discord.HTTPException as error:
+            if not _transient(error):
+                raise
+            failure = error
+            interaction.extras["followup_failing"] = True
+            log.warning("the followup route failed for %s (HTTP %s)", _what(interaction), error.status)
+        else:
+            interaction.extras.pop("followup_failing", None)
+            return message
+        if set(reply) <= _EDITABLE and await _is_placeholder(interaction, private=bool(reply.get("ephemeral"))):
+            try:
+                edited = await interaction.edit_original_response(
+                    **{key: value for key, value in reply.items() if key != "ephemeral"}
+                )
+            except discord.HTTPException as error:
+                if not _transient(error):
+                    raise
+                failure = error
+                log.warning("editing the original response failed for %s (HTTP %s)", _what(interaction), error.status)
+            else:
+                log.info("delivered the reply for %s by editing the original response", _what(interaction))
+                return edited
+        pause = next(pauses, pause)
+        left = (interaction.expires_at - discord.utils.utcnow()).total_seconds()
+        if left < pause + TOKEN_MARGIN_S:
+            raise failure
+        await asyncio.sleep(pause)
+
+
+async def _is_placeholder(interaction: Interaction, *, private: bool) -> bool:
+    """Whether the original response is still the "thinking…" placeholder (so an edit replaces nothing the learner
+    saw), and as private as the reply must be. discord.py keeps the first fetch: later rounds ask it again free."""
+    if interaction.response.type is not discord.InteractionResponseType.deferred_channel_message:
+        return False
+    try:
+        original = await interaction.original_response()
+    except discord.DiscordException:  # HTTP, or discord.py unable to place the message (no channel)
+        return False
+    return original.flags.loading and (original.flags.ephemeral or not private)
 
 
 UNROUTED_BUTTON = "This button no longer works: it's from an older message. Run the command again for a fresh one."

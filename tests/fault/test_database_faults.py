@@ -214,6 +214,50 @@ async def test_postgres_unreachable_at_start(tmp_path, clock, shipped_kb):
     record("PostgreSQL unreachable at start", "refused with a friendly message")
 
 
+_DISK_FULL_TRIGGER = """
+CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'could not extend file "base/1/2": No space left on device' USING ERRCODE = '53100';
+END $$;
+CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON answers FOR EACH ROW EXECUTE FUNCTION disk_full();
+"""
+
+
+@pytest.mark.postgres
+async def test_postgres_full(pg_services, pg_cluster, caplog):
+    """PostgreSQL out of disk (SQLSTATE 53100, raised by the server on the answers table): "storage is full" with a
+    logged error id, every acknowledged answer kept, and answers work again once there is room.
+
+    The server raises the error itself, from a trigger on the table a quiz answer is written to, exactly as it does
+    when extending that table's file fails; the bot sees it through asyncpg and SQLAlchemy as it would in production.
+    """
+    services, _admin, name = pg_services
+    acknowledged: list[tuple[int, str]] = []
+    for user in range(3000, 3005):
+        view = await services.quiz.start_daily(user, name=f"learner {user}")
+        await services.quiz.submit(view.id, 0, 0, user)
+        acknowledged.append((user, view.id))
+    faulted = await asyncpg.connect(pg_cluster.url(name))
+    try:
+        await faulted.execute(_DISK_FULL_TRIGGER)
+        view = await services.quiz.start_daily(ADA, name="Ada")
+        with pytest.raises(StorageFull) as caught:
+            await services.quiz.submit(view.id, 0, 0, ADA)
+        refused = caught.value
+        assert "storage is full" in refused.message and f"`{refused.error_id}`" in refused.message
+        assert any(refused.error_id in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+        assert await _answered(services, view.id) == 0  # the refused answer was not half-written
+        record("PostgreSQL full (state 53100, injected)", f"refused with an error id after {len(acknowledged)} answers")
+        await faulted.execute("DROP TRIGGER disk_full ON answers; DROP FUNCTION disk_full()")
+    finally:
+        await faulted.close()
+    for user, session_id in acknowledged:
+        assert len((await services.quiz.view(session_id, user)).answered) == 1
+    await services.quiz.submit(view.id, 0, 0, ADA)  # room again: the same answer is accepted without a restart
+    assert await _answered(services, view.id) == 1
+    record("PostgreSQL full (state 53100, injected)", f"recovered, all {len(acknowledged)} acknowledged answers kept")
+
+
 def test_postgres_disk_full_is_storage_full():
     """PostgreSQL's disk-full state (53100) through SQLAlchemy becomes the same 'storage is full' error with an id."""
     from asyncpg.exceptions import DiskFullError

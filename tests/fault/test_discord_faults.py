@@ -38,6 +38,8 @@ import pytest
 import pytest_asyncio
 
 from bot.client import StudyBot
+from bot.domain.asking import Questions
+from bot.exts import _ui
 from bot.startup import explain
 from tests.e2e.conftest import DiscordErrorLog, watching_discord_errors
 from tests.e2e.fake_discord import FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
@@ -263,8 +265,14 @@ async def _reminder_done(env: Env, user: FakeUser) -> None:
     await env.fake.wait_message(lambda m: m.channel_id == dm.id, timeout=10, what="the reminder DM")
 
 
+def _ask_answered(env: Env, handle: InteractionHandle) -> bool:
+    """The answer filled the "thinking…" message, by whichever interaction route still worked."""
+    original = handle.original
+    return original is not None and not original.loading and bool(original.embeds)
+
+
 TOUR = [
-    Step("/ask", _new_user, _ask, _ask_done),
+    Step("/ask", _new_user, _ask, _ask_done, _ask_answered),
     Step("vote on an answer", _an_answer, _vote, _vote_done),
     Step("quiz answer", _a_quiz, _click_answer, _quiz_answer_done),
     Step("mention", _new_user, _mention, _mention_done, _mention_answered),
@@ -397,6 +405,87 @@ def _outcome(step: Step, ids: list[str], shown: list[str], served_anyway: bool) 
         return "answered anyway (without that route)"
     assert ids, f"{step.name}: no error id was logged for the failure"
     return "error id shown to the learner" if shown else "error id logged (no route left to tell the learner)"
+
+
+# ----------------------------------------------------------------------------------- /ask's reply routes
+# After /ask defers, its answer has two routes: the followup webhook and an edit of the original response.
+
+FOLLOWUP = ("POST", "/webhooks/{application_id}/{token}")
+EDIT_ORIGINAL = ("PATCH", "/webhooks/{application_id}/{token}/messages/{message_id}")
+TRIES = 5  # discord.py's attempts per request before it raises
+
+
+@pytest.fixture
+def quick_redelivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's pauses between rounds of reply tries, 50 times shorter like discord.py's own here."""
+    monkeypatch.setattr(_ui, "REDELIVERY_PAUSES", tuple(p / 50 for p in _ui.REDELIVERY_PAUSES))
+
+
+async def _asked(env: Env, user: FakeUser) -> InteractionHandle:
+    handle = await _ask(env, user)
+    await env.idle()
+    return handle
+
+
+@pytest.mark.parametrize("status", STATUSES)
+async def test_ask_answer_survives_a_failing_followup_route(
+    env: Env, tour: Used, status: int, discord_errors: Any, quick_redelivery: None
+) -> None:
+    """The followup webhook failing for good: the answer still reaches the learner, by editing "thinking…"."""
+    fault = env.fake.fail(*FOLLOWUP, status, times=10_000)
+    try:
+        handle = await _asked(env, env.new_user())
+    finally:
+        fault.times = fault.hits
+    assert fault.hits >= TRIES
+    message = await answered(handle)
+    assert message is handle.original and not message.ephemeral
+    assert message.embeds and "overfit" in message.text().lower() and not ERROR_ID.search(message.text())
+    assert handle.followups == [message] or not handle.followups  # the one reply, never a second copy
+    record(f"Discord {status} always on /ask's followup", "answer delivered by editing the original response")
+
+
+@pytest.mark.parametrize("status", STATUSES)
+async def test_ask_answer_waits_out_both_routes_failing(
+    env: Env, tour: Used, status: int, discord_errors: Any, quick_redelivery: None
+) -> None:
+    """Both reply routes failing for a while: the bot tries again after a pause and the answer arrives once."""
+    followup = env.fake.fail(*FOLLOWUP, status, times=2 * TRIES)
+    edit = env.fake.fail(*EDIT_ORIGINAL, status, times=TRIES)
+    try:
+        handle = await _asked(env, env.new_user())
+    finally:
+        followup.times, edit.times = followup.hits, edit.hits
+    # Round one: the followup (five tries) then the edit (five tries); round two: the followup (five more), then
+    # the edit, which works now.
+    assert (followup.hits, edit.hits) == (2 * TRIES, TRIES)
+    message = await answered(handle)
+    assert message is handle.original and "overfit" in message.text().lower()
+    record(f"Discord {status} on both of /ask's routes", "answer delivered after a pause")
+
+
+async def test_ask_error_reaches_the_learner_past_a_failing_followup(
+    env: Env, tour: Used, discord_errors: Any, quick_redelivery: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No answer to send and the followup route failing a round: the friendly error with its id arrives anyway."""
+    logs_before = len(env.logs)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("answering broke")
+
+    monkeypatch.setattr(Questions, "ask", broken)  # services.questions is built per call
+    fault = env.fake.fail(*FOLLOWUP, 500, times=TRIES)
+    try:
+        handle = await _asked(env, env.new_user())
+    finally:
+        fault.times = fault.hits
+    assert fault.hits == TRIES
+    await handle.wait_followup(0, timeout=10)
+    replies = [m for m in (handle.original, *handle.followups) if m is not None and not m.deleted]
+    assert len(replies) == 1 and replies[0].ephemeral, replies
+    shown = ERROR_ID.search(replies[0].text())
+    assert shown and shown.group(1) in _logged_ids(env, logs_before)
+    record("Discord 500 on /ask's followup, answer failed", "error id delivered privately after a pause")
 
 
 # ---------------------------------------------------------------------------------------------- start-up

@@ -1,16 +1,22 @@
 """Property-based fuzzing of custom_ids and modal fields (issue 11): one clear reply or error each, never a traceback.
 
-Two layers, because a click through the fake Discord costs a round trip of a real bot:
+Two layers:
 
 - **In process, ``FUZZ_EXAMPLES`` inputs each (2,000 by default):** every custom_id is decoded the way discord.py
   does (the persistent buttons' templates, then ``from_custom_id``), and every form's fields go through the
   parsing the modal does and into the domain service it calls, on SQLite. Each ends in a result or a typed,
   user-facing error.
-- **End to end, a smaller sample (``FUZZ_E2E_EXAMPLES``, 150 by default):** the same generators drive the one bot
-  of this module through the fake Discord: a click carrying the custom_id on a real answer message (a message
-  from an older version, as far as the bot can tell) and the feedback form with any text. Each interaction gets
-  exactly one answer (the fake records a second one, a missing one and any payload that could ping as
-  violations), no reply shows a traceback or an unexpected-error id, and discord.py logs no error.
+- **End to end, ``FUZZ_E2E_EXAMPLES`` inputs each (the same 2,000 by default):** the same generators drive the
+  one bot of this module through the fake Discord: a click carrying the custom_id on a real answer message (a
+  message from an older version, as far as the bot can tell) and the feedback form with any text. Each
+  interaction is acknowledged and answered exactly once (the fake records a second answer, a late or missing
+  one and any payload that could ping as violations), no reply shows a traceback or an unexpected-error id, and
+  discord.py logs no error.
+
+  A wait for the bot to read an input, answer it and go quiet costs a few polls of the fake (50 ms each) and a
+  quiet period per input; paid once per input that was most of an example's time. So the inputs go in batches
+  of ``FUZZ_E2E_BATCH``, each sent by a learner of its own without waiting, and each batch is checked after one
+  wait: as many learners clicking at once as a busy server sees.
 """
 
 # Waits take a bounded timeout= on purpose, like the fake's own helpers.
@@ -30,9 +36,11 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from bot.app import open_services
 from bot.client import StudyBot
+from bot.domain.asking import MAX_COMMENT
 from bot.domain.content import Skill
 from bot.domain.errors import StudyBotError
 from bot.domain.ports import Actor
@@ -42,15 +50,20 @@ from bot.exts.ask._render import AnswerAction
 from bot.exts.moderation._views import AnswerGapButton, RemoveEntryButton, parse_skill, quiz_item_fields
 from bot.exts.quiz._daily import QotdButton
 from bot.exts.quiz._views import ChoiceButton, ReportItemButton
+from bot.storage.tables import feedback
 from tests.e2e.conftest import DiscordErrorLog, watching_discord_errors
-from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, StoredMessage, World
+from tests.e2e.fake_discord import MAX_CUSTOM_ID, FakeDiscord, FakeUser, InteractionHandle, StoredMessage, World
 from tests.e2e.studybot import Running, answered, idle, make_settings
 from tests.fuzz.conftest import EXAMPLES, record
 from tests.state import FakeClock, settings_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:'audioop' is deprecated:DeprecationWarning")  # discord.py voice
 
-E2E_EXAMPLES = int(os.environ.get("FUZZ_E2E_EXAMPLES", "150"))
+E2E_EXAMPLES = int(os.environ.get("FUZZ_E2E_EXAMPLES", str(EXAMPLES)))
+# Inputs sent together, each by a learner of its own, then one wait for the bot to finish them all: a wait per
+# input (for the bot to read it, answer it and go quiet) is what made a click cost a round trip each.
+BATCH = int(os.environ.get("FUZZ_E2E_BATCH", "25"))
+MODAL = 9  # the interaction callback that opens a form
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 BUTTONS = [AnswerAction, ChoiceButton, ReportItemButton, QotdButton, ForgetButton, RemoveEntryButton, AnswerGapButton]
 TEMPLATES = {cls: cls.__discord_ui_compiled_template__ for cls in BUTTONS}
@@ -249,36 +262,76 @@ def _kind(handle: Any) -> str:
 
 
 def env_messages(handle: Any) -> list[StoredMessage]:
-    return [m for m in [handle.original, *handle.followups] if m is not None]
+    """What answered an interaction: the filled original response and the followups (a filling one counts once)."""
+    original = handle.original if handle.answered else None  # a deferred update's "original" is the clicked message
+    found = [m for m in [original, *handle.followups] if m is not None and not m.loading and not m.deleted]
+    return list({id(m): m for m in found}.values())
+
+
+def _learners(env: Env, name: str) -> list[FakeUser]:
+    """One learner per input of a batch: the bot sees separate people clicking at once, as in a busy server."""
+    learners = []
+    for n in range(BATCH):
+        learner = env.fake.add_user(f"{name}{n}")
+        env.fake.add_member(env.world.guild, learner)
+        learners.append(learner)
+    return learners
+
+
+async def _all_answered(env: Env, handles: list[InteractionHandle], since: int) -> None:
+    """Every interaction of the batch acknowledged and answered once (a form, or a message), nothing unexpected."""
+    await _idle(env)
+    for handle in handles:
+        assert handle.ack is not None, f"{handle} was never acknowledged"
+        if handle.ack_type != MODAL:
+            assert env_messages(handle), f"{handle} was acknowledged but never answered"
+    _check_replies(env, since)
 
 
 async def test_clicks_through_discord(env: Env, discord_errors: Any) -> None:
     """Generated custom_ids clicked on a real answer message: each gets one clear answer, no traceback, no ping."""
-    learner = env.fake.add_user("clicker")
-    env.fake.add_member(env.world.guild, learner)
-    for custom_id in _generated(CUSTOM_IDS, E2E_EXAMPLES):
+    learners = _learners(env, "clicker")
+    custom_ids = _generated(CUSTOM_IDS, E2E_EXAMPLES)
+    for start in range(0, len(custom_ids), BATCH):
         since = len(env.fake.messages)
-        handle = await env.fake.click_stale(learner, env.answer, custom_id)
-        await handle.wait_ack(4)
-        await _idle(env)
-        _check_replies(env, since)
-        record("custom_ids (through the fake Discord)", _kind(handle))
+        batch = zip(learners, custom_ids[start : start + BATCH], strict=False)
+        handles = [await env.fake.click_stale(who, env.answer, custom_id, settle=False) for who, custom_id in batch]
+        await _all_answered(env, handles, since)
+        for handle in handles:
+            record("custom_ids (through the fake Discord)", _kind(handle))
 
 
 async def test_feedback_form_through_discord(env: Env, discord_errors: Any) -> None:
-    """Generated text in the 'what went wrong?' form: each submit is thanked once and stored as typed."""
-    learner: FakeUser = env.fake.add_user("reporter")
-    env.fake.add_member(env.world.guild, learner)
+    """Generated text in the 'what went wrong?' form: each submit is thanked once and stored as typed, while
+    other learners have the same form open."""
+    learners = _learners(env, "reporter")
     down = next(i for i in env.answer.custom_ids() if i.startswith("ask:down"))
-    for text in _generated(FORM_TEXT, E2E_EXAMPLES):
+    asked_id = int(down.split(":")[2])
+    texts = _generated(FORM_TEXT, E2E_EXAMPLES)
+    for start in range(0, len(texts), BATCH):
         since = len(env.fake.messages)
-        modal = await (await env.fake.click(learner, env.answer, down)).wait_modal()
-        submitted = await env.fake.submit_modal(learner, modal.custom_id, {modal.field_ids()[0]: text})
-        reply = await answered(submitted)
-        await _idle(env)
-        _check_replies(env, since)
-        assert "moderators" in reply.text()
-        record("feedback form (through the fake Discord)", "thanked" if text.strip() else "thanked (empty note)")
+        batch = list(zip(learners, texts[start : start + BATCH], strict=False))
+        clicks = [await env.fake.click(who, env.answer, down, settle=False) for who, _ in batch]
+        await _all_answered(env, clicks, since)  # every form open, and filed by the bot
+        modals = [await click.wait_modal() for click in clicks]
+        submits = [
+            await env.fake.submit_modal(who, modal.custom_id, {modal.field_ids()[0]: text}, settle=False)
+            for (who, text), modal in zip(batch, modals, strict=True)
+        ]
+        await _all_answered(env, submits, since)
+        stored = await _notes(env, asked_id)
+        for submitted, (who, text) in zip(submits, batch, strict=True):
+            replies = env_messages(submitted)
+            assert len(replies) == 1 and "moderators" in replies[0].text(), replies
+            assert stored[who.id] == (text.strip()[:MAX_COMMENT] or None), "the note was not stored as typed"
+            record("feedback form (through the fake Discord)", "thanked" if text.strip() else "thanked (empty note)")
+
+
+async def _notes(env: Env, asked_id: int) -> dict[int, str | None]:
+    """Each learner's stored note on the answer (a learner's newer note replaces the older one)."""
+    async with env.bot.services.store.transaction() as repos:
+        query = select(feedback.c.user_id, feedback.c.comment).where(feedback.c.asked_id == asked_id)
+        return {row.user_id: row.comment for row in await repos.conn.execute(query)}
 
 
 async def test_an_expired_form_is_answered(env: Env, discord_errors: Any) -> None:

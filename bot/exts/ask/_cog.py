@@ -62,7 +62,7 @@ class AskCog(commands.Cog):
         )
 
         async def send(**reply: Any) -> _stream.Edit:
-            message = await interaction.followup.send(wait=True, **reply)
+            message = await _ui.followup(interaction, **reply)
             interaction.extras.pop("public_defer", None)  # the answer is out: a later error is reported privately
             return message.edit
 

@@ -19,8 +19,10 @@ class WhatWentWrong(_ui.GuardedModal, title="What went wrong?"):
         max_length=MAX_COMMENT,
     )
 
-    def __init__(self, asked_id: int) -> None:
-        super().__init__(custom_id=f"askfb:{asked_id}", timeout=600)
+    def __init__(self, asked_id: int, user_id: int) -> None:
+        # discord.py files open forms by custom_id alone: without the user in it, a second learner opening the
+        # form on the same answer would replace the first one's, whose submit then found no form.
+        super().__init__(custom_id=f"askfb:{asked_id}:{user_id}", timeout=600)
         self.asked_id = asked_id
 
     async def on_submit(self, interaction: _ui.Interaction) -> None:  # type: ignore[override]
@@ -39,7 +41,9 @@ async def on_answer_action(interaction: _ui.Interaction, action: str, asked_id: 
     bot = _ui.bot_of(interaction)
     guild_id = interaction.guild_id or LOCAL_GUILD
     if action == "down":
-        await interaction.response.send_modal(WhatWentWrong(asked_id))  # a modal must be the first response
+        await interaction.response.send_modal(
+            WhatWentWrong(asked_id, interaction.user.id)
+        )  # a modal must be the first response
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     if action == "up":

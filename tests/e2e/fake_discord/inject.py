@@ -110,9 +110,19 @@ class InjectMixin:
         )
 
     async def click(
-        self, user: FakeUser, message: StoredMessage, custom_id: str, *, values: Sequence[Any] | None = None
+        self,
+        user: FakeUser,
+        message: StoredMessage,
+        custom_id: str,
+        *,
+        values: Sequence[Any] | None = None,
+        settle: bool = True,
     ) -> InteractionHandle:
-        """A user clicks the button (or picks ``values`` in the select) with ``custom_id`` on ``message``."""
+        """A user clicks the button (or picks ``values`` in the select) with ``custom_id`` on ``message``.
+
+        ``settle=False`` sends it at once, without first waiting for the bot's requests in flight (see ``settle``):
+        for many users clicking together, once the bot has what the clicks need.
+        """
         if message.deleted:
             raise ValueError(f"{message!r} was deleted")
         component = message.component(custom_id)
@@ -131,9 +141,11 @@ class InjectMixin:
             if resolved:
                 data["resolved"] = resolved
         handle = self._new_interaction(INTERACTION_COMPONENT, user, guild, channel, data, source_message=message)
-        return await self._dispatch_interaction(handle)
+        return await self._dispatch_interaction(handle, settle=settle)
 
-    async def click_stale(self, user: FakeUser, message: StoredMessage, custom_id: str) -> InteractionHandle:
+    async def click_stale(
+        self, user: FakeUser, message: StoredMessage, custom_id: str, *, settle: bool = True
+    ) -> InteractionHandle:
         """A user clicks a button carrying ``custom_id`` that the bot's current version may never have sent.
 
         Stands in for a message posted by an older version of the bot, or a client that edits what it sends:
@@ -161,10 +173,10 @@ class InjectMixin:
             source_message=message,
         )
         handle.payload["message"] = data
-        return await self._dispatch_interaction(handle)
+        return await self._dispatch_interaction(handle, settle=settle)
 
     async def submit_modal(
-        self, user: FakeUser, custom_id: str, values: Mapping[str, str | Sequence[str]]
+        self, user: FakeUser, custom_id: str, values: Mapping[str, str | Sequence[str]], *, settle: bool = True
     ) -> InteractionHandle:
         """A user submits the modal the bot opened with ``custom_id``; ``values`` maps field custom_ids to input.
 
@@ -205,7 +217,7 @@ class InjectMixin:
             {"custom_id": custom_id, "components": components, **({"resolved": resolved} if resolved else {})},
             source_message=origin.source_message,
         )
-        return await self._dispatch_interaction(handle)
+        return await self._dispatch_interaction(handle, settle=settle)
 
     def _submitted_field(self, component: Json, values: Mapping[str, Any], unused: set[str], resolved: Json) -> Json:
         custom_id = component.get("custom_id")
@@ -468,13 +480,16 @@ class InjectMixin:
             if self._inflight == 0:
                 return
 
-    async def _dispatch_interaction(self, handle: InteractionHandle, timeout: float = 10.0) -> InteractionHandle:
+    async def _dispatch_interaction(
+        self, handle: InteractionHandle, timeout: float = 10.0, *, settle: bool = True
+    ) -> InteractionHandle:
         # Discord sends an interaction to one session: the newest of the shard that owns the guild.
         guild_id = int(handle.payload["guild_id"]) if handle.payload.get("guild_id") else None
         session = await self.wait_for(
             lambda: self.current_session(guild_id), timeout=timeout, what="the guild's gateway session"
         )
-        await self.settle()
+        if settle:
+            await self.settle()
         self.interactions[handle.id] = handle
         self._by_token[handle.token] = handle
         handle.dispatched_at = time.monotonic()

@@ -349,8 +349,10 @@ class RoutesMixin:
         if errors:
             return self._form_error_response(errors)
         original = handle.original
-        if original is not None and original.loading and handle.ack_type == CALLBACK_DEFERRED_CHANNEL_MESSAGE:
-            # The first followup after a deferral fills the "thinking" message and keeps its ephemerality.
+        deferred = handle.ack_type == CALLBACK_DEFERRED_CHANNEL_MESSAGE
+        if original is not None and original.loading and not original.deleted and deferred:
+            # The first followup after a deferral fills the "thinking" message and keeps its ephemerality; once
+            # that message is deleted, a followup is a message of its own.
             await self._edit_message(original, data, record.files)
             message = original
             handle.answered = True
