@@ -119,7 +119,9 @@ def _item_as_prose(item: list[str], block: Block, budget: int) -> Block | None:
     if len(item) > 1 or len(text) > budget or not re.match(r"[A-Z`*\"]", text) or not text.endswith("."):
         return None
     sentences = tuple(s for s in block.sentences if s.lstrip("- ") in text)
-    return Block("sentence", text, sentences, block.order, block.paragraph)
+    # A paragraph of its own (-1): the item was a line of its own in the note, so it is never run into the
+    # sentence before it as if the note said them together; " … " marks the items left out.
+    return Block("sentence", text, sentences, block.order, -1)
 
 
 def _sentences(text: str) -> list[str]:

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from bot.domain.compose import Block, Candidate, Composer, parse_blocks, render, trim_list
+from bot.domain.compose import Block, Candidate, Composer, Passage, parse_blocks, render, trim_list
 from bot.domain.questions import analyze
 from index.chunking import Chunk
 from index.text import split_sentences
@@ -194,6 +194,9 @@ def test_trim_list_shows_one_relevant_item_as_prose_when_it_stands_alone():
     shown = trim_list(block, budget, lambda item: score.get(item, 0.1))
     assert shown is not None and shown.kind == "sentence"
     assert shown.text == "`requirements.txt` is pip's format, made by `pip freeze`."
+    lead = Block("sentence", "These files answer two questions.", (), shown.order - 1, block.paragraph)
+    line = Passage(chunk("x", "unused"), [lead, shown]).text
+    assert line == "These files answer two questions. … `requirements.txt` is pip's format, made by `pip freeze`."
     fragment = list_block("Habits:\n- keep data out of the image;\n- pin the base image tag and versions;")
     assert trim_list(fragment, 40, lambda item: 0.5) is None  # "keep data out of the image;" is no sentence
 
