@@ -22,8 +22,12 @@ from bot.domain.answering import Answer, AnswerService
 from bot.domain.conversation import Turn
 
 SET = Path(__file__).with_name("answers.yaml")
-# A second set, written blind later (bench/QUESTIONS.md); its splits are reported as "fresh-dev" and "fresh-heldout".
-FRESH = Path(__file__).with_name("answers_fresh.yaml")
+# Later sets, each written blind (bench/QUESTIONS.md); their splits are reported with the prefix, e.g. "fresh-dev".
+LATER = (
+    (Path(__file__).with_name("answers_fresh.yaml"), "fresh-"),
+    (Path(__file__).with_name("answers_fresh3.yaml"), "fresh3-"),
+)
+DEV_SPLITS = ("dev", "fresh-dev", "fresh3-dev")  # the only splits ever read or tuned on
 HELPFUL_RECALL = 2 / 3
 
 
@@ -75,6 +79,11 @@ def load(path: Path = SET, prefix: str = "") -> list[Asked]:
             )
         )
     return out
+
+
+def load_all() -> list[Asked]:
+    """Every set's questions, each split named after its set."""
+    return load() + [q for path, prefix in LATER if path.exists() for q in load(path, prefix)]
 
 
 def recall(answer: Answer, facts: tuple[str, ...]) -> float:
@@ -202,7 +211,7 @@ def main(rows: list[tuple[str, str]], split: str | None = None) -> dict[str, dic
     from bench.harness import open_service
 
     service = open_service()
-    questions = load() + (load(FRESH, "fresh-") if FRESH.exists() else [])
+    questions = load_all()
     results: dict[str, dict[str, Tally]] = {}
     for name, ask in (("old", legacy(service)), ("new", current(service))):
         pairs = list(run(ask, questions))

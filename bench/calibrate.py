@@ -39,8 +39,8 @@ def main() -> None:
         else:
             rows.append(result.features)
             labels.append(0)
-    for q in answers.load() + (answers.load(answers.FRESH, "fresh-") if answers.FRESH.exists() else []):
-        if q.split not in ("dev", "fresh-dev") or not q.first_turn:  # a follow-up is searched rewritten
+    for q in answers.load_all():
+        if q.split not in answers.DEV_SPLITS or not q.first_turn:  # a follow-up is searched rewritten
             continue
         analysis = analyze(q.question)
         for text in analysis.parts if analysis.kind == "multipart" else [q.question]:

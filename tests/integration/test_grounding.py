@@ -43,7 +43,7 @@ def corpus(shipped_service) -> list[str]:
 def test_every_benchmark_answer_line_is_in_the_notes(shipped_service, corpus):
     """Run both answer benchmark sets (every split); every shown line is a verbatim piece of some note."""
     service = shipped_service.answer_service(lambda msg: None)
-    questions = bench_answers.load() + bench_answers.load(bench_answers.FRESH, "fresh-")
+    questions = bench_answers.load_all()
     checked = 0
     missing: list[tuple[str, str]] = []
     for q, answer in bench_answers.run(bench_answers.current(service), questions):
