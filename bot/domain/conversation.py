@@ -85,6 +85,12 @@ def parse_chat_line(line: str) -> tuple[str, str | None]:
     return data["question"], None if key is None else check_key(str(key))
 
 
+# A pronoun as the object of a verb points back, however long the rest of the question is.
+_ACTS_ON = re.compile(
+    r"\b(?:write|use|make|fix|set|tune|train|apply|build|add|implement|choose|pick|save|load|deploy|run|test|"
+    r"compute|calculate|plot|read|interpret|handle|avoid|prevent|detect|reduce|store|install|debug|learn)\s+"
+    r"(?:it|one|them|this|that)\b(?!\s+(?:is|are|was|were)\b)"
+)
 _PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|each|both|the same|there)\b")
 _CONTINUE = re.compile(
     r"^(and|but|so|also|then|plus|ok(ay)? (and|so|but)|what about|how about|what if|and what about|"
@@ -193,6 +199,20 @@ _FILLER = frozenset(
         "simpler",
         "compare",
         "compared",
+        "different",
+        "difference",
+        "differ",
+        "from",
+        "try",
+        "first",
+        "next",
+        "tip",
+        "tips",
+        "advice",
+        "ideas",
+        "start",
+        "write",
+        "do",
     ]
 )
 _GERUND = {
@@ -246,7 +266,9 @@ def needs_context(text: str) -> bool:
     if not norm:
         return False
     words = own_words(norm)
-    if _BARE_WH.search(norm):
+    if _BARE_WH.search(norm) or not words:  # "why?", "what should i try first?": nothing of its own to ask about
+        return True
+    if _ACTS_ON.search(norm):  # "how do i write one for a function that returns a dataframe?"
         return True
     if _CONTINUE.search(norm):  # "and for transformers?" leans back; "and should I also scale my features?" doesn't
         return len(words) < 3 or bool(_PRONOUN.search(norm))
@@ -268,11 +290,15 @@ def _as_noun(subject: str, pronoun: str) -> str:
     return _DETERMINERS.sub("", objects[-1] if len(objects) > 1 else subject).strip()
 
 
-def _carry_library(text: str, library: str | None) -> str | None:
-    """A how-to that names no library keeps the one the conversation is about ("...keep rows where age > 30")."""
+def _carry_library(text: str, library: str | None, any_kind: bool = False) -> str | None:
+    """A how-to that names no library keeps the one the conversation is about ("...keep rows where age > 30").
+
+    ``any_kind``: a question whose pronoun was just resolved keeps it whatever its kind ("how does n_estimators
+    interact with it?" after a question about XGBoost's learning_rate is still about XGBoost).
+    """
     if library is None or library_named(text) is not None:
         return None
-    if analyze(text).kind != "howto":
+    if not any_kind and analyze(text).kind != "howto":
         return None
     return f"{text.strip().rstrip('?!.').strip()} in {library}?"
 
@@ -325,12 +351,15 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
             noun = " and ".join(before.subjects[:2])
         else:
             noun = _as_noun(subject, pronoun[1])
-        return resolve_pronoun(rest, noun).rstrip("?") + "?"
+        resolved = resolve_pronoun(rest, noun).rstrip("?")
+        return (_carry_library(resolved, before.library, any_kind=True) or resolved).rstrip("?") + "?"
     if norm != rest:  # "what about random forests?": the same question about a new subject
         swapped = _swap_library(previous, rest)
         if swapped:
             return f"{swapped}?"
         qualifier = re.search(_QUALIFIER, previous)
+        if qualifier and library_named(qualifier[0]) and not library_named(rest):
+            return f"{previous} with {rest}?"  # "... in pytorch" asked "what about a weighted sampler?": keep pytorch
         if qualifier:  # "do I scale features for logistic regression" -> "... for random forests"
             prep = qualifier[0].split()[0]
             return f"{previous[: qualifier.start()]} {prep} {rest}?"
@@ -338,4 +367,6 @@ def rewrite(text: str, history: Sequence[Turn]) -> str | None:
         if noun and noun in previous:
             return previous.replace(noun, rest, 1) + "?"
         return f"{previous} {rest}?"
+    if not own_words(rest):  # "what should i try first?" after a symptom: the symptom is what it asks about
+        return f"{previous}, {rest}?"
     return None

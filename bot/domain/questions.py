@@ -421,7 +421,8 @@ def resolve_pronoun(text: str, subject: str) -> str:
     match = re.search(r"\b(it|this|that|them|they|these|those|one|each|both)\b(?!\s+(?:of|is a|more)\b)", text)
     if match is None:
         return text
-    article = "" if match[1] != "one" or subject.endswith("s") else ("an " if subject[:1] in "aeiou" else "a ")
+    vowel_sound = subject[:1] in "aeiou" and not re.match(r"u(?:ni|s[eu])|eu|one\b", subject)  # "a unit test"
+    article = "" if match[1] != "one" or subject.endswith("s") else ("an " if vowel_sound else "a ")
     return f"{text[: match.start()]}{article}{subject}{text[match.end() :]}"
 
 
