@@ -126,7 +126,6 @@ def _source(hit: Hit) -> Source:
     )
 
 
-_POINTS_BACK = re.compile(r"\b(it|this|that|them|they|one)\b")
 _EACH_SIDE = "My notes don't compare these directly, so here is each side."
 _RESOURCE_KIND = {
     "video": re.compile(r"\b(youtube|videos?|lectures?|watch|playlist|channel)\b"),
@@ -190,8 +189,7 @@ class AnswerService:
         if rewritten is None:
             return question
         words = own_words(question)
-        points_back = _POINTS_BACK.search(question.lower())  # "how is it different from top-k?" is no drift
-        if words and not points_back and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
+        if words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
             return question
         return rewritten
 

@@ -85,6 +85,10 @@ def parse_chat_line(line: str) -> tuple[str, str | None]:
     return data["question"], None if key is None else check_key(str(key))
 
 
+_NEW_TOPIC = re.compile(
+    r"^(?:(?:ok|okay|so|also|and|btw|hey|quick)[,\s]+)*(?:unrelated|off[- ]?topic|(?:a )?(?:different|random|new|"
+    r"separate|other) (?:question|topic|thing)|change of (?:topic|subject)|switching (?:topics?|gears))\b"
+)
 # A pronoun as the object of a verb points back, however long the rest of the question is.
 _ACTS_ON = re.compile(
     r"\b(?:write|use|make|fix|set|tune|train|apply|build|add|implement|choose|pick|save|load|deploy|run|test|"
@@ -314,6 +318,8 @@ def _swap_library(previous: str, new: str) -> str | None:
 def rewrite(text: str, history: Sequence[Turn]) -> str | None:
     """The follow-up rewritten to stand alone, or None when it already does (or there is no history)."""
     if not history:
+        return None
+    if _NEW_TOPIC.search(normalize(text)):  # "ok unrelated but…": the learner says it stands alone
         return None
     previous = history[-1].standalone.strip().rstrip("?").strip()
     before = analyze(previous)

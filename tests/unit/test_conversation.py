@@ -84,6 +84,30 @@ FOLLOW_UPS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("what is dropout?", "why?", ("why", "dropout"), ()),
     ("how do i tune xgboost", "what about for lightgbm", ("tune", "lightgbm"), ("xgboost",)),
     (
+        "what does learning_rate do in xgboost",
+        "and how does n_estimators interact with it?",
+        ("n_estimators", "learning_rate", "xgboost"),
+        (),
+    ),
+    (
+        "what is a unit test",
+        "how do i write one for a function that returns a dataframe?",
+        ("write a unit test", "dataframe"),
+        ("an unit",),
+    ),
+    (
+        "my val loss starts going up after epoch 5 but train loss keeps going down",
+        "what should i try first?",
+        ("val loss", "try first"),
+        (),
+    ),
+    (
+        "my data is 95% class 0, how do i handle that in pytorch",
+        "what about a weighted sampler?",
+        ("pytorch", "weighted sampler"),
+        (),
+    ),
+    (
         "is weight decay the same thing as l2 regularization?",
         "ok and how do i set it in pytorch?",
         ("weight decay", "pytorch"),
@@ -137,6 +161,19 @@ def test_standalone_question_is_not_rewritten(before, question):
 def test_chatter_is_not_bent_into_a_question(chatter):
     """Thanks and small talk after an answer are not rewritten into the previous question."""
     assert rewrite(chatter, history("what is dropout?")) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ok unrelated but how do i make my excel charts look nicer for my boss",
+        "different question: how do i center a div",
+        "btw off topic, what do you think of the new phone",
+    ],
+)
+def test_a_declared_new_topic_is_not_rewritten(question):
+    """ "ok unrelated but…" stands alone: it borrows neither the subject nor the library of the turn before."""
+    assert rewrite(question, history("how do i filter rows in pandas")) is None
 
 
 def test_off_topic_drift_is_not_rewritten():
