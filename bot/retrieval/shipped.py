@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from index.store import (
     LoadedIndex,
     ModelMismatch,
     Progress,
+    offtopic_topics,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,15 @@ class IndexStatus:
     build_id: str | None
 
 
+def sources_stamp(knowledge_dir: Path) -> str:
+    """What the shipped index is built from: the knowledge files and the off-topic list, whose vectors it holds too.
+
+    Without the list, editing index/offtopic.txt left "Index up to date" and the old categories in use.
+    """
+    topics = hashlib.sha256("\n".join(offtopic_topics()).encode()).hexdigest()[:16]
+    return f"{fingerprint(knowledge_dir)}:{topics}"
+
+
 def knowledge_chunks(knowledge_dir: Path, *, strict: bool = True) -> tuple[list[Chunk], str, list[str]]:
     """The chunks to index, the sources' fingerprint, and the knowledge base's problems.
 
@@ -53,7 +64,7 @@ def knowledge_chunks(knowledge_dir: Path, *, strict: bool = True) -> tuple[list[
             f"The knowledge folder {knowledge_dir} does not exist or cannot be read. "
             "Run StudyBot from the project folder or set STUDYBOT_KNOWLEDGE_DIR."
         )
-    stamp = fingerprint(knowledge_dir)
+    stamp = sources_stamp(knowledge_dir)
     kb = load_knowledge(knowledge_dir)
     if kb.problems and (strict or not kb.entries):
         raise KnowledgeError(
@@ -111,7 +122,7 @@ class IndexService:
         stale = (
             manifest.get("model_id") != MODEL_ID
             or not is_folder(self.knowledge_dir)
-            or manifest.get("sources_fingerprint") != fingerprint(self.knowledge_dir)
+            or manifest.get("sources_fingerprint") != sources_stamp(self.knowledge_dir)
         )
         return IndexStatus(
             True,
@@ -151,7 +162,7 @@ class IndexService:
             if loaded.notice:
                 notify(f"Warning: {loaded.notice}.")
                 log.warning("index: %s", loaded.notice)
-            fresh = is_folder(self.knowledge_dir) and loaded.manifest.get("sources_fingerprint") == fingerprint(
+            fresh = is_folder(self.knowledge_dir) and loaded.manifest.get("sources_fingerprint") == sources_stamp(
                 self.knowledge_dir
             )
             if fresh or not is_folder(self.knowledge_dir):  # with nothing to rebuild from, the last good index answers
