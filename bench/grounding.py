@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.domain.generation import GroundingChecker, passage_sentences
+from bot.domain.grounding import GroundingChecker, passage_sentences
 from bot.llm import lexicon
 from index.embedder import NumpyMiniLM
 

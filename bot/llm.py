@@ -269,7 +269,7 @@ def lexicon(titles: Iterable[str], documents: Iterable[str] = (), max_share: flo
     A title word found in more than ``max_share`` of the entries ("score", "series", "model") is everyday
     vocabulary in these notes: demanding it in the cited passage would drop honest paraphrases.
     """
-    from bot.domain.generation import stem
+    from bot.domain.grounding import stem
     from bot.domain.questions import LIBRARIES
     from index.text import STOPWORDS
 
@@ -336,7 +336,7 @@ _GENERIC = frozenset(
 
 def build_generator(settings: Settings, service: AnswerService, model: ChatModel | None = None) -> Generator:
     """The generator over ``service``'s index and query encoder; raises ``LLMConfigError`` when unconfigured."""
-    from bot.domain.generation import GroundingChecker
+    from bot.domain.grounding import GroundingChecker
 
     config = llm_config(settings)
     if config is None:
@@ -373,7 +373,7 @@ class GuildGenerators:
         self._built: weakref.WeakKeyDictionary[AnswerService, Generator] = weakref.WeakKeyDictionary()
 
     async def for_guild(self, guild_id: int | None) -> Generator:
-        from bot.domain.generation import GroundingChecker
+        from bot.domain.grounding import GroundingChecker
 
         service = self.answerer.indexes.service(guild_id)
         built = self._built.get(service)

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.domain.generation import passage_sentences
+from bot.domain.grounding import passage_sentences
 
 RIGHT_KEY = "sk-right-key"
 _PASSAGE = re.compile(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)

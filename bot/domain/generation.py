@@ -3,12 +3,8 @@ it writes is checked against them before a learner sees it.
 
 The order is fixed: retrieval and the calibrated decline decision run first (``AnswerService.ask``); only an
 answered question reaches the model, and only with the composer's passages. The model's text is then cut into
-sentences, and a sentence survives only if it cites a passage, means what that passage says (embedding
-similarity above a calibrated threshold), uses no number, code identifier or technical term the cited
-passages lack, is not mostly made of words they never use (``outside_words``), does not swap a term for its
-opposite (``contradictions``), and does not copy a passage sentence with one term changed for another the
-passage uses elsewhere, an opposite or another number (``misaligned``). Each drop carries its reason. When too
-little survives, or the endpoint fails, the extractive answer is shown instead.
+sentences, each checked by ``bot.domain.grounding``, and only the supported ones are shown. When too little
+survives, or the endpoint fails, the extractive answer is shown instead.
 
 Pure code: the model is a ``ChatModel`` port (``bot/llm.py`` implements it over HTTP) and the embedder a function.
 """
@@ -22,24 +18,18 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-import numpy as np
-
 from bot.domain.errors import StudyBotError
-from index.text import STOPWORDS
+from bot.domain.grounding import BULLET, GroundingChecker, Verdict, strip_citations
 
 if TYPE_CHECKING:
     from bot.domain.answering import Answer
     from bot.domain.conversation import Turn
 
-# Calibrated on the tuning splits of bench/grounding.py (dev, test, fresh): see bench/RESULTS.md.
-SUPPORT_THRESHOLD = 0.70
 MIN_SURVIVING = 0.5  # below this share of the model's text surviving, the extractive answer is shown instead
 ANSWER_LIMIT = 1000  # characters, as the extractive answer: room for sources inside Discord's 2,000
 HISTORY_TURNS = 3
-CACHE_LIMIT = 4096  # embedded sentences the checker remembers (passage sentences recur across answers)
 
 
 class Message(TypedDict):
@@ -57,9 +47,6 @@ class GenerationFailed(StudyBotError):
 
 class ChatModel(Protocol):
     def stream(self, messages: Sequence[Message], max_tokens: int | None = None) -> AsyncIterator[str]: ...
-
-
-Embed = Callable[[list[str]], np.ndarray]  # texts → L2-normalised rows
 
 
 # -- the prompt ----------------------------------------------------------------------------------------------
@@ -103,17 +90,15 @@ def build_messages(question: str, passages: Sequence[tuple[str, str]], history: 
 
 # -- sentences and citations ---------------------------------------------------------------------------------
 
-_CITE = re.compile(r"\[\s*(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\s*\]")
 _CITES_ONLY = re.compile(r"^(?:\s*\[\s*\d{1,2}(?:\s*[,;]\s*\d{1,2})*\s*\])+[.!?]?\s*")
 _SPLIT = re.compile(r"(?<=[.!?])\s+|(?<=[.!?]\])\s+|(?<=\])\s+(?=[A-Z])|\n+")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 
 
 def split_sentences(text: str) -> list[str]:
     """The model's sentences, each with the citations that follow it (``… fit. [1]`` keeps its [1])."""
     out: list[str] = []
     for raw in _SPLIT.split(text):
-        piece = _BULLET.sub("", raw).strip()
+        piece = BULLET.sub("", raw).strip()
         if not piece:
             continue
         lead = _CITES_ONLY.match(piece)
@@ -123,394 +108,6 @@ def split_sentences(text: str) -> list[str]:
             if not piece:
                 continue
         out.append(piece)
-    return out
-
-
-def citations(sentence: str) -> tuple[int, ...]:
-    return tuple(dict.fromkeys(int(n) for group in _CITE.findall(sentence) for n in re.split(r"[,;]", group)))
-
-
-def strip_citations(sentence: str) -> str:
-    """The sentence without its [n] marks; a space left before a final stop or comma goes, not one before
-    ``.backward()``, which would glue the code to the word before it."""
-    return re.sub(r" ([.,])(?=\s|$)", r"\1", " ".join(_CITE.sub(" ", sentence).split()))
-
-
-# -- the grounding check -------------------------------------------------------------------------------------
-
-_NUMBER_WORDS = {
-    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-    "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "hundred": "100", "thousand": "1000",
-    "million": "1000000", "billion": "1000000000", "half": "50", "double": "2", "twice": "2", "triple": "3",
-}  # fmt: skip
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s?%)?")
-_CODE = re.compile(
-    r"`([^`]+)`|"  # anything in backticks
-    r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|[A-Za-z_]\w*\(\)|[a-z]+_[a-z0-9_]+|[a-z]+[A-Z]\w*)"
-)
-_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z0-9]*\b|\b[A-Z]{2,}s?\b")
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
-_SUFFIX = re.compile(r"(?:isations?|izations?|ations?|ings?|ised|ized|ises|izes|ise|ize|ers?|ed|es|s|ly|al)$")
-
-
-def stem(word: str) -> str:
-    """A crude English stem, enough to match "regularises" with "regularization" (6 letters kept)."""
-    w = word.lower().strip("'-")
-    return _SUFFIX.sub("", w)[:6] if len(w) > 4 else w
-
-
-def _numbers(text: str) -> set[str]:
-    found = {m.group(0).replace(",", "").replace(" ", "") for m in _NUMBER.finditer(text)}
-    found |= {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
-    return found
-
-
-def _codes(text: str) -> set[str]:
-    return {(m.group(1) or m.group(2)).strip().lower() for m in _CODE.finditer(text)}
-
-
-# Opposites, and pairs of terms learners and models confuse: a sentence that says one where its passage says the
-# other is a swap that sentence similarity cannot see ("sparse" for "dense" changes a single word). Each side
-# lists its word forms; forms are matched whole, lower-cased.
-_OPPOSITES: tuple[tuple[str, str], ...] = (
-    ("large larger largest big bigger biggest", "small smaller smallest tiny"),
-    ("high higher highest", "low lower lowest"),
-    ("increase increases increased increasing", "decrease decreases decreased decreasing"),
-    ("more", "fewer less"),
-    ("dense denser", "sparse sparser"),
-    ("before", "after"),
-    ("forward forwards", "backward backwards reverse"),
-    ("positive positives", "negative negatives"),
-    ("maximize maximizes maximise maximises maximum", "minimize minimizes minimise minimises minimum"),
-    ("first", "last"),
-    ("early earlier earliest", "late later latest"),
-    ("shallow shallower", "deep deeper deepest"),
-    ("overfitting overfit overfits", "underfitting underfit underfits"),
-    ("input inputs", "output outputs"),
-    ("encoder encoders", "decoder decoders"),
-    ("supervised", "unsupervised"),
-    ("linear", "nonlinear non-linear"),
-    ("sequential sequentially", "parallel"),
-    ("row rows", "column columns"),
-    ("always", "never"),
-    ("faster fast", "slower slow"),
-    ("global", "local"),
-    ("discrete", "continuous"),
-    ("precision", "recall"),
-    ("bias", "variance"),
-    ("generator generators", "discriminator discriminators"),
-    ("l1", "l2"),
-    ("numerator", "denominator"),
-    ("upper", "lower"),
-    ("rise rises", "fall falls"),
-    ("add adds added", "remove removes removed"),
-    ("true", "false"),
-    ("stronger strong", "weaker weak"),
-)
-_SIDES = [(frozenset(a.split()), frozenset(b.split())) for a, b in _OPPOSITES]
-
-
-_NEGATIONS = frozenset({"not", "no", "never", "without", "cannot", "nor", "neither", "nothing", "none"})
-_NEGATION_REACH = 3  # words: "does not increase", "is not a linear model"
-
-
-def _lower_words(text: str) -> list[str]:
-    return re.findall(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", re.sub(r"n['’]t\b", " not", text.lower()))
-
-
-def _asserted(words: Sequence[str]) -> list[str]:
-    """The words, with every word a negation reaches ("not larger") blanked: a negated term asserts neither side."""
-    out = list(words)
-    for i, w in enumerate(words):
-        if w in _NEGATIONS:
-            for j in range(i + 1, min(len(words), i + 1 + _NEGATION_REACH)):
-                out[j] = ""
-    return out
-
-
-def contradictions(claim: str, source_sentences: Sequence[str]) -> list[str]:
-    """Opposite or confusable terms the claim swaps relative to its source: "sparse" where the source says "dense",
-    or both terms present in the reverse roles ("a large model imitates a small one" for "a small model imitates a
-    large one"). Negated terms abstain: "not linear" neither claims "linear" nor contradicts "nonlinear", and a
-    passage's negated term is no evidence for it. The check only drops; similarity judges the rest."""
-    claim_words = _asserted(_lower_words(claim))
-    said = set(claim_words)
-    mentioned = [_lower_words(s) for s in source_sentences]
-    sentences = [_asserted(w) for w in mentioned]
-    source_any = {w for words in mentioned for w in words}  # any mention, negated or not, blocks a one-sided swap
-    source = {w for words in sentences for w in words}  # only what the passage asserts counts as evidence
-    found: list[str] = []
-    for one, other in _SIDES:
-        for a, b in ((one, other), (other, one)):
-            if said & a and not said & b and not source_any & a and source & b:
-                found.append(f"{min(said & a)} (the passage says {min(source & b)})")
-        if said & one and said & other:
-            order = _first(claim_words, one) < _first(claim_words, other)
-            both = [w for w in sentences if set(w) & one and set(w) & other]
-            if both and all((_first(w, one) < _first(w, other)) != order for w in both):
-                found.append(f"{min(said & one)} / {min(said & other)} in the reverse roles")
-    return found
-
-
-def _first(words: Sequence[str], forms: frozenset[str]) -> int:
-    return next(i for i, w in enumerate(words) if w in forms)
-
-
-# -- the alignment check: a near-copy of a passage sentence with one term changed ----------------------------
-
-_TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # ``grad_fn`` is one token, not "grad" and "fn"
-_ROMAN = frozenset({"i", "ii", "iii", "iv"})  # "type I" / "type II": a numeral, not the pronoun
-_AUXILIARIES = frozenset({"is", "are", "was", "were", "be", "been", "has", "have", "had", "can", "does", "do"})
-_PREFIXES = ("un", "non", "in", "im", "ir", "il", "dis")
-_OPPOSITE_FORMS = {w: side for one, other in _SIDES for side, forms in ((other, one), (one, other)) for w in forms}
-ALIGN_SPAN = 3  # tokens: an edit longer than this is a rewrite, left to similarity
-OUTSIDE_SHARE = 0.5  # of a claim's content words absent from what it cites: the claim is about something else
-ALIGN_COPIED = 0.5  # share of the claim's content words that must sit in the aligned sentence, in order
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    """(word, stem) pairs in order; hyphens and apostrophes split ("decoder-only", "tensor's")."""
-    return [(w, stem(w)) for w in _TOKEN.findall(re.sub(r"n['’]t\b", " not", text.lower()))]
-
-
-def _is_content(word: str) -> bool:
-    return word not in STOPWORDS or word in _OPPOSITE_FORMS or word in _ROMAN
-
-
-def _content(pairs: Sequence[tuple[str, str]]) -> list[str]:
-    return [s for w, s in pairs if _is_content(w)]
-
-
-def opposed(word: str, other: str) -> bool:
-    """Two words of opposite sense: a listed pair, a negating prefix ("regularized"/"unregularized"), or
-    over-/under- ("overconfident"/"underconfident")."""
-    if other in _OPPOSITE_FORMS.get(word, ()):
-        return True
-    for a, b in ((word, other), (other, word)):
-        if any(a == p + b for p in _PREFIXES) or (a.startswith("over") and b == "under" + a[4:]):
-            return True
-    return False
-
-
-Run = list[tuple[str, str]]
-
-
-def _edits(claim: Run, sentence: Run) -> tuple[tuple[int, int], list[tuple[Run, Run]]]:
-    """How closely the claim copies ``sentence`` (content words, then all words, shared in order), and its
-    short edits of it that copied words frame on both sides."""
-    a, b = [s for _, s in claim], [s for _, s in sentence]
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    blocks = matcher.get_matching_blocks()
-    copied = (sum(len(_content(claim[i : i + n])) for i, _, n in blocks), sum(n for *_, n in blocks))
-    ops = matcher.get_opcodes()
-    edits: list[tuple[Run, Run]] = []
-    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
-        if tag != "replace" or i2 - i1 > ALIGN_SPAN or j2 - j1 > ALIGN_SPAN:
-            continue
-        before = (i1 == 0 and j1 == 0) or (k > 0 and ops[k - 1][0] == "equal")
-        after = (i2 == len(a) and j2 == len(b)) or (k + 1 < len(ops) and ops[k + 1][0] == "equal")
-        said, source = claim[i1:i2], sentence[j1:j2]
-        reworded = bool({w for w, _ in said + source} & _AUXILIARIES)  # "is assigned" for "belongs"
-        if before and after and _content(said) and _content(source) and not reworded:
-            edits.append((said, source))
-    return copied, edits
-
-
-def _inflected(word: str, other: str) -> bool:
-    """One word grown from the other ("pretrained", "trained"): a rewording, unless one is code ("grad_fn")."""
-    short, long = sorted((word, other), key=len)
-    return len(short) > 3 and short.removesuffix("e") in long and "_" not in long  # "true" / "truly"
-
-
-def _siblings(new: set[str], old: set[str], sentences: Sequence[Run]) -> bool:
-    """Whether the passage uses the two terms (stem sets) in parallel roles: on the same side of a same content
-    word ("forward pass" and "backward pass"; "high bias" and "high variance"), or each opening a sentence or list
-    item ("Local connectivity: …", "Weight sharing: …"). A synonym a paraphrase brings in rarely does either."""
-    slots: dict[str, set[tuple[int, str]]] = {"new": set(), "old": set()}
-    opens: dict[str, bool] = {"new": False, "old": False}
-    for words in sentences:
-        content = [s for w, s in words if _is_content(w) and not w.isdigit()]
-        for key, stems in (("new", new), ("old", old)):
-            hits = [k for k, s in enumerate(content) if s in stems]
-            opens[key] = opens[key] or (bool(hits) and hits[0] == 0)
-            for k in hits:
-                slots[key] |= {(d, content[k + d]) for d in (-1, 1) if 0 <= k + d < len(content)}
-    shared = {(d, s) for d, s in slots["new"] & slots["old"] if s not in new | old}
-    return bool(shared) or (opens["new"] and opens["old"])
-
-
-def outside_words(claim: str, source: str) -> list[str]:
-    """The claim's content words that ``source`` never uses (by stem), when they are at least ``OUTSIDE_SHARE``
-    of its content words: a claim mostly made of other words is about something the passage does not say,
-    however close its topic ("Max pooling layers shrink the spatial resolution" cited to a passage on CNNs)."""
-    known = {s for _, s in _tokens(source)}
-    content = [w for w, _ in _tokens(claim) if _is_content(w) and not w.isdigit()]
-    novel = [w for w in content if stem(w) not in known]
-    return list(dict.fromkeys(novel)) if len(novel) >= 2 and len(novel) >= OUTSIDE_SHARE * len(content) else []
-
-
-_CLAUSE = re.compile(r"[;:]|,\s*(?:and|but|while|whereas|so)?\s*|\s(?:while|whereas)\s")
-
-
-def misaligned(claim: str, source_sentences: Sequence[str]) -> list[str]:
-    """Terms the claim changed in the passage sentence it copies: "forward pass" where that sentence says
-    "backward pass", "type II" for "type I", a definition given to the wrong term, a changed number.
-
-    The claim, and each of its clauses ("BERT is decoder-only, and every token attends …"), is aligned with the
-    passage sentence it copies most closely. When it copies at least ``ALIGN_COPIED`` of its content words from
-    that sentence, each short replaced run framed by copied words on both sides is a changed term. The change is
-    a swap when the new words are a different number, the opposite of the old words, or words the passage itself
-    uses in a parallel role (``_siblings``): a model moving one term of the passage into another's place. A
-    synonym is a paraphrase, and a word the passage never uses is left to the term check and to similarity.
-    """
-    sentences = [_tokens(sentence) for sentence in source_sentences]
-    passage = {s for words in sentences for s in _content(words)}
-    whole = set(_content(_tokens(claim)))
-    found: list[str] = []
-    for part in dict.fromkeys([claim, *_CLAUSE.split(claim)]):
-        said = _tokens(part)
-        if len(_content(said)) >= 2:
-            found += [f for f in _aligned_swaps(said, sentences, passage, whole) if f not in found]
-    return found
-
-
-def _aligned_swaps(said: Run, sentences: Sequence[Run], passage: set[str], whole: set[str]) -> list[str]:
-    """``misaligned`` for one claim or clause. ``whole`` is the whole claim's content stems: a sibling term is
-    swapped in only if the claim lost every word of the term it replaced (a clause may reword what another keeps)."""
-    aligned = [_edits(said, words) for words in sentences]
-    if not aligned:
-        return []
-    best = max(copied for copied, _ in aligned)
-    if best[0] < ALIGN_COPIED * len(_content(said)):
-        return []
-    found: list[str] = []
-    for copied, edits in aligned:
-        if copied != best:
-            continue
-        swaps = []
-        for new, old in edits:
-            new_stems, old_stems = set(_content(new)), set(_content(old))
-            new_words, old_words = [w for w, _ in new], [w for w, _ in old]
-            renumbered = all(w.isdigit() for w in new_words + old_words)
-            if (
-                renumbered
-                or any(opposed(x, y) for x in new_words for y in old_words)
-                or (
-                    new_stems <= passage
-                    and not new_stems & old_stems
-                    and not old_stems & whole
-                    and not any(_inflected(x, y) for x in new_words for y in old_words)
-                    and _siblings(new_stems, old_stems, sentences)
-                )
-            ):
-                swaps.append(f"{' '.join(new_words)} where the passage says {' '.join(old_words)}")
-        if not swaps:
-            return []  # one sentence the claim copies as closely without a swap is enough
-        found = found or swaps
-    return found
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The grounding check's decision on one sentence; ``reason`` says why it was dropped ("" when kept)."""
-
-    sentence: str
-    kept: bool
-    reason: str = ""
-    cited: tuple[int, ...] = ()
-    support: float = 0.0
-
-
-class GroundingChecker:
-    """Keeps a sentence only if it cites a passage, means what that passage says, and invents no term, number or swap.
-
-    ``lexicon`` holds the stems of the knowledge base's technical terms (entry titles, tags, library names):
-    such a word in a sentence must also be in the passages it cites, so "Adam" cannot quietly become "SGD".
-    """
-
-    def __init__(self, embed: Embed, lexicon: Iterable[str] = (), threshold: float = SUPPORT_THRESHOLD) -> None:
-        self.embed = embed
-        self.lexicon = frozenset(t for t in lexicon if " " not in t)
-        self._phrases = sorted(t for t in lexicon if " " in t)  # multi-word terms, as runs of stems
-        self.threshold = threshold
-        self._cache: dict[str, np.ndarray] = {}
-
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if len(self._cache) + len(missing) > CACHE_LIMIT:  # a long-running bot sees endless new sentences
-            self._cache.clear()
-            missing = list(dict.fromkeys(texts))
-        if missing:
-            for t, v in zip(missing, self.embed(missing), strict=True):
-                self._cache[t] = v
-        return np.stack([self._cache[t] for t in texts])
-
-    def support(self, claim: str, passages: Sequence[str]) -> float:
-        """The best cosine between the claim and any sentence of the given passages."""
-        sentences = [s for p in passages for s in passage_sentences(p)]
-        if not sentences:
-            return 0.0
-        vectors = self._vectors([claim, *sentences])
-        return float(np.max(vectors[1:] @ vectors[0]))
-
-    def unknown_terms(self, claim: str, source: str) -> list[str]:
-        """Numbers, code identifiers and technical terms of ``claim`` that ``source`` does not contain."""
-        missing: list[str] = []
-        numbers = _numbers(source)
-        missing += [n for n in sorted(_numbers(claim)) if n not in numbers]
-        lowered = source.lower()
-        missing += [c for c in sorted(_codes(claim)) if c not in lowered]
-        source_stems = {stem(w) for w in _WORD.findall(source)}
-        words = _WORD.findall(claim)
-        words += [part for w in words if "-" in w for part in w.split("-") if len(part) > 3]  # "gradient-boosted"
-        for i, word in enumerate(words):
-            technical = bool(_ACRONYM.fullmatch(word)) or (i > 0 and word[:1].isupper()) or stem(word) in self.lexicon
-            if technical and stem(word) not in source_stems and word.lower() not in lowered:
-                missing.append(word)
-        claim_run = " " + " ".join(stem(w) for w in re.findall(r"[a-z][a-z0-9]*", claim.lower())) + " "
-        source_run = " " + " ".join(stem(w) for w in re.findall(r"[a-z][a-z0-9]*", lowered)) + " "
-        missing += [p for p in self._phrases if f" {p} " in claim_run and f" {p} " not in source_run]
-        return list(dict.fromkeys(missing))
-
-    def check(self, sentence: str, passages: Sequence[str]) -> Verdict:
-        """Judge one sentence of a generated answer against the numbered ``passages`` ([1] is ``passages[0]``)."""
-        cited = citations(sentence)
-        if not cited:
-            return Verdict(sentence, False, "uncited")
-        if any(n < 1 or n > len(passages) for n in cited):
-            return Verdict(sentence, False, "cites a passage that does not exist", cited)
-        claim = strip_citations(sentence)
-        if sum(ch.isalpha() for ch in claim) < 3:
-            return Verdict(sentence, False, "no words", cited)
-        sources = [passages[n - 1] for n in cited]
-        unknown = self.unknown_terms(claim, "\n".join(sources))
-        if unknown:
-            return Verdict(sentence, False, "not in the cited passages: " + ", ".join(unknown[:3]), cited)
-        novel = outside_words(claim, "\n".join(sources))
-        if novel:
-            return Verdict(sentence, False, "mostly outside the cited passages: " + ", ".join(novel[:4]), cited)
-        source_sentences = [x for p in sources for x in passage_sentences(p)]
-        swapped = contradictions(claim, source_sentences)
-        if swapped:
-            return Verdict(sentence, False, "contradicts the cited passages: " + "; ".join(swapped[:2]), cited)
-        changed = misaligned(claim, source_sentences)
-        if changed:
-            return Verdict(sentence, False, "changes a term of the cited passage: " + "; ".join(changed[:2]), cited)
-        score = self.support(claim, sources)
-        if score < self.threshold:
-            return Verdict(sentence, False, f"unsupported ({score:.2f})", cited, score)
-        return Verdict(sentence, True, "", cited, score)
-
-
-_MD = re.compile(r"[*`>#]+|(?<!\w)_+|_+(?!\w)")  # an underscore inside a word is code: ``no_grad`` stays
-
-
-def passage_sentences(text: str) -> list[str]:
-    """A passage's sentences and list items, without Markdown marks (what a claim is compared with)."""
-    out: list[str] = []
-    for raw in text.splitlines():
-        line = _MD.sub("", _BULLET.sub("", raw)).strip()
-        out += [s.strip() for s in re.split(r"(?<=[.!?;])\s+", line) if len(s.strip()) > 3]
     return out
 
 

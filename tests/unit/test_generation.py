@@ -14,15 +14,12 @@ from bot.domain.generation import (
     ANSWER_LIMIT,
     GenerationFailed,
     Generator,
-    GroundingChecker,
     Message,
     build_messages,
-    citations,
     make_safe,
     split_sentences,
-    stem,
-    strip_citations,
 )
+from bot.domain.grounding import GroundingChecker, citations, stem, strip_citations
 from index.chunking import Chunk
 from index.embedder import HashingEmbedder
 

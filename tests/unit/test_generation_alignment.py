@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.generation import (
+from bot.domain.grounding import (
     GroundingChecker,
     contradictions,
     misaligned,

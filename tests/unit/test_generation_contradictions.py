@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.generation import GroundingChecker, contradictions, passage_sentences
+from bot.domain.grounding import GroundingChecker, contradictions, passage_sentences
 from index.embedder import HashingEmbedder
 
 EMBEDDING = "An embedding is a learned dense vector. Similar items end up close together."
