@@ -26,8 +26,8 @@ MAX_PARTS = 4  # parts answered from one message; more is a list of questions, n
 MAX_QUESTION = 2000
 MAX_SOURCES = 5
 CANDIDATES = 8  # chunks offered to the composer
-LEARN_MORE_MIN = 0.35
-TOPIC_BONUS = 0.05  # added to the entries a follow-up leans on: "how do I read it?" is about the last answer's topic  # fused score a resource hit needs to come first under "learn more"
+LEARN_MORE_MIN = 0.35  # fused score a resource hit needs to come first under "learn more"
+TOPIC_BONUS = 0.05  # added to the entries a follow-up leans on: "how do I read it?" is about the last answer's topic
 
 # Text that tries to steer the bot rather than ask about ML. The bot is extractive, so it could not
 # obey anyway; declining openly is clearer than answering with a passage that merely shares words.
