@@ -10,7 +10,34 @@ from functools import cached_property
 from index.text import slug, split_sentences
 
 MAX_WORDS = 300
+# Bumped whenever the same notes would be cut differently, so a built index made by the old rules is stale.
+# 2: a fenced code block is never split, and "# comment" inside it is not a heading.
+CHUNKER_VERSION = 2
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HAS_CODE = re.compile(r"^\s*(```|~~~)", re.M)
+
+
+def paragraphs(lines: list[str]) -> list[str]:
+    """A section's paragraphs; a fenced code block is one paragraph, blank lines and all, so no cut splits it."""
+    out: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
+    for line in lines:
+        opens = _FENCE.match(line)
+        if fence is None and opens:
+            fence = opens.group(1)
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        elif fence is None and not line.strip():
+            if current:
+                out.append("\n".join(current).strip())
+            current = []
+            continue
+        current.append(line)
+    if current:
+        out.append("\n".join(current).strip())
+    return [p for p in out if p]
 
 
 @dataclass(frozen=True)
@@ -58,7 +85,7 @@ def _split_long(paragraphs: list[str], limit: int) -> list[str]:
     """Pack paragraphs (and, for a huge paragraph, sentences) into parts of at most ``limit`` words."""
     pieces: list[str] = []
     for para in paragraphs:
-        if len(para.split()) <= limit:
+        if len(para.split()) <= limit or _HAS_CODE.search(para):  # code is never cut: a half block cannot run
             pieces.append(para)
         else:
             pieces.extend(split_sentences(para))
@@ -70,7 +97,7 @@ def _split_long(paragraphs: list[str], limit: int) -> list[str]:
         if current and count + n > limit:
             parts.append("\n\n".join(current))
             current, count = [], 0
-        if n > limit:  # a single run-on sentence: cut by words rather than exceed the budget
+        if n > limit and not _HAS_CODE.search(piece):  # a run-on sentence: cut by words rather than exceed the budget
             tokens = piece.split()
             for i in range(0, len(tokens), limit):
                 parts.append(" ".join(tokens[i : i + limit]))
@@ -109,8 +136,15 @@ def chunk_document(doc: Document, max_words: int = MAX_WORDS) -> list[Chunk]:
         if any(line.strip() for line in lines):
             sections.append((tuple(path), start, list(lines)))
 
+    fence: str | None = None
     for offset, line in enumerate(doc.body.splitlines()):
-        match = _HEADING.match(line)
+        opens = _FENCE.match(line)
+        if opens and fence is None:
+            fence = opens.group(1)
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        # "# a comment" inside a code block is Python, not a heading
+        match = _HEADING.match(line) if fence is None and not opens else None
         if match:
             flush()
             level, heading = len(match.group(1)), match.group(2).strip()
@@ -129,9 +163,8 @@ def chunk_document(doc: Document, max_words: int = MAX_WORDS) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for heading_path, line_no, body_lines in sections:
-        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(body_lines)) if p.strip()]
         base = slug(heading_path[-1]) if len(heading_path) > 1 else "intro"
-        for part_no, text in enumerate(_split_long(paragraphs, max_words)):
+        for part_no, text in enumerate(_split_long(paragraphs(body_lines), max_words)):
             key = base if part_no == 0 else f"{base}-{part_no + 1}"
             seen[key] = seen.get(key, 0) + 1
             if seen[key] > 1:  # two sections with the same heading still get distinct, stable ids

@@ -49,6 +49,25 @@ ABBREVIATIONS = {
     "rl": "reinforcement learning",
     "nlp": "natural language processing",
     "eda": "exploratory data analysis",
+    # Terms run together as learners type them. The corpus knows some of these spellings from code
+    # (nn.BatchNorm1d), so typo correction leaves them alone, yet the notes' prose spells them apart.
+    "batchnorm": "batch normalization",
+    "layernorm": "layer normalization",
+    "groupnorm": "group normalization",
+    "learningrate": "learning rate",
+    "crossval": "cross-validation",
+    "crossvalidation": "cross-validation",
+    "earlystopping": "early stopping",
+    "selfattention": "self-attention",
+    "deeplearning": "deep learning",
+    "minibatch": "mini-batch",
+    "minibatches": "mini-batches",
+    "onehot": "one-hot",
+    "gridsearch": "grid search",
+    "randomforest": "random forest",
+    "logreg": "logistic regression",
+    "xgb": "XGBoost",
+    "lgbm": "LightGBM",
 }
 
 
@@ -109,8 +128,30 @@ class KeywordIndex:
         if len(word) < 5 or not word.isalpha():
             return None
         budget = 1 if len(word) < 8 else 2
+        match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=1)
+        if match:
+            return str(match[0])
+        split = self.split_compound(word)
+        if split:
+            return split
         match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=budget)
         return match[0] if match else None
+
+    def split_compound(self, word: str) -> str | None:
+        """Two corpus words run together, as learners type them: "batchnorm" -> "batch norm".
+
+        Both halves must be corpus words of 3+ letters that are not stop words; of several splits, the most
+        even one wins ("layernorm" is "layer norm", not "lay ernorm").
+        """
+        splits = [
+            (word[:i], word[i:])
+            for i in range(3, len(word) - 2)
+            if word[:i] in self._known and word[i:] in self._known and not {word[:i], word[i:]} & _STOP
+        ]
+        if not splits:
+            return None
+        left, right = min(splits, key=lambda s: abs(len(s[0]) - len(s[1])))
+        return f"{left} {right}"
 
     def normalize(self, text: str) -> str:
         """The question with its typos fixed and shorthand spelled out, for both the embedder and BM25

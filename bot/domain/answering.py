@@ -28,6 +28,9 @@ MAX_SOURCES = 5
 CANDIDATES = 8  # chunks offered to the composer
 LEARN_MORE_MIN = 0.35  # fused score a resource hit needs to come first under "learn more"
 TOPIC_BONUS = 0.05  # added to the entries a follow-up leans on: "how do I read it?" is about the last answer's topic
+# Taken from a section an earlier part of the same question already showed: "what's a random seed, and why do I
+# still get different results on GPU after setting it?" wants the GPU section second, not the rest of the seeds one.
+SHOWN_PENALTY = 0.05
 
 # Text that tries to steer the bot rather than ask about ML. The bot is extractive, so it could not
 # obey anyway; declining openly is clearer than answering with a passage that merely shares words.
@@ -156,6 +159,22 @@ class _Part:
         return tuple(dict.fromkeys(p.chunk.doc_id for p in self.passages))
 
 
+def _merge(question: str, parts: Sequence[_Part]) -> _Part:
+    """Parts answered from the same sections, shown as one answer: each chunk's blocks together, in note order."""
+    passages: dict[str, Passage] = {}
+    for part in parts:
+        for passage in part.passages:
+            merged = passages.setdefault(passage.chunk.id, Passage(passage.chunk))
+            merged.blocks += [b for b in passage.blocks if b not in merged.blocks]
+    return _Part(
+        question,
+        max(p.confidence for p in parts),
+        list(passages.values()),
+        [h for p in parts for h in p.hits],
+        query_vector=parts[0].query_vector,
+    )
+
+
 class _SentenceLookup:
     """The composer's view of the index's sentence vectors: one chunk row's sentences and their embeddings."""
 
@@ -218,24 +237,41 @@ class AnswerService:
         # A follow-up that needed the conversation to make sense is about what the last answer cited.
         topic = history[-1].doc_ids if history and asked != text else ()
         if analysis.kind == "multipart":
-            parts = self._parts(analysis.parts[:MAX_PARTS], topic)
+            parts = self._parts(asked, analysis, topic)
         else:
             parts = [self._part(asked, analysis, ANSWER_LIMIT, topic=topic)]
         return self._answer(text, asked, analysis, parts, started)
 
-    def _parts(self, questions: Sequence[str], topic: Collection[str] = ()) -> list[_Part]:
-        """Each part answered in order; a part that leans on the one before ("how big should each be?") borrows
-        its subject, and what that part cited, and nothing an earlier part showed is shown again."""
-        budget = max(PART_LIMIT, ANSWER_LIMIT // len(questions))
+    def _parts(self, asked: str, analysis: Analysis, topic: Collection[str] = ()) -> list[_Part]:
+        """Each part answered in order, from its own search; what a part leaves of the budget goes to the next.
+
+        A part that leans on the one before ("how big should each be?") borrows its subject and prefers what
+        that part cited, and nothing an earlier part showed is shown again. When every part finds the same
+        section first ("what is the law of large numbers and how does it differ from the central limit
+        theorem"), the parts' pieces of it are shown as one passage in the note's order, under one source,
+        rather than as a section cut in two under a repeated heading.
+        (Each part still picks its own pieces, so a part that found a different section keeps its own heading.)
+        """
+        questions = analysis.parts[:MAX_PARTS]
+        resolved: list[str] = []
+        for text in questions:
+            before = resolved[-1] if resolved else None
+            resolved.append(self.standalone(text, [Turn(before, before, (), _EPOCH)]) if before else text)
+        searches = [self._search(q) for q in resolved]
         parts: list[_Part] = []
         shown: set[str] = set()
-        for asked in questions:
-            before = parts[-1].question if parts else None
-            question = self.standalone(asked, [Turn(before, before, (), _EPOCH)]) if before else asked
-            leans = parts[-1].doc_ids if parts and question != asked else topic
-            part = self._part(question, analyze(question), budget, shown, leans)
+        shown_in: set[str] = set()  # the chunks those blocks came from
+        used = 0
+        for n, (text, question, searched) in enumerate(zip(questions, resolved, searches, strict=True)):
+            leans = parts[-1].doc_ids if parts and question != text else topic
+            budget = max(PART_LIMIT, (ANSWER_LIMIT - used) // (len(questions) - n))
+            part = self._part(question, analyze(question), budget, shown, leans, searched, shown_in)
             shown |= {b.text for p in part.passages for b in p.blocks}
+            shown_in |= {p.chunk.id for p in part.passages}
+            used += sum(p.size for p in part.passages)
             parts.append(part)
+        if all(p.answered for p in parts) and len({p.passages[0].chunk.id for p in parts}) == 1:
+            return [_merge(asked, parts)]
         return parts
 
     # -- one question ----------------------------------------------------------------------------
@@ -248,14 +284,30 @@ class AnswerService:
         return [Candidate(h.row, h.chunk, h.score) for h in hits if h.chunk.kind == kind][:CANDIDATES]
 
     def _part(
-        self, question: str, analysis: Analysis, budget: int, shown: Collection[str] = (), topic: Collection[str] = ()
+        self,
+        question: str,
+        analysis: Analysis,
+        budget: int,
+        shown: Collection[str] = (),
+        topic: Collection[str] = (),
+        searched: tuple[SearchResult, float] | None = None,
+        shown_in: Collection[str] = (),
     ) -> _Part:
-        """One (sub-)question answered; ``topic`` holds the entries the question leans on, which it prefers."""
-        result, confidence = self._search(question)
+        """One (sub-)question answered; ``topic`` holds the entries the question leans on, which it prefers, and
+        ``shown_in`` the chunks an earlier part showed from, which it leaves for others when they are as good."""
+        result, confidence = searched or self._search(question)
         if not result.hits or confidence < self.threshold:
             return _Part(question, confidence, [], result.hits, query_vector=result.query_vector)
-        if topic:
-            lifted = [replace(h, score=h.score + TOPIC_BONUS) if h.chunk.doc_id in topic else h for h in result.hits]
+        if topic or shown_in:
+            lifted = [
+                replace(
+                    h,
+                    score=h.score
+                    + (TOPIC_BONUS if h.chunk.doc_id in topic else 0.0)
+                    - (SHOWN_PENALTY if h.chunk.id in shown_in else 0.0),
+                )
+                for h in result.hits
+            ]
             result = replace(result, hits=sorted(lifted, key=lambda h: -h.score))
         if analysis.kind == "recommend":
             picked = self._recommend(result.hits, analysis, budget)
@@ -263,7 +315,7 @@ class AnswerService:
                 picked.question, picked.confidence = question, confidence
                 return picked
         if analysis.kind == "compare" and len(analysis.subjects) == 2:
-            part = self._compare(question, analysis, result, confidence, budget)
+            part = self._compare(question, analysis, result, confidence, budget, shown)
             part.query_vector = result.query_vector
             return part
         candidates = self._candidates(result.hits)
@@ -279,9 +331,19 @@ class AnswerService:
         return _Part(question, confidence, passages, result.hits, note, result.query_vector)
 
     def _compare(
-        self, question: str, analysis: Analysis, result: SearchResult, confidence: float, budget: int
+        self,
+        question: str,
+        analysis: Analysis,
+        result: SearchResult,
+        confidence: float,
+        budget: int,
+        shown: Collection[str] = (),
     ) -> _Part:
-        """Both sides: one entry that covers both when the notes have it, else each side from its own search."""
+        """Both sides: one entry that covers both when the notes have it, else each side from its own search.
+
+        ``shown`` holds what an earlier part of the reply showed: "what is X and how does it differ from Y" often
+        finds one section twice, and the second part should show its rest, not repeat it.
+        """
         fix = self.retriever.index.keyword.normalize  # "precison vs recal": the sides as the search read them
         a, b = (fix(side) for side in analysis.subjects[:2])
         ranked = self.composer.rank(self._candidates(result.hits), analysis)
@@ -299,7 +361,13 @@ class AnswerService:
         both = [c for c in ranked[:4] if covers(c)]
         if both:
             covered = self.composer.select(
-                both + [c for c in ranked if c not in both], result.query_vector, analysis, budget, 2, rerank=False
+                both + [c for c in ranked if c not in both],
+                result.query_vector,
+                analysis,
+                budget,
+                2,
+                rerank=False,
+                shown=shown,
             )
             return _Part(question, confidence, covered, result.hits)
         passages: list[Passage] = []
@@ -311,7 +379,12 @@ class AnswerService:
                 continue
             side_analysis = analyze(f"what is {side}")
             chosen = self.composer.select(
-                self._candidates(side_result.hits), side_result.query_vector, side_analysis, side_budget, max_entries=1
+                self._candidates(side_result.hits),
+                side_result.query_vector,
+                side_analysis,
+                side_budget,
+                max_entries=1,
+                shown=shown,
             )
             passages += [p for p in chosen if p.chunk.id not in {q.chunk.id for q in passages}]
             hits += side_result.hits

@@ -8,6 +8,7 @@ Every word shown comes from the notes; nothing is rephrased.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -305,6 +306,10 @@ def _lookup(table: dict[str, np.ndarray], sentence: str) -> list[np.ndarray]:
     The index splits before a capital or digit; blocks also split before `code` and **bold**, so a block's
     sentence may be a piece of an index sentence (or, rarely, hold a whole one).
     """
+    if sentence in table:
+        return [table[sentence]]
+    # The index keeps its sentences NFKC-normalized ("σ²" is "σ2" there), blocks keep the notes' spelling.
+    sentence = unicodedata.normalize("NFKC", sentence)
     if sentence in table:
         return [table[sentence]]
     return [v for k, v in table.items() if sentence in k or (len(k) >= 15 and k in sentence)]

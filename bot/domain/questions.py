@@ -412,8 +412,30 @@ def split_parts(text: str) -> list[str]:
         first = "the " + _DETERMINER.sub("", rest)
     resolved = [parts[0]]
     for part in parts[1:]:
-        resolved.append(resolve_pronoun(part, first))
+        named = resolve_pronoun(part, first)
+        resolved.append(named if named != part else resolve_attribute(part, first))
     return [p if p.endswith("?") else f"{p}?" for p in resolved]
+
+
+# Nouns that name a property of something rather than a topic: "the rate" alone says nothing about what is asked.
+_ATTRIBUTE = re.compile(
+    r"\bthe ((?:main |key |best |right |optimal |default |most important )?)(rate|size|value|values|number|"
+    r"threshold|default|ratio|probability|formula|range|shape|output|parameters?|hyperparameters?|settings?)\b"
+    r"( of\b)?"
+)
+
+
+def resolve_attribute(text: str, subject: str) -> str:
+    """A part asking about a property of the first part's subject: "how do I choose the rate" after "what is
+    dropout" is about "the dropout rate", "the number of clusters" after "what is k-means" is for k-means.
+    Only a short subject the part does not name already is attached."""
+    match = _ATTRIBUTE.search(text)
+    noun = _DETERMINER.sub("", subject).strip()
+    if match is None or not noun or len(noun.split()) > 3 or noun.lower() in text.lower():
+        return text
+    if match[3] or re.search(r"\b(for|in|of|with)\b", text[match.end() :]):  # "the number of clusters"
+        return f"{text.rstrip(' ?')} for {noun}"
+    return f"{text[: match.start()]}the {match[1]}{noun} {match[2]}{text[match.end() :]}"
 
 
 def resolve_pronoun(text: str, subject: str) -> str:
@@ -426,10 +448,18 @@ def resolve_pronoun(text: str, subject: str) -> str:
     return f"{text[: match.start()]}{article}{subject}{text[match.end() :]}"
 
 
+# "my course mentions it", "in the lecture they said": a resource the learner already has is context, not a request.
+_OWN_RESOURCE = re.compile(
+    r"\b(?:my|our|this|his|her|their|(?:in|from) (?:the|a|an|my|our|this|class|today.?s))\s+(?:\w+\s+)?"
+    r"(?:courses?|books?|textbooks?|tutorials?|videos?|lectures?|class|syllabus|curriculum|notes)\b"
+)
+
+
 def _kind_of(norm: str, raw: str) -> Kind:
     if _ERROR.search(raw):
         return "howto"
-    if _RECOMMEND.search(norm) and not re.search(r"\bhow (do|does|can) .{0,30}\bwork", norm):
+    asks = _OWN_RESOURCE.sub(" ", norm)
+    if _RECOMMEND.search(asks) and not re.search(r"\bhow (do|does|can) .{0,30}\bwork", norm):
         return "recommend"
     if _COMPARE.search(norm) and _compare_sides(norm):
         return "compare"

@@ -13,7 +13,7 @@ from bot.domain.content import fingerprint, is_folder, load_knowledge
 from bot.domain.errors import KnowledgeError
 from bot.retrieval.embedders import EmbedderFactory, build_embedder, query_embedder
 from bot.settings import Settings
-from index.chunking import Chunk, chunk_document
+from index.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from index.confidence import Calibration
 from index.embedder import MODEL_ID, Embedder
 from index.retriever import HybridRetriever
@@ -45,12 +45,13 @@ class IndexStatus:
 
 
 def sources_stamp(knowledge_dir: Path) -> str:
-    """What the shipped index is built from: the knowledge files and the off-topic list, whose vectors it holds too.
+    """What the shipped index is built from: the knowledge files, the rules that cut them into chunks, and the
+    off-topic list, whose vectors it holds too.
 
     Without the list, editing index/offtopic.txt left "Index up to date" and the old categories in use.
     """
     topics = hashlib.sha256("\n".join(offtopic_topics()).encode()).hexdigest()[:16]
-    return f"{fingerprint(knowledge_dir)}:{topics}"
+    return f"{fingerprint(knowledge_dir)}:{topics}:c{CHUNKER_VERSION}"
 
 
 def knowledge_chunks(knowledge_dir: Path, *, strict: bool = True) -> tuple[list[Chunk], str, list[str]]:

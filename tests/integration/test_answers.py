@@ -39,6 +39,24 @@ def test_a_part_outside_the_notes_is_declined_alone(answers):
     assert "That part isn't in my notes yet" in answer.answer
 
 
+def test_parts_answered_by_one_section_are_shown_once_in_note_order(answers):
+    """Both parts find the LLN-vs-CLT section: it is shown once, under no repeated heading, and covers the CLT."""
+    answer = answers.ask("what is the law of large numbers and how is it different from the central limit theorem")
+    assert not answer.abstained and answer.kind == "multipart"
+    assert "**" not in answer.answer  # no part headings: one answer from one section
+    assert answer.answer.count("The law of large numbers says where the sample mean ends up") == 1
+    assert re.search(r"approximately normal", answer.answer)
+    assert answer.answer.index("sample mean converges") < answer.answer.index("approximately normal")  # note order
+
+
+def test_a_later_part_prefers_a_section_the_first_did_not_show(answers):
+    """After the seeds section answers "what's a random seed", the GPU part comes from the GPU section."""
+    answer = answers.ask("what's a random seed, and why do i still get different results on gpu after setting it?")
+    first, second = answer.answer.index("**What"), answer.answer.index("**Why")
+    assert re.search(r"seed", answer.answer[first:second], re.I)
+    assert re.search(r"atomic|cuDNN|floating-point|nondetermin", answer.answer[second:], re.I)
+
+
 def test_compare_covers_both_sides(answers):
     """A comparison shows both sides: L1 and L2 each appear, from the entry that contrasts them."""
     answer = answers.ask("L1 vs L2 regularization, what's the difference?")

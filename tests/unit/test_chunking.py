@@ -71,3 +71,33 @@ def test_sentence_split_handles_lists_and_abbreviations():
     """Sentences split at sentence ends and list items, not inside decimals."""
     sentences = split_sentences("Use 0.5 as a start. Then tune it.\n\n- first item\n- second item")
     assert sentences == ["Use 0.5 as a start.", "Then tune it.", "- first item", "- second item"]
+
+
+def test_comment_in_a_code_block_is_not_a_heading():
+    """A `# comment` line inside fenced code stays in its section's chunk, so the code block is shown whole."""
+    body = "# X\n\n## How?\nLike this:\n\n```python\nimport numpy as np\n# a comment\nx = 1\n```\n\n## Next?\nMore.\n"
+    chunks = chunk_document(_doc(body))
+    assert [c.heading_path[-1] for c in chunks] == ["How?", "Next?"]
+    assert "# a comment\nx = 1\n```" in chunks[0].text
+
+
+def test_a_long_section_never_cuts_through_a_code_block():
+    """A code block with blank lines in a section over the word limit lands whole in one chunk."""
+    code = "```python\n" + "\n\n".join(f"a{i} = {i}  # step {i} of the example" for i in range(40)) + "\n```"
+    prose = " ".join(["word"] * 200) + "."
+    chunks = chunk_document(_doc(f"# X\n\n## Long?\n{prose}\n\n{code}\n\n{prose}\n"))
+    holding = [c for c in chunks if "```" in c.text]
+    assert len(chunks) >= 2 and len(holding) == 1
+    assert code in holding[0].text
+
+
+def test_every_shipped_chunk_holds_whole_code_blocks():
+    """No chunk of the shipped notes opens a code fence it does not close (16 did before fences were respected)."""
+    from pathlib import Path
+
+    from bot.domain.content import load_knowledge
+
+    kb = load_knowledge(Path(__file__).resolve().parents[2] / "knowledge")
+    chunks = [c for doc in kb.documents() for c in chunk_document(doc)]
+    broken = [c.id for c in chunks if sum(line.lstrip().startswith("```") for line in c.text.splitlines()) % 2]
+    assert chunks and not broken

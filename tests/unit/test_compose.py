@@ -369,6 +369,25 @@ def test_select_scores_sentences_the_index_split_differently():
     assert "model.eval()" in best[1].text
 
 
+def test_sentence_with_superscripts_gets_the_index_sentences_vector():
+    """ "σ²" in the note is "σ2" in the NFKC-normalized index, and the sentence still gets its own vector, not 0."""
+    text = "The variance σ² must be finite for the theorem to hold. Pizza filler sentence."
+    c = chunk("clt#a", text)
+    table = {
+        "The variance σ2 must be finite for the theorem to hold.": vec(("stop", 1.0)),
+        "Pizza filler sentence.": vec(("pizza", 1.0)),
+    }
+
+    class NormalizedIndex(FakeVectors):
+        def __call__(self, row: int) -> dict[str, np.ndarray]:
+            return table
+
+    composer = Composer(NormalizedIndex([c], table, vec(("pizza", 1.0))))
+    scored = composer.blocks(Candidate(0, c, 0.9), vec(("stop", 1.0)), analyze("what must be finite"))
+    best = max(scored, key=lambda t: t[0])
+    assert best[0] > 0.9 and "σ²" in best[1].text
+
+
 def test_select_keeps_a_too_long_code_block_balanced():
     """When even the best block is over budget, what is shown never leaves a code fence open."""
     code = "Run this:\n```python\n" + "\n".join(f"x{i} = {i}" for i in range(200)) + "\n```"

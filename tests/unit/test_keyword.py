@@ -25,3 +25,19 @@ def test_typos_are_still_fixed_and_unknown_words_left_alone():
     kw = KeywordIndex.build(CORPUS)
     assert kw.normalize("what is precison") == "what is precision"
     assert kw.normalize("zebra crossing") == "zebra crossing"
+
+
+def test_words_run_together_are_split_or_spelled_out():
+    """ "featurescaling" splits into two corpus words; "batchnorm", known from code, is also spelled out."""
+    kw = KeywordIndex.build(
+        [
+            "Feature scaling puts features on one scale; grid search tries every combination.",
+            "Batch normalization uses batch statistics; nn.BatchNorm1d is its layer.",
+        ]
+    )
+    assert kw.normalize("why featurescaling") == "why feature scaling"
+    assert kw.normalize("batchnorm vs dropout") == "batchnorm batch normalization vs dropout"
+    assert kw.split_compound("gridsearch") == "grid search"
+    assert kw.split_compound("zebra") is None
+    scores, _ = kw.scores(kw.normalize("batchnorm"))
+    assert int(scores.argmax()) == 1

@@ -324,9 +324,21 @@ HELD_OUT = [
     c("what is a vae and how is it different from a gan", "multipart", parts=("vae", "vae")),
     c("what is weight decay? is it the same as l2?", "multipart", parts=("weight decay", "weight decay")),
     c("how do i use optuna and is it better than grid search", "multipart", parts=("optuna", "optuna")),
+    # A later part asking about a property ("the rate") is about the first part's subject.
+    c("what is dropout and how do i choose the rate", "multipart", parts=("dropout", "dropout rate")),
+    c("what is k-means and how do i pick the number of clusters", "multipart", parts=("k-means", "for k-means")),
+    c(
+        "what is xgboost and what are the main hyperparameters",
+        "multipart",
+        parts=("xgboost", "xgboost hyperpar"),
+        library="XGBoost",
+    ),
     c("any good books on probability for ml?", "recommend"),
     c("where do i learn pandas properly", "recommend", library="pandas"),
     c("recommend me a course on reinforcement learning pls", "recommend"),
+    # A resource the learner already has is context, not a request for one.
+    c("what does inductive bias mean, my course mentions it for cnns", "explain"),
+    c("in the lecture they said dropout is like an ensemble, why?", "explain"),
     c("does xgboost need feature scaling", "yesno", library="XGBoost"),
     c("is a 3060 enough for deep learning", "yesno"),
     c("should i use a validation set if i already do cross validation", "yesno"),
