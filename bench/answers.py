@@ -26,8 +26,9 @@ SET = Path(__file__).with_name("answers.yaml")
 LATER = (
     (Path(__file__).with_name("answers_fresh.yaml"), "fresh-"),
     (Path(__file__).with_name("answers_fresh3.yaml"), "fresh3-"),
+    (Path(__file__).with_name("answers_fresh4.yaml"), "fresh4-"),
 )
-DEV_SPLITS = ("dev", "fresh-dev", "fresh3-dev")  # the only splits ever read or tuned on
+DEV_SPLITS = ("dev", "fresh-dev", "fresh3-dev", "fresh4-dev")  # the only splits ever read or tuned on
 HELPFUL_RECALL = 2 / 3
 
 
