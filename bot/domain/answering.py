@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bot.domain.compose import Candidate, Composer, Passage, mentions, render, source_label
-from bot.domain.conversation import Turn, own_words, rewrite
+from bot.domain.conversation import Turn, own_words, refers_back, rewrite
 from bot.domain.errors import InvalidQuestion
 from bot.domain.questions import Analysis, analyze, search_text
 from index.chunking import Chunk
@@ -31,6 +31,7 @@ TOPIC_BONUS = 0.05  # added to the entries a follow-up leans on: "how do I read 
 # Taken from a section an earlier part of the same question already showed: "what's a random seed, and why do I
 # still get different results on GPU after setting it?" wants the GPU section second, not the rest of the seeds one.
 SHOWN_PENALTY = 0.05
+REFERS_MARGIN = 0.05  # how much surer the search must be of a rewrite that resolves a pronoun it was not sure of
 
 # Text that tries to steer the bot rather than ask about ML. The bot is extractive, so it could not
 # obey anyway; declining openly is clearer than answering with a passage that merely shares words.
@@ -205,10 +206,20 @@ class AnswerService:
         it into the previous topic would answer something that was never asked.
         """
         rewritten = rewrite(question, history)
+        points_back = refers_back(question)
+        if rewritten is None and points_back:
+            # "why can't I just call it on the test set too?" has words of its own, yet "it" is the last turn's
+            # subject. Whether it is, the notes decide: the rewrite is kept only if the search is surer of it.
+            forced = rewrite(question, history, force=True)
+            if forced and self._search(forced)[1] > self._search(question)[1] + REFERS_MARGIN:
+                return forced
+            return question
         if rewritten is None:
             return question
         words = own_words(question)
-        if words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
+        # The words' check is for a new subject ("and what about pizza?"); with a pronoun pointing back, the subject
+        # is the last turn's, and an unknown verb ("how do I prep for it?") is no reason to drop it.
+        if not points_back and words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
             return question
         return rewritten
 

@@ -87,7 +87,14 @@ def parse_chat_line(line: str) -> tuple[str, str | None]:
 
 _NEW_TOPIC = re.compile(
     r"^(?:(?:ok|okay|so|also|and|btw|hey|quick)[,\s]+)*(?:unrelated|off[- ]?topic|(?:a )?(?:different|random|new|"
-    r"separate|other) (?:question|topic|thing)|change of (?:topic|subject)|switching (?:topics?|gears))\b"
+    r"separate|other) (?:question|topic|thing)|change of (?:topic|subject)|switching (?:topics?|gears)|speaking of)\b"
+)
+# A pronoun that can only point outside the question: "why can't I just call it on the test set too?". Not the
+# "it" of "is it worth…" or "it depends", which points at nothing.
+_REFERS = re.compile(r"\b(?:it|them|they|their|those)\b(?! (?:depends|seems))|\bwhich (?:one|of them|of the two)\b")
+_DUMMY_IT = re.compile(
+    r"\b(?:is|was|would|will) it (?:be )?(?:worth|possible|ok|okay|bad|good|normal|true|fine|safe|common|necessary|"
+    r"better|worse|enough|too late|a good idea|a bad idea|realistic|hard|easy)\b"
 )
 # A pronoun as the object of a verb points back, however long the rest of the question is.
 _ACTS_ON = re.compile(
@@ -315,15 +322,25 @@ def _swap_library(previous: str, new: str) -> str | None:
     return f"{previous[: old.start()]}{new}{previous[old.end() :]}"
 
 
-def rewrite(text: str, history: Sequence[Turn]) -> str | None:
-    """The follow-up rewritten to stand alone, or None when it already does (or there is no history)."""
+def refers_back(text: str) -> bool:
+    """Whether a question has a pronoun that may stand for an earlier turn's subject, however many words of its own
+    it has. Whether it really does is for the search to judge (``AnswerService.standalone``)."""
+    norm = normalize(text)
+    return bool(_REFERS.search(norm)) and not _DUMMY_IT.search(norm) and not _NEW_TOPIC.search(norm)
+
+
+def rewrite(text: str, history: Sequence[Turn], force: bool = False) -> str | None:
+    """The follow-up rewritten to stand alone, or None when it already does (or there is no history).
+
+    ``force`` rewrites even a question that seems to stand alone: one whose pronoun may point back.
+    """
     if not history:
         return None
     if _NEW_TOPIC.search(normalize(text)):  # "ok unrelated but…": the learner says it stands alone
         return None
     previous = history[-1].standalone.strip().rstrip("?").strip()
     before = analyze(previous)
-    if not needs_context(text):
+    if not force and not needs_context(text):
         return _carry_library(text, before.library)
     norm = _ACK.sub("", normalize(text)).strip().rstrip("?!.").strip()
     subject = subject_of(previous)

@@ -45,6 +45,18 @@ _SLANG = [
     (r"\bgonna\b", "going to"),
     (r"\bwanna\b", "want to"),
     (r"\bgotta\b", "have to"),
+    (r"\bppl\b", "people"),
+    (r"\bprep\b", "prepare"),
+    (r"\brn\b", "right now"),
+    (r"\b(?:smth|sth)\b", "something"),
+    (r"\b(?:bc|cuz|coz)\b", "because"),
+    (r"\balgo\b", "algorithm"),
+    (r"\balgos\b", "algorithms"),
+    (r"\barent\b|\baren't\b", "are not"),
+    (r"\bwont\b|\bwon't\b", "will not"),
+    (r"\bdidnt\b|\bdidn't\b", "did not"),
+    (r"\bwasnt\b|\bwasn't\b", "was not"),
+    (r"\bshouldnt\b|\bshouldn't\b", "should not"),
 ]
 _SLANG_RE = [(re.compile(p), r) for p, r in _SLANG]
 
@@ -202,7 +214,7 @@ _NUMBERED = re.compile(r"(?:^|\s)(?:\(?\d[.)]|[a-c]\))\s+", re.I)
 _CHATTER = re.compile(
     r"^(?:(?:hey|hi|hello|yo|ok|okay|so|um|uh|hmm|quick question|question|please|sorry|thanks|thank you|"
     r"noob question|dumb question|stupid question|(?:sorry )?(?:if|for) (?:this is )?(?:a )?(?:dumb|stupid|silly|"
-    r"basic|noob) question(?: but)?)\b[,!:.]*\s*)+",
+    r"basic|noob) question(?: but)?|speaking of [^,?]{1,40}(?=,))\b[,!:.]*\s*)+",
     re.I,
 )
 # How a learner wants it said, not what about: "like i'm 5", "in simple terms". Left in, these words pull the

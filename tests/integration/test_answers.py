@@ -114,6 +114,23 @@ def test_follow_up_is_rewritten_and_a_drift_declined(answers):
     assert topping.abstained
 
 
+def test_a_long_follow_up_with_a_pronoun_is_resolved_when_the_notes_agree(answers):
+    """ "why do ppl say its bad in deep nets" after the sigmoid is about the sigmoid; "speaking of…" drifts away."""
+    chat = ChatMemory()
+
+    def ask(question: str) -> Answer:
+        answer = answers.ask(question, history=chat.history("s"))
+        chat.remember("s", answer.question, answer.standalone_question, answer.doc_ids)
+        return answer
+
+    assert not ask("whats a sigmoid function").abstained
+    second = ask("why do ppl say its bad in deep nets")
+    assert second.rewritten and "sigmoid" in second.standalone_question
+    assert re.search(r"vanish|saturat", second.answer, re.I)
+    piano = ask("speaking of functions, how do i tune my piano myself")
+    assert piano.abstained and not piano.rewritten
+
+
 def test_cli_json_conversations_interleave(ready_settings):
     """`ask --json` on stdin: lines with the same conversation id form one chat, even interleaved with another."""
     lines = [

@@ -16,6 +16,7 @@ from bot.domain.conversation import (
     needs_context,
     own_words,
     parse_chat_line,
+    refers_back,
     rewrite,
 )
 from bot.domain.errors import InvalidQuestion
@@ -169,6 +170,7 @@ def test_chatter_is_not_bent_into_a_question(chatter):
         "ok unrelated but how do i make my excel charts look nicer for my boss",
         "different question: how do i center a div",
         "btw off topic, what do you think of the new phone",
+        "speaking of tuning, how do i tune my piano myself",
     ],
 )
 def test_a_declared_new_topic_is_not_rewritten(question):
@@ -189,6 +191,39 @@ def test_off_topic_ellipsis_leaves_its_own_words_for_the_caller_to_vet():
     """
     assert needs_context("and what about pizza?")
     assert own_words("and what about pizza?") == ["pizza"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "why cant i just call it on the test set too",
+        "why do ppl say its bad in deep nets",
+        "which one would u pick for a new project",
+        "how do they compare on small data",
+    ],
+)
+def test_a_pronoun_with_words_around_it_may_point_back(question):
+    """A pronoun can stand for the last subject however long the question; forcing the rewrite resolves it."""
+    before = history("whats a sigmoid function")
+    assert refers_back(question)
+    assert not needs_context(question) or rewrite(question, before) is not None
+    forced = rewrite(question, before, force=True)
+    assert forced is not None and forced != question
+
+
+@pytest.mark.parametrize(
+    "question", ["is it worth learning rust in 2026", "it depends?", "what number should i put, does 42 matter"]
+)
+def test_a_pronoun_that_points_at_nothing_does_not_refer_back(question):
+    """The "it" of "is it worth…" and "it depends" points at nothing, so the question is never rewritten for it."""
+    assert not refers_back(question)
+
+
+def test_slang_verb_is_spelled_out_before_rewriting():
+    """ "how do i prep for it" resolves "it" and reads "prep" as "prepare", a word the notes use."""
+    assert rewrite("how do i prep for it", history("what even is an ml system design interview")) == (
+        "how do i prepare for ml system design interview?"
+    )
 
 
 def test_no_history_means_no_rewrite():
