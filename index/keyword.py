@@ -67,6 +67,9 @@ ABBREVIATIONS = {
     "randomforest": "random forest",
     "logreg": "logistic regression",
     "xgb": "XGBoost",
+    # ML slang
+    "knobs": "hyperparameters",
+    "knob": "hyperparameter",
     "lgbm": "LightGBM",
 }
 

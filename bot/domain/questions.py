@@ -224,7 +224,8 @@ _FILLER = re.compile(
     r"\bin (?:simple|plain|easy|layman'?s?|basic|beginner) (?:terms|english|words|language)\b|"
     r"\b(?:for|to) (?:a )?(?:dummies|dummy|noobs?|newbies?|complete beginners?|total beginners?)\b|"
     r"\b(?:can|could|would) (?:some ?one|any ?one|somebody|anybody) (?:please |pls )?(?=explain|tell|help|show)|"
-    r"\b(?:real quick|in a nutshell|briefly|simply|actually|exactly|basically)\b",
+    r"\b(?:real quick|in a nutshell|briefly|simply|actually|exactly|basically)\b|"
+    r"\b(?:like crazy|lol|lmao|tbh|ngl)\b",
     re.I,
 )
 # "what is", "how do i", ...: stripped to find what a question is about.
