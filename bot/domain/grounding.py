@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import pairwise
 
 import numpy as np
 
@@ -274,11 +275,33 @@ def misaligned(claim: str, source_sentences: Sequence[str]) -> list[str]:
     passage = {s for words in sentences for s in _content(words)}
     whole = set(_content(_tokens(claim)))
     found: list[str] = []
+    changes: list[tuple[set[str], set[str], str]] = []  # every clause's term edits: (new stems, old stems, words)
     for part in dict.fromkeys([claim, *_CLAUSE.split(claim)]):
         said = _tokens(part)
         if len(_content(said)) >= 2:
             found += [f for f in _aligned_swaps(said, sentences, passage, whole) if f not in found]
+            changes += _term_edits(said, sentences)
+    # Reversed roles: one clause puts A where its sentence says B, another puts B where its sentence says A
+    # ("content-based uses the history, while collaborative uses attributes").
+    for new, old, words in changes:
+        if any(new & old2 and old & new2 for new2, old2, _ in changes) and new <= passage:
+            found.append(f"{words} in the reverse roles")
+            break
     return found
+
+
+def _term_edits(said: Run, sentences: Sequence[Run]) -> list[tuple[set[str], set[str], str]]:
+    """The short framed edits the clause makes to the passage sentences it copies most closely."""
+    aligned = [_edits(said, words) for words in sentences]
+    best = max((copied for copied, _ in aligned), default=(0, 0))
+    if best[0] < ALIGN_COPIED * len(_content(said)):
+        return []
+    return [
+        (set(_content(new)), set(_content(old)), " ".join(w for w, _ in new))
+        for copied, edits in aligned
+        if copied == best
+        for new, old in edits
+    ]
 
 
 def _aligned_swaps(said: Run, sentences: Sequence[Run], passage: set[str], whole: set[str]) -> list[str]:
@@ -502,8 +525,12 @@ class GroundingChecker:
         return np.stack([self._cache[t] for t in texts])
 
     def support(self, claim: str, passages: Sequence[str]) -> float:
-        """The best cosine between the claim and any sentence of the given passages."""
-        sentences = [s for p in passages for s in passage_sentences(p)]
+        """The best cosine between the claim and any sentence of the given passages, or two adjacent ones joined
+        (a paraphrase may merge them: "X does A. It also does B." → "X does A and B")."""
+        sentences = []
+        for p in passages:
+            own = passage_sentences(p)
+            sentences += own + [f"{a} {b}" for a, b in pairwise(own)]
         if not sentences:
             return 0.0
         vectors = self._vectors([claim, *sentences])
