@@ -4,7 +4,9 @@ A sentence survives only if it cites a passage, means what that passage says (em
 calibrated threshold), uses no number, code identifier or technical term the cited passages lack, is not mostly
 made of words they never use (``outside_words``), does not swap a term for its opposite (``contradictions``), and
 does not copy a passage sentence with one term changed for another the passage uses elsewhere, an opposite or
-another number (``misaligned``). Each drop carries its reason. Pure code: the embedder is a function.
+another number, or swap two terms' roles across clauses (``misaligned``), and does not flip the passage clause it
+restates: a negation added or dropped, a universal quantifier it lacks, a direction reversed (``polarity``). Each
+drop carries its reason. Pure code: the embedder is a function.
 """
 
 from __future__ import annotations
