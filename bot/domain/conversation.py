@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import InvalidQuestion
 from bot.domain.ports import utc_now
-from bot.domain.questions import LIBRARIES, analyze, library_named, normalize, resolve_pronoun, subject_of
+from bot.domain.questions import LIBRARIES, ONE, analyze, library_named, normalize, resolve_pronoun, subject_of
 
 MAX_TURNS = 6  # turns kept per conversation: enough for "it" to find its noun, small enough to stay bounded
 MAX_AGE = timedelta(hours=12)  # an old thread's context no longer applies to a new question
@@ -102,7 +102,7 @@ _ACTS_ON = re.compile(
     r"compute|calculate|plot|read|interpret|handle|avoid|prevent|detect|reduce|store|install|debug|learn)\s+"
     r"(?:it|one|them|this|that)\b(?!\s+(?:is|are|was|were)\b)"
 )
-_PRONOUN = re.compile(r"\b(it|its|this|that|these|those|they|them|their|one|ones|each|both|the same|there)\b")
+_PRONOUN = re.compile(rf"\b(it|its|this|that|these|those|they|them|their|{ONE}|ones|each|both|the same|there)\b")
 _CONTINUE = re.compile(
     r"^(and|but|so|also|then|plus|ok(ay)? (and|so|but)|what about|how about|what if|and what about|"
     r"and how about|same (for|with|in)|now (for|with|in))\b"

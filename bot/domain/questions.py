@@ -451,13 +451,21 @@ def resolve_attribute(text: str, subject: str) -> str:
     return f"{text[: match.start()]}the {match[1]}{noun} {match[2]}{text[match.end() :]}"
 
 
+# "one" stands for a noun only when no noun follows it: "does adam need one?", not "one record per line".
+ONE = (
+    r"one(?!\s+(?!(?:for|of|that|which|with|to|in|on|is|are|was|would|should|could|can|i|you|we|they|from|"
+    r"instead|or|and|but|if|when|first|too|here|there|now|please)\b)[a-z])"
+)
+
+
 def resolve_pronoun(text: str, subject: str) -> str:
     """Replace the first pronoun standing for ``subject``: "how do I choose one" -> "how do I choose a learning rate"."""
-    match = re.search(r"\b(it|this|that|them|they|these|those|one|each|both)\b(?!\s+(?:of|is a|more)\b)", text)
+    match = re.search(rf"\b(it|this|that|them|they|these|those|{ONE}|each|both)\b(?!\s+(?:of|is a|more)\b)", text)
     if match is None:
         return text
     vowel_sound = subject[:1] in "aeiou" and not re.match(r"u(?:ni|s[eu])|eu|one\b", subject)  # "a unit test"
-    article = "" if match[1] != "one" or subject.endswith("s") else ("an " if vowel_sound else "a ")
+    bare = match[1] != "one" or subject.endswith("s") or _DETERMINER.match(subject)  # "one" -> "the model", not "a the"
+    article = "" if bare else ("an " if vowel_sound else "a ")
     return f"{text[: match.start()]}{article}{subject}{text[match.end() :]}"
 
 

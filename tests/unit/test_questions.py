@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.domain.questions import Kind, analyze, library_named, search_text, split_parts, subject_of
+from bot.domain.questions import Kind, analyze, library_named, resolve_pronoun, search_text, split_parts, subject_of
 
 
 @dataclass(frozen=True)
@@ -546,3 +546,17 @@ def test_search_text_drops_how_it_should_be_said(asked: str, searched: str):
 def test_search_text_spells_type_errors_as_statistics_does(asked: str, searched: str):
     """ "type 1/2 error" is searched as the notes write it, "Type I/II error"; other "type 1"s are left alone."""
     assert search_text(asked) == searched
+
+
+@pytest.mark.parametrize(
+    ("text", "subject", "expected"),
+    [
+        ("how do i pick one?", "learning rate", "how do i pick a learning rate?"),
+        ("how do i pick one?", "a learning rate", "how do i pick a learning rate?"),
+        ("is one epoch enough for it", "fine-tuning", "is one epoch enough for fine-tuning"),
+        ("can i use one with images", "autoencoder", "can i use an autoencoder with images"),
+    ],
+)
+def test_one_is_a_pronoun_only_when_no_noun_follows(text, subject, expected):
+    """ "one" before a noun is a number ("one epoch", "one record"); alone, it stands for the subject, with its article."""
+    assert resolve_pronoun(text, subject) == expected
