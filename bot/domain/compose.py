@@ -83,6 +83,9 @@ def trim_list(block: Block, budget: int, relevance: Callable[[str], float] | Non
         else:
             items.append([line])
     order = list(range(len(items)))
+    numbered = all(re.match(r"\s*\d+[.)]\s", item[0]) for item in items)
+    if numbered:  # steps: "1. … 3. …" with 2 left out reads as a broken list, so only the first steps are kept
+        relevance = None
     if relevance is not None:
         order.sort(key=lambda i: -relevance(" ".join(items[i])))
     taken: set[int] = set()

@@ -183,6 +183,15 @@ def test_trim_list_keeps_the_most_relevant_items_in_note_order():
     assert trim_list(block, budget).text == "Useful habits:\n- Pin versions.\n- Keep data out."  # type: ignore[union-attr]
 
 
+def test_trim_list_keeps_numbered_steps_from_the_first():
+    """Numbered steps are cut to the first ones, never "1. … 3.", whatever the relevance of the later steps."""
+    block = list_block("A plan:\n1. Ask the recruiter.\n2. Practise coding.\n3. Review ML.\n4. Do mock interviews.")
+    budget = len("A plan:\n1. Ask the recruiter.\n2. Practise coding.\n3. Review ML.") + 2
+    trimmed = trim_list(block, budget, lambda item: 0.9 if "mock" in item or "Review" in item else 0.1)
+    assert trimmed is not None
+    assert trimmed.text == "A plan:\n1. Ask the recruiter.\n2. Practise coding.\n3. Review ML."
+
+
 def test_trim_list_shows_one_relevant_item_as_prose_when_it_stands_alone():
     """When only one item fits, the most relevant one is shown as the sentence it is, if it reads as one."""
     block = list_block(
