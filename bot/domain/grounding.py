@@ -11,6 +11,7 @@ drop carries its reason. Pure code: the embedder is a function.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -174,6 +175,7 @@ _AUXILIARIES = frozenset({"is", "are", "was", "were", "be", "been", "has", "have
 _PREFIXES = ("un", "non", "in", "im", "ir", "il", "dis")
 _OPPOSITE_FORMS = {w: side for one, other in _SIDES for side, forms in ((other, one), (one, other)) for w in forms}
 ALIGN_SPAN = 3  # tokens: an edit longer than this is a rewrite, left to similarity
+RARE_IDF = 6.5  # above log(N/2): a word no chunk of the notes uses; chosen on the tuning splits (bench/RESULTS.md)
 OUTSIDE_SHARE = 0.5  # of a claim's content words absent from what it cites: the claim is about something else
 ALIGN_COPIED = 0.5  # share of the claim's content words that must sit in the aligned sentence, in order
 
@@ -257,6 +259,36 @@ def outside_words(claim: str, source: str) -> list[str]:
     content = [w for w, _ in _tokens(claim) if _is_content(w) and not w.isdigit()]
     novel = [w for w in content if stem(w) not in known]
     return list(dict.fromkeys(novel)) if len(novel) >= 2 and len(novel) >= OUTSIDE_SHARE * len(content) else []
+
+
+class WordRarity:
+    """How rare each word stem is in the notes: its IDF over the knowledge base's chunks, computed once per index.
+
+    A word the cited passage lacks is usually a paraphrase's synonym when the notes use it often ("puts", "guides")
+    and a claim from elsewhere when they hardly ever do ("Toronto", "smoothing", "SVN"): the rarer, the likelier.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        counts: dict[str, int] = {}
+        n = 0
+        for text in texts:
+            n += 1
+            for s in {s for _, s in _tokens(text)}:
+                counts[s] = counts.get(s, 0) + 1
+        self._n = n
+        self._counts = counts
+
+    def idf(self, word_stem: str) -> float:
+        """log((N + 1) / (df + 1)): a stem no chunk uses is the rarest of all."""
+        return math.log((self._n + 1) / (self._counts.get(word_stem, 0) + 1))
+
+
+def rare_outside_words(claim: str, source: str, rarity: WordRarity, cut: float = RARE_IDF) -> list[str]:
+    """The claim's content words that ``source`` never uses (by stem) and the notes hardly use anywhere (IDF at
+    least ``cut``): one such word is enough to tell a claim from outside the passage from a paraphrase."""
+    known = {s for _, s in _tokens(source)}
+    novel = [w for w, s in _tokens(claim) if _is_content(w) and not w.isdigit() and s not in known]
+    return list(dict.fromkeys(w for w in novel if rarity.idf(stem(w)) >= cut))
 
 
 _CLAUSE = re.compile(r"[;:]|,\s*(?:and|but|while|whereas|so)?\s*|\s(?:while|whereas)\s")
@@ -523,8 +555,17 @@ class GroundingChecker:
     such a word in a sentence must also be in the passages it cites, so "Adam" cannot quietly become "SGD".
     """
 
-    def __init__(self, embed: Embed, lexicon: Iterable[str] = (), threshold: float = SUPPORT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        embed: Embed,
+        lexicon: Iterable[str] = (),
+        threshold: float = SUPPORT_THRESHOLD,
+        rarity: WordRarity | None = None,
+        rare_idf: float = RARE_IDF,
+    ) -> None:
         self.embed = embed
+        self.rarity = rarity  # None: no rarity check (no notes to measure it on)
+        self.rare_idf = rare_idf
         self.lexicon = frozenset(t for t in lexicon if " " not in t)
         self._phrases = sorted(t for t in lexicon if " " in t)  # multi-word terms, as runs of stems
         self.threshold = threshold
@@ -588,6 +629,9 @@ class GroundingChecker:
         novel = outside_words(claim, "\n".join(sources))
         if novel:
             return Verdict(sentence, False, "mostly outside the cited passages: " + ", ".join(novel[:4]), cited)
+        rare = rare_outside_words(claim, "\n".join(sources), self.rarity, self.rare_idf) if self.rarity else []
+        if rare:
+            return Verdict(sentence, False, "rare words outside the cited passages: " + ", ".join(rare[:3]), cited)
         source_sentences = [x for p in sources for x in passage_sentences(p)]
         swapped = contradictions(claim, source_sentences)
         if swapped:
