@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.grounding import GroundingChecker, WordRarity, rare_outside_words, stem
+from bot.domain.grounding import GroundingChecker, WordRarity, misplaced, passage_sentences, rare_outside_words, stem
 from index.embedder import HashingEmbedder
 
 NOTES = [
@@ -47,3 +47,34 @@ def test_the_checker_drops_a_rare_outside_word_only_with_rarity() -> None:
     assert plain.check(sentence, [DROPOUT]).kept
     verdict = rare.check(sentence, [DROPOUT])
     assert not verdict.kept and "weekends" in verdict.reason
+
+
+SERIES = (
+    "A series has a few components: a trend, the long-run rise or fall; "
+    "seasonality, a pattern that repeats with a fixed period such as a week; "
+    "cycles, slower irregular swings such as business cycles."
+)
+SPLITS = "The validation set is used to tune hyperparameters. The test set is used once, at the end."
+
+
+def test_a_sibling_term_in_another_terms_slot_is_misplaced() -> None:
+    """ "Cycles" put where the restated list item says "seasonality" (same slot, both open an item) is flagged."""
+    found = misplaced("Cycles are patterns that repeat with a fixed period.", passage_sentences(SERIES))
+    assert found and "season" in found[0]
+
+
+def test_the_term_in_its_own_sentence_is_not_misplaced() -> None:
+    """A claim restating the sentence that holds its own term is not flagged."""
+    assert misplaced("Seasonality is a pattern that repeats with a fixed period.", passage_sentences(SERIES)) == []
+    assert misplaced("The test set is used only once, at the end.", passage_sentences(SPLITS)) == []
+
+
+def test_a_determiner_term_swapped_is_misplaced() -> None:
+    """ "The test set" where the restated sentence says "the validation set" is flagged."""
+    assert misplaced("The test set is used to tune hyperparameters.", passage_sentences(SPLITS))
+
+
+def test_a_verb_in_another_slot_is_not_misplaced() -> None:
+    """A verb swapped for another in the same slot is a rewording: only noun-like terms count."""
+    passage = "A Dataset indexes one example. A DataLoader knows batching."
+    assert misplaced("A Dataset knows one example.", passage_sentences(passage)) == []
