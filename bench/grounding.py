@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.domain.grounding import GroundingChecker, passage_sentences
+from bot.domain.content import load_knowledge
+from bot.domain.grounding import RARE_IDF, GroundingChecker, WordRarity, passage_sentences
 from bot.llm import lexicon
+from index.chunking import chunk_document
 from index.embedder import NumpyMiniLM
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +124,12 @@ def run(rows: list[tuple[str, str]], verbose: bool = False) -> float:
         m = re.search(r"^title:\s*(.+)$", text, re.M)
         if m:
             titles.append(m.group(1).strip())
-    checker = GroundingChecker(NumpyMiniLM().encode, lexicon(titles, documents), threshold=0.0)
+    kb = load_knowledge(ROOT / "knowledge")  # the shipped index's chunks: what the bot measures rarity on
+    rarity = WordRarity(c.title + "\n" + c.text for doc in kb.documents() for c in chunk_document(doc))
+    rare_idf = float(os.environ.get("STUDYBOT_BENCH_RARE_IDF", RARE_IDF))
+    checker = GroundingChecker(
+        NumpyMiniLM().encode, lexicon(titles, documents), threshold=0.0, rarity=rarity, rare_idf=rare_idf
+    )
     # Term checks do not depend on the threshold; the similarity does. Score once, then sweep.
     scored = []
     for item in data:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from bot.domain.answering import Answer, AnswerService
     from bot.domain.conversation import Turn
+    from bot.domain.grounding import GroundingChecker, WordRarity
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -263,6 +264,20 @@ def lexicon_for(service: AnswerService) -> set[str]:
     return lexicon({c.title for c in chunks}, documents.values())
 
 
+def rarity_for(service: AnswerService) -> WordRarity:
+    """How rare each word is in the index's chunks, for the grounding check's rare-outside-word rule."""
+    from bot.domain.grounding import WordRarity
+
+    return WordRarity(c.title + "\n" + c.text for c in service.retriever.index.chunks)
+
+
+def checker_for(service: AnswerService) -> GroundingChecker:
+    """A grounding checker over ``service``'s notes: its terms and word rarity, computed once per index."""
+    from bot.domain.grounding import GroundingChecker
+
+    return GroundingChecker(service.retriever.embedder.encode, lexicon_for(service), rarity=rarity_for(service))
+
+
 def lexicon(titles: Iterable[str], documents: Iterable[str] = (), max_share: float = DOMAIN_WORD_SHARE) -> set[str]:
     """Stems of technical terms: the words of entry titles and the library names, minus generic words.
 
@@ -336,12 +351,10 @@ _GENERIC = frozenset(
 
 def build_generator(settings: Settings, service: AnswerService, model: ChatModel | None = None) -> Generator:
     """The generator over ``service``'s index and query encoder; raises ``LLMConfigError`` when unconfigured."""
-    from bot.domain.grounding import GroundingChecker
-
     config = llm_config(settings)
     if config is None:
         raise LLMConfigError("Generation is off: set STUDYBOT_LLM_BASE_URL (and STUDYBOT_LLM_MODEL) to turn it on.")
-    checker = GroundingChecker(service.retriever.embedder.encode, lexicon_for(service))
+    checker = checker_for(service)
     return Generator(model or OpenAIChat(config), checker, timeout_s=config.timeout_s)
 
 
@@ -373,14 +386,11 @@ class GuildGenerators:
         self._built: weakref.WeakKeyDictionary[AnswerService, Generator] = weakref.WeakKeyDictionary()
 
     async def for_guild(self, guild_id: int | None) -> Generator:
-        from bot.domain.grounding import GroundingChecker
-
         service = self.answerer.indexes.service(guild_id)
         built = self._built.get(service)
         if built is None:
             executor = self.answerer.executor
-            terms = await asyncio.get_running_loop().run_in_executor(executor, lexicon_for, service)
-            checker = GroundingChecker(service.retriever.embedder.encode, terms)
+            checker = await asyncio.get_running_loop().run_in_executor(executor, checker_for, service)
             built = Generator(self.model, checker, timeout_s=self.config.timeout_s, executor=executor)
             self._built[service] = built
         return built

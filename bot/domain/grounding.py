@@ -11,6 +11,7 @@ drop carries its reason. Pure code: the embedder is a function.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -174,6 +175,7 @@ _AUXILIARIES = frozenset({"is", "are", "was", "were", "be", "been", "has", "have
 _PREFIXES = ("un", "non", "in", "im", "ir", "il", "dis")
 _OPPOSITE_FORMS = {w: side for one, other in _SIDES for side, forms in ((other, one), (one, other)) for w in forms}
 ALIGN_SPAN = 3  # tokens: an edit longer than this is a rewrite, left to similarity
+RARE_IDF = 6.5  # above log(N/2): a word no chunk of the notes uses; chosen on the tuning splits (bench/RESULTS.md)
 OUTSIDE_SHARE = 0.5  # of a claim's content words absent from what it cites: the claim is about something else
 ALIGN_COPIED = 0.5  # share of the claim's content words that must sit in the aligned sentence, in order
 
@@ -259,6 +261,36 @@ def outside_words(claim: str, source: str) -> list[str]:
     return list(dict.fromkeys(novel)) if len(novel) >= 2 and len(novel) >= OUTSIDE_SHARE * len(content) else []
 
 
+class WordRarity:
+    """How rare each word stem is in the notes: its IDF over the knowledge base's chunks, computed once per index.
+
+    A word the cited passage lacks is usually a paraphrase's synonym when the notes use it often ("puts", "guides")
+    and a claim from elsewhere when they hardly ever do ("Toronto", "smoothing", "SVN"): the rarer, the likelier.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        counts: dict[str, int] = {}
+        n = 0
+        for text in texts:
+            n += 1
+            for s in {s for _, s in _tokens(text)}:
+                counts[s] = counts.get(s, 0) + 1
+        self._n = n
+        self._counts = counts
+
+    def idf(self, word_stem: str) -> float:
+        """log((N + 1) / (df + 1)): a stem no chunk uses is the rarest of all."""
+        return math.log((self._n + 1) / (self._counts.get(word_stem, 0) + 1))
+
+
+def rare_outside_words(claim: str, source: str, rarity: WordRarity, cut: float = RARE_IDF) -> list[str]:
+    """The claim's content words that ``source`` never uses (by stem) and the notes hardly use anywhere (IDF at
+    least ``cut``): one such word is enough to tell a claim from outside the passage from a paraphrase."""
+    known = {s for _, s in _tokens(source)}
+    novel = [w for w, s in _tokens(claim) if _is_content(w) and not w.isdigit() and s not in known]
+    return list(dict.fromkeys(w for w in novel if rarity.idf(stem(w)) >= cut))
+
+
 _CLAUSE = re.compile(r"[;:]|,\s*(?:and|but|while|whereas|so)?\s*|\s(?:while|whereas)\s")
 
 
@@ -340,6 +372,80 @@ def _aligned_swaps(said: Run, sentences: Sequence[Run], passage: set[str], whole
             return []  # one sentence the claim copies as closely without a swap is enough
         found = found or swaps
     return found
+
+
+# Sentences either side of the aligned one where a claim's term may sit and count as in place. 0 on the tuning
+# splits: a list item's neighbour holds its sibling term ("seasonality, …; cycles, …"), so 1 hid the swaps.
+MISPLACED_WINDOW = 0
+
+
+def misplaced(claim: str, source_sentences: Sequence[str]) -> list[str]:
+    """Terms the passage uses elsewhere put where the sentence a claim clause restates uses another: "Cycles are
+    patterns that repeat with a fixed period" where that sentence says seasonality, "type II errors" where it says
+    type I. For each clause, the passage sentence sharing most of its content stems is the one it restates; a
+    claim term is misplaced when that sentence (within ``MISPLACED_WINDOW``) lacks it, and the sentence has instead
+    another term in the same slot, next to the same content word, that the claim does not use and that the
+    passage uses in a parallel role to the claim's (``_siblings``): two of the passage's terms, one in the other's
+    place. Both terms must read as nouns in the passage (``_nounish``): a verb in another's slot is a rewording.
+    A synonym the passage never uses is not flagged."""
+    sentences = [_tokens(sentence) for sentence in source_sentences]
+    contents = [[s for w, s in words if _is_content(w) and not w.isdigit()] for words in sentences]
+    passage = {s for c in contents for s in c}
+    whole = set(_content(_tokens(claim)))
+    found: list[str] = []
+    for part in dict.fromkeys([claim, *_CLAUSE.split(claim)]):
+        said = [(w, s) for w, s in _tokens(part) if _is_content(w) and not w.isdigit()]
+        mine = [s for _, s in said]
+        shared = [len(set(mine) & set(c)) for c in contents]
+        best = max(shared, default=0)
+        if best < 2 or best < ALIGN_CLAUSE * len(set(mine)):
+            continue
+        per_sentence = []
+        for n in (n for n, k in enumerate(shared) if k == best):
+            near = {s for c in contents[max(0, n - MISPLACED_WINDOW) : n + 1 + MISPLACED_WINDOW] for s in c}
+            per_sentence.append(_slot_swaps(said, contents[n], near, passage, whole, sentences))
+        if per_sentence and all(per_sentence):  # misplaced in every sentence it restates as closely
+            found += [f for f in per_sentence[0] if f not in found]
+    return found
+
+
+_DETERMINERS = frozenset({"a", "an", "the", "each", "every", "this", "that", "its", "their", "his", "her", "our"})
+
+
+def _nounish(word_stem: str, sentences: Sequence[Run]) -> bool:
+    """Whether the passage uses the word as a noun, by the cheapest sign: right after a determiner ("the
+    validation set") or opening a sentence or list item ("Cycles, slower swings …"). Verbs ("knows", "tends")
+    rarely do either, and a verb put in another's slot is a rewording, not a misplaced term."""
+    return any(
+        s == word_stem and (k == 0 or words[k - 1][0] in _DETERMINERS)
+        for words in sentences
+        for k, (_, s) in enumerate(words)
+    )
+
+
+def _slot_swaps(
+    said: Sequence[tuple[str, str]],
+    sentence: Sequence[str],
+    near: set[str],
+    passage: set[str],
+    whole: set[str],
+    sentences: Sequence[Run],
+) -> list[str]:
+    """The clause's terms that ``sentence`` has another term in place of (see ``misplaced``)."""
+    mine = [s for _, s in said]
+    out = []
+    for i, (word, s) in enumerate(said):
+        if s not in passage or s in near:
+            continue
+        for k, x in enumerate(sentence):
+            if x in whole or x.startswith(s) or s.startswith(x):  # the same word inflected ("fits", "fit")
+                continue
+            left = i > 0 and k > 0 and mine[i - 1] == sentence[k - 1]
+            right = i + 1 < len(mine) and k + 1 < len(sentence) and mine[i + 1] == sentence[k + 1]
+            if (left or right) and _siblings({s}, {x}, sentences) and _nounish(s, sentences) and _nounish(x, sentences):
+                out.append(f"{word} where the passage sentence says {x}")
+                break
+    return out
 
 
 # -- polarity, quantifiers and direction: what a claim asserts of the passage clause it restates ----------------
@@ -523,8 +629,17 @@ class GroundingChecker:
     such a word in a sentence must also be in the passages it cites, so "Adam" cannot quietly become "SGD".
     """
 
-    def __init__(self, embed: Embed, lexicon: Iterable[str] = (), threshold: float = SUPPORT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        embed: Embed,
+        lexicon: Iterable[str] = (),
+        threshold: float = SUPPORT_THRESHOLD,
+        rarity: WordRarity | None = None,
+        rare_idf: float = RARE_IDF,
+    ) -> None:
         self.embed = embed
+        self.rarity = rarity  # None: no rarity check (no notes to measure it on)
+        self.rare_idf = rare_idf
         self.lexicon = frozenset(t for t in lexicon if " " not in t)
         self._phrases = sorted(t for t in lexicon if " " in t)  # multi-word terms, as runs of stems
         self.threshold = threshold
@@ -588,6 +703,9 @@ class GroundingChecker:
         novel = outside_words(claim, "\n".join(sources))
         if novel:
             return Verdict(sentence, False, "mostly outside the cited passages: " + ", ".join(novel[:4]), cited)
+        rare = rare_outside_words(claim, "\n".join(sources), self.rarity, self.rare_idf) if self.rarity else []
+        if rare:
+            return Verdict(sentence, False, "rare words outside the cited passages: " + ", ".join(rare[:3]), cited)
         source_sentences = [x for p in sources for x in passage_sentences(p)]
         swapped = contradictions(claim, source_sentences)
         if swapped:
@@ -595,7 +713,7 @@ class GroundingChecker:
         flipped = polarity(claim, source_sentences)
         if flipped:
             return Verdict(sentence, False, "flips the cited passage: " + "; ".join(flipped[:2]), cited)
-        changed = misaligned(claim, source_sentences)
+        changed = misaligned(claim, source_sentences) or misplaced(claim, source_sentences)
         if changed:
             return Verdict(sentence, False, "changes a term of the cited passage: " + "; ".join(changed[:2]), cited)
         score = self.support(claim, sources)
