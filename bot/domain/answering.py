@@ -205,23 +205,17 @@ class AnswerService:
         A follow-up whose own words are not in the notes ("and what about pizza?") is not rewritten: bending
         it into the previous topic would answer something that was never asked.
         """
+        words = own_words(question)
+        if words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
+            return question  # a new subject the notes don't know ("and what about pineapple on it?")
         rewritten = rewrite(question, history)
-        points_back = refers_back(question)
-        if rewritten is None and points_back:
+        if rewritten is None and refers_back(question):
             # "why can't I just call it on the test set too?" has words of its own, yet "it" is the last turn's
             # subject. Whether it is, the notes decide: the rewrite is kept only if the search is surer of it.
             forced = rewrite(question, history, force=True)
             if forced and self._search(forced)[1] > self._search(question)[1] + REFERS_MARGIN:
                 return forced
-            return question
-        if rewritten is None:
-            return question
-        words = own_words(question)
-        # The words' check is for a new subject ("and what about pizza?"); with a pronoun pointing back, the subject
-        # is the last turn's, and an unknown verb ("how do I prep for it?") is no reason to drop it.
-        if not points_back and words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
-            return question
-        return rewritten
+        return rewritten or question
 
     def ask(self, question: str, context: str | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Answer ``question``; ``history`` (the conversation's recent turns) resolves follow-ups.
