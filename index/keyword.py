@@ -70,6 +70,9 @@ ABBREVIATIONS = {
     # ML slang
     "knobs": "hyperparameters",
     "knob": "hyperparameter",
+    "val": "validation",
+    "acc": "accuracy",
+    "perf": "performance",
     "lgbm": "LightGBM",
 }
 

@@ -209,10 +209,12 @@ class AnswerService:
         if words and self.retriever.index.keyword.known_fraction(" ".join(words)) < 0.5:
             return question  # a new subject the notes don't know ("and what about pineapple on it?")
         rewritten = rewrite(question, history)
-        if rewritten is None and refers_back(question):
+        if rewritten is None and history and refers_back(question):
             # "why can't I just call it on the test set too?" has words of its own, yet "it" is the last turn's
             # subject. Whether it is, the notes decide: the rewrite is kept only if the search is surer of it.
-            forced = rewrite(question, history, force=True)
+            cited = history[-1].doc_ids[:1]
+            topic = next((c.title for c in self.retriever.index.chunks if cited and c.doc_id == cited[0]), None)
+            forced = rewrite(question, history, force=True, topic=topic)
             if forced and self._search(forced)[1] > self._search(question)[1] + REFERS_MARGIN:
                 return forced
         return rewritten or question

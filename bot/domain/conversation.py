@@ -7,6 +7,7 @@ before; a question with a subject of its own is left alone, so a new topic is ne
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections import OrderedDict
@@ -92,6 +93,7 @@ _NEW_TOPIC = re.compile(
 # A pronoun that can only point outside the question: "why can't I just call it on the test set too?". Not the
 # "it" of "is it worth…" or "it depends", which points at nothing.
 _REFERS = re.compile(r"\b(?:it|them|they|their|those)\b(?! (?:depends|seems))|\bwhich (?:one|of them|of the two)\b")
+_WHAT_IF = re.compile(r"^(?:(?:and|but|so|ok(?:ay)?),? )?what if\b")  # "what if my clusters aren't round?"
 _DUMMY_IT = re.compile(
     r"\b(?:is|was|would|will) it (?:be )?(?:worth|possible|ok|okay|bad|good|normal|true|fine|safe|common|necessary|"
     r"better|worse|enough|too late|a good idea|a bad idea|realistic|hard|easy)\b"
@@ -322,17 +324,34 @@ def _swap_library(previous: str, new: str) -> str | None:
     return f"{previous[: old.start()]}{new}{previous[old.end() :]}"
 
 
+def _resolved_noun(turn: Turn) -> str | None:
+    """What a pronoun in ``turn`` was resolved to, if its standalone form came from replacing one.
+
+    A conversation keeps its subject along a chain of pronouns: after "what is tf-idf?" and "what's the sklearn
+    class for it?", the "it" of "is it still worth using?" is tf-idf again, not the sklearn class.
+    """
+    asked, answered = normalize(turn.question).rstrip("?!. ").split(), normalize(turn.standalone).rstrip("?!. ").split()
+    if asked == answered:
+        return None
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=asked, b=answered, autojunk=False).get_opcodes():
+        if tag == "replace" and i2 - i1 == 1 and _PRONOUN.fullmatch(asked[i1]) and 0 < j2 - j1 <= 4:
+            return " ".join(answered[j1:j2])
+    return None
+
+
 def refers_back(text: str) -> bool:
     """Whether a question has a pronoun that may stand for an earlier turn's subject, however many words of its own
     it has. Whether it really does is for the search to judge (``AnswerService.standalone``)."""
     norm = normalize(text)
-    return bool(_REFERS.search(norm)) and not _DUMMY_IT.search(norm) and not _NEW_TOPIC.search(norm)
+    leans = _REFERS.search(norm) or _WHAT_IF.search(norm)
+    return bool(leans) and not _DUMMY_IT.search(norm) and not _NEW_TOPIC.search(norm)
 
 
-def rewrite(text: str, history: Sequence[Turn], force: bool = False) -> str | None:
+def rewrite(text: str, history: Sequence[Turn], force: bool = False, topic: str | None = None) -> str | None:
     """The follow-up rewritten to stand alone, or None when it already does (or there is no history).
 
-    ``force`` rewrites even a question that seems to stand alone: one whose pronoun may point back.
+    ``force`` rewrites even a question that seems to stand alone: one whose pronoun may point back. ``topic`` is
+    the title of the entry the last answer cited ("k-means clustering"), which a bare condition is asked about.
     """
     if not history:
         return None
@@ -358,6 +377,9 @@ def rewrite(text: str, history: Sequence[Turn], force: bool = False) -> str | No
     sides = before.subjects if which and before.kind == "compare" else ()
     if which and len(sides) == 2:  # "which one should I use?" after a comparison
         return f"{rest[: which.start()]}which of {sides[0]} and {sides[1]}{rest[which.end() :]}?"
+    if which and which[0] != "which" and len(own_words(rest)) <= 1:
+        # "which one first?" after "what knobs do I turn?": one of the things the last answer listed
+        return f"{previous}, {rest}?"
     if _PREPOSITION.search(rest):  # "and for transformers?": swap or add the qualifier
         prep, _, obj = rest.partition(" ")
         swapped = _swap_library(previous, obj)
@@ -373,7 +395,7 @@ def rewrite(text: str, history: Sequence[Turn], force: bool = False) -> str | No
         if pronoun[1] in ("each", "both") and before.kind == "compare":  # "how big should each be?"
             noun = " and ".join(before.subjects[:2])
         else:
-            noun = _as_noun(subject, pronoun[1])
+            noun = _resolved_noun(history[-1]) or _as_noun(subject, pronoun[1])
         resolved = resolve_pronoun(rest, noun).rstrip("?")
         return (_carry_library(resolved, before.library, any_kind=True) or resolved).rstrip("?") + "?"
     if norm != rest:  # "what about random forests?": the same question about a new subject
@@ -390,6 +412,8 @@ def rewrite(text: str, history: Sequence[Turn], force: bool = False) -> str | No
         if noun and noun in previous:
             return previous.replace(noun, rest, 1) + "?"
         return f"{previous} {rest}?"
+    if force and _WHAT_IF.search(rest):  # "what if my clusters aren't round blobs?": a new condition on the topic
+        return f"{rest} in {topic}?" if topic else f"{rest}, following up on: {previous}?"
     if not own_words(rest):  # "what should i try first?" after a symptom: the symptom is what it asks about
         return f"{previous}, {rest}?"
     return None

@@ -126,6 +126,12 @@ FOLLOW_UPS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
         ("ml algorithms", "learn first"),
         ("which a beginner",),
     ),
+    (
+        "my xgboost model overfits like crazy, train auc 0.99 val 0.70, what knobs do i turn",
+        "which one first",
+        ("xgboost model overfits", "what knobs do i turn", "which one first"),
+        ("which a xgboost",),
+    ),
 ]
 
 
@@ -217,6 +223,22 @@ def test_a_pronoun_with_words_around_it_may_point_back(question):
 def test_a_pronoun_that_points_at_nothing_does_not_refer_back(question):
     """The "it" of "is it worth…" and "it depends" points at nothing, so the question is never rewritten for it."""
     assert not refers_back(question)
+
+
+def test_a_chain_of_pronouns_keeps_the_conversations_subject():
+    """After "what is tf-idf?" and "the sklearn class for it", the next "it" is tf-idf again, not the class."""
+    chain = [turn("what is tf-idf"), turn("whats the sklearn class for it", "what is the sklearn class for tf-idf?")]
+    forced = rewrite("is it still worth using now that everyone uses embeddings", chain, force=True)
+    assert forced is not None and forced.startswith("is tf-idf still worth using")
+
+
+def test_what_if_is_asked_about_the_topic_last_cited():
+    """ "what if my clusters aren't round blobs?" is asked about the entry the last answer cited, as one question."""
+    before = history("why does kmeans give me different clusters every time i run it")
+    assert rewrite("what if my clusters arent round blobs", before) is None  # not without the search's say
+    forced = rewrite("what if my clusters arent round blobs", before, force=True, topic="k-means clustering")
+    assert forced == "what if my clusters are not round blobs in k-means clustering?"
+    assert refers_back("what if my clusters arent round blobs")
 
 
 def test_slang_verb_is_spelled_out_before_rewriting():
