@@ -40,6 +40,8 @@ _VERDICT = re.compile(
     re.I,
 )
 VERDICT_BONUS = 0.04
+# A compare that asks which to choose ("poetry vs uv, which should I use?") wants the verdict too, not two portraits.
+_CHOOSES = re.compile(r"\b(?:which (?:one|is better|should)|should i (?:use|pick|choose|learn|go with)|better|worth)\b")
 REDUNDANT = 0.85  # cosine above which two sentences say the same thing
 SECONDARY_MARGIN = 0.08  # a second entry joins only if its relevance is within this of the first's
 
@@ -390,7 +392,8 @@ class Composer:
                 score += LEAD_BONUS
             if analysis.kind == "howto" and block.kind in ("list", "code"):
                 score += 0.05
-            if analysis.kind == "yesno" and _VERDICT.search(block.text):
+            choosing = analysis.kind == "compare" and _CHOOSES.search(analysis.normalized)
+            if (analysis.kind == "yesno" or choosing) and _VERDICT.search(block.text):
                 score += VERDICT_BONUS
             if analysis.library and block.kind != "code" and other_libraries(block.text, analysis.library):
                 score -= 0.1

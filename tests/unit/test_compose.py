@@ -442,3 +442,19 @@ def test_yes_no_question_prefers_the_sentence_with_a_verdict():
     verdict, plain = "Large binary files should not go into git.", "Weights files are large binary checkpoints."
     assert yes_no[verdict] > yes_no[plain]
     assert explain[verdict] == explain[plain]
+
+
+def test_a_compare_asking_which_to_choose_prefers_the_verdict():
+    """ "X vs Y, which should I use?" lifts the sentence that gives a verdict; a plain "X vs Y" does not."""
+    text = "Poetry manages dependencies and builds. For a new project, you should start with uv instead."
+    c = chunk("pk#a", text)
+    same = vec(("stop", 1.0))
+    composer = Composer(FakeVectors([c], {}, same))
+    verdict = "For a new project, you should start with uv instead."
+
+    def score(question: str) -> float:
+        asks = analyze(question)
+        assert asks.kind == "compare"
+        return {b.text: sc for sc, b, _ in composer.blocks(Candidate(0, c, 0.9), same, asks)}[verdict]
+
+    assert score("poetry vs uv, which should i use?") > score("poetry vs uv") + 0.03
