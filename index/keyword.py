@@ -73,6 +73,12 @@ ABBREVIATIONS = {
     "val": "validation",
     "acc": "accuracy",
     "perf": "performance",
+    # "Should I normalize my data?" is the notes' "feature scaling"; the noun "normalization" (batch or layer
+    # normalization) is not expanded.
+    "normalize": "scale",
+    "normalise": "scale",
+    "normalizing": "scaling",
+    "normalising": "scaling",
     "lgbm": "LightGBM",
 }
 

@@ -41,3 +41,12 @@ def test_words_run_together_are_split_or_spelled_out():
     assert kw.split_compound("zebra") is None
     scores, _ = kw.scores(kw.normalize("batchnorm"))
     assert int(scores.argmax()) == 1
+
+
+def test_the_verb_normalize_also_searches_for_scaling():
+    """ "should I normalize my data" reaches the notes' "feature scaling"; the noun "normalization" is left alone."""
+    kw = KeywordIndex.build(["Feature scaling puts features on one scale.", "Batch normalization uses batch statistics."])
+    assert kw.normalize("should i normalize data") == "should i normalize scale data"
+    assert kw.normalize("what is batch normalization") == "what is batch normalization"
+    scores, _ = kw.scores(kw.normalize("should i normalize data"))
+    assert int(scores.argmax()) == 0
